@@ -1,0 +1,1 @@
+"""Dose-finding designs: a pure ``decide(state)`` and a vectorised simulator per design."""

@@ -1,0 +1,50 @@
+"""The one place where dose admissibility is enforced, for every design.
+
+Rules (applied elementwise, so the scalar ``decide`` and the vectorised simulators share them):
+
+* a dose that is eliminated for toxicity, and every dose above it, is never given or selected
+  (Liu & Yuan 2015, section 2.3; the same "safety elimination" in TITE-BOIN, Keyboard, i3+3);
+* escalation never skips a level: the next dose is at most one above the current dose
+  (Cheung 2011, section 3.2 "no skipping");
+* where ``escalation_allowed`` is false (e.g. CRM coherence after a cohort whose DLT rate is at
+  or above the target, Cheung 2005), the next dose is not above the current one;
+* the next dose is never below the lowest level (0).
+
+``lowest_eliminated`` is the index of the lowest eliminated dose, or ``n_doses`` when none is.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numpy.typing import ArrayLike
+
+
+def lowest_eliminated_from_mask(eliminated: ArrayLike) -> np.ndarray:
+    """Index of the first True along the last axis (``n_doses`` where there is none)."""
+    mask = np.asarray(eliminated, dtype=bool)
+    n_doses = mask.shape[-1]
+    first = np.argmax(mask, axis=-1)
+    return np.where(mask.any(axis=-1), first, n_doses)
+
+
+def admissible_dose(
+    proposed: ArrayLike,
+    current: ArrayLike,
+    lowest_eliminated: ArrayLike,
+    escalation_allowed: ArrayLike = True,
+) -> np.ndarray:
+    """Clip a design's proposed next dose to what is admissible.
+
+    Returns -1 where every dose is eliminated (the trial must stop).
+    """
+    proposed = np.asarray(proposed)
+    current = np.asarray(current)
+    ceiling = np.where(np.asarray(escalation_allowed, dtype=bool), current + 1, current)
+    ceiling = np.minimum(ceiling, np.asarray(lowest_eliminated) - 1)
+    nxt = np.clip(np.minimum(proposed, ceiling), 0, None)
+    return np.where(np.asarray(lowest_eliminated) <= 0, -1, nxt)
+
+
+def eliminated_doses(lowest_eliminated: int, n_doses: int) -> tuple[int, ...]:
+    """The eliminated dose indices implied by the lowest eliminated one."""
+    return tuple(range(int(lowest_eliminated), n_doses))

@@ -1,0 +1,157 @@
+"""Shared pieces of the vectorised simulators: latent patients, per-trial outcomes, summaries.
+
+Common random numbers: every virtual patient carries one latent uniform ``tox`` and has a DLT at
+dose d exactly when ``tox < truth[d]``, so designs compared on the same latent patients differ
+only by their decisions (the "one latent uniform per patient" device of O'Quigley, Paoletti &
+Maccario 2002). TITE designs also use ``time`` (when, inside the window, the DLT happens) and
+``gap`` (days between arrivals of eligible patients).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+#: Trials per random block: each block has its own stream derived from (seed, block index), so
+#: results do not depend on how blocks are shared among workers.
+BLOCK_TRIALS = 20_000
+
+
+@dataclass(frozen=True)
+class AccrualModel:
+    """Poisson accrual of eligible patients: ``rate_per_month`` patients per 30 days.
+
+    Patients who arrive while accrual is suspended are not enrolled; by memorylessness the next
+    one arrives an exponential gap after accrual reopens.
+    """
+
+    rate_per_month: float = 2.0
+
+    def gaps(self, gap_uniforms: np.ndarray) -> np.ndarray:
+        """Inter-arrival gaps in days from latent uniforms."""
+        return -np.log1p(-gap_uniforms) * 30.0 / self.rate_per_month
+
+
+@dataclass(frozen=True)
+class DltTimeModel:
+    """Time of a DLT inside the window: ``P(T <= t) = (t / window) ** shape``.
+
+    ``shape = 1`` spreads DLTs uniformly over the window; ``shape = log(0.5) / log(0.5) ...``
+    larger shapes push them late (the fraction in the second half is ``1 - 0.5 ** shape``;
+    Yuan et al. 2018 use 50 % and 70 %, i.e. shape 1 and about 1.74).
+    """
+
+    window_days: float = 28.0
+    shape: float = 1.0
+
+    def days(self, time_uniforms: np.ndarray) -> np.ndarray:
+        """DLT days in (0, window] from latent uniforms."""
+        return self.window_days * (1.0 - time_uniforms) ** (1.0 / self.shape)
+
+    @classmethod
+    def with_late_fraction(cls, late_fraction: float, window_days: float = 28.0) -> DltTimeModel:
+        """The model in which ``late_fraction`` of DLTs fall in the window's second half."""
+        if not 0.0 < late_fraction < 1.0:
+            raise ValueError("late_fraction must be in (0, 1)")
+        return cls(window_days=window_days, shape=float(np.log1p(-late_fraction) / np.log(0.5)))
+
+
+@dataclass(frozen=True)
+class LatentPatients:
+    """Latent uniforms for ``n_trials`` trials of up to ``max_patients`` patients, in order."""
+
+    tox: np.ndarray
+    time: np.ndarray
+    gap: np.ndarray
+
+    @property
+    def n_trials(self) -> int:
+        return self.tox.shape[0]
+
+    @classmethod
+    def draw(
+        cls, n_trials: int, max_patients: int, seed: int, block: int = 0
+    ) -> LatentPatients:
+        """The block's latent patients from the stream keyed by ``(seed, block)``."""
+        rng = np.random.Generator(np.random.PCG64(np.random.SeedSequence([seed, block])))
+        shape = (n_trials, max_patients)
+        return cls(tox=rng.random(shape), time=rng.random(shape), gap=rng.random(shape))
+
+    def dlt(self, truth: np.ndarray, dose: np.ndarray, patient: int | np.ndarray) -> np.ndarray:
+        """DLT indicators of the given patient column(s) treated at ``dose`` (per trial)."""
+        return self.tox[np.arange(self.n_trials)[:, None], patient] < truth[dose]
+
+
+@dataclass
+class TrialOutcomes:
+    """Per-trial results of a simulation (arrays of length ``n_trials``).
+
+    ``selected`` is the 0-based MTD, -1 when no dose is selected; ``stopped_early`` is true when
+    the design's stopping rule ended the trial before the planned sample size.
+    """
+
+    selected: np.ndarray
+    n_per_dose: np.ndarray
+    dlt_per_dose: np.ndarray
+    stopped_early: np.ndarray
+    duration_days: np.ndarray = field(default_factory=lambda: np.zeros(0))
+
+    @property
+    def n_trials(self) -> int:
+        return int(self.selected.shape[0])
+
+    @staticmethod
+    def concatenate(parts: list[TrialOutcomes]) -> TrialOutcomes:
+        """Join blocks in order."""
+        return TrialOutcomes(
+            selected=np.concatenate([p.selected for p in parts]),
+            n_per_dose=np.concatenate([p.n_per_dose for p in parts]),
+            dlt_per_dose=np.concatenate([p.dlt_per_dose for p in parts]),
+            stopped_early=np.concatenate([p.stopped_early for p in parts]),
+            duration_days=np.concatenate([p.duration_days for p in parts]),
+        )
+
+    def summary(self) -> OperatingCharacteristics:
+        """Operating characteristics over all trials."""
+        n_doses = self.n_per_dose.shape[1]
+        counts = np.bincount(self.selected + 1, minlength=n_doses + 1)
+        total_n = self.n_per_dose.sum(axis=1)
+        return OperatingCharacteristics(
+            n_trials=self.n_trials,
+            selected_pct=(100.0 * counts[1:] / self.n_trials).tolist(),
+            no_mtd_pct=100.0 * counts[0] / self.n_trials,
+            mean_patients=self.n_per_dose.mean(axis=0).tolist(),
+            mean_dlts=self.dlt_per_dose.mean(axis=0).tolist(),
+            stopped_pct=100.0 * float(self.stopped_early.mean()),
+            mean_n=float(total_n.mean()),
+            mean_duration_days=(
+                float(self.duration_days.mean()) if self.duration_days.size else None
+            ),
+        )
+
+
+@dataclass(frozen=True)
+class OperatingCharacteristics:
+    """The table a statistician compares designs by (percentages 0-100)."""
+
+    n_trials: int
+    selected_pct: list[float]
+    no_mtd_pct: float
+    mean_patients: list[float]
+    mean_dlts: list[float]
+    stopped_pct: float
+    mean_n: float
+    mean_duration_days: float | None = None
+
+    def to_json(self) -> dict:
+        return {
+            "n_trials": self.n_trials,
+            "selected_pct": self.selected_pct,
+            "no_mtd_pct": self.no_mtd_pct,
+            "mean_patients": self.mean_patients,
+            "mean_dlts": self.mean_dlts,
+            "stopped_pct": self.stopped_pct,
+            "mean_n": self.mean_n,
+            "mean_duration_days": self.mean_duration_days,
+        }
