@@ -13,6 +13,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from oncotrial.designs.base import Design, Patient, TrialState
+
 #: Trials per random block: each block has its own stream derived from (seed, block index), so
 #: results do not depend on how blocks are shared among workers.
 BLOCK_TRIALS = 20_000
@@ -30,7 +32,7 @@ class AccrualModel:
 
     def gaps(self, gap_uniforms: np.ndarray) -> np.ndarray:
         """Inter-arrival gaps in days from latent uniforms."""
-        return -np.log1p(-gap_uniforms) * 30.0 / self.rate_per_month
+        return -np.log1p(-gap_uniforms) * (30.0 / self.rate_per_month)
 
 
 @dataclass(frozen=True)
@@ -70,9 +72,7 @@ class LatentPatients:
         return self.tox.shape[0]
 
     @classmethod
-    def draw(
-        cls, n_trials: int, max_patients: int, seed: int, block: int = 0
-    ) -> LatentPatients:
+    def draw(cls, n_trials: int, max_patients: int, seed: int, block: int = 0) -> LatentPatients:
         """The block's latent patients from the stream keyed by ``(seed, block)``."""
         rng = np.random.Generator(np.random.PCG64(np.random.SeedSequence([seed, block])))
         shape = (n_trials, max_patients)
@@ -120,7 +120,7 @@ class TrialOutcomes:
         return OperatingCharacteristics(
             n_trials=self.n_trials,
             selected_pct=(100.0 * counts[1:] / self.n_trials).tolist(),
-            no_mtd_pct=100.0 * counts[0] / self.n_trials,
+            no_mtd_pct=100.0 * float(counts[0]) / self.n_trials,
             mean_patients=self.n_per_dose.mean(axis=0).tolist(),
             mean_dlts=self.dlt_per_dose.mean(axis=0).tolist(),
             stopped_pct=100.0 * float(self.stopped_early.mean()),
@@ -155,3 +155,73 @@ class OperatingCharacteristics:
             "mean_n": self.mean_n,
             "mean_duration_days": self.mean_duration_days,
         }
+
+
+def cohort_durations(
+    latent: LatentPatients,
+    cohort_size: int,
+    cohorts_run: np.ndarray,
+    window_days: float,
+    accrual: AccrualModel | None,
+) -> np.ndarray:
+    """Trial duration (days) of a design that waits for each cohort's complete DLT window.
+
+    Each cohort is enrolled as eligible patients arrive (``accrual``), then followed for the
+    whole window before the next cohort opens; patients arriving meanwhile are not enrolled.
+    """
+    accrual = accrual or AccrualModel()
+    max_cohorts = int(cohorts_run.max(initial=0))
+    survivors = 1.0 - latent.gap[:, : max_cohorts * cohort_size]
+    # a sum of exponential gaps -log(1-u)/rate is one log of the product: same numbers, 1/cs logs
+    joint = survivors.reshape(latent.n_trials, max_cohorts, cohort_size).prod(axis=2)
+    per_cohort = accrual.gaps(1.0 - joint)
+    ran = np.arange(max_cohorts)[None, :] < cohorts_run[:, None]
+    return (per_cohort * ran).sum(axis=1) + cohorts_run * window_days
+
+
+def unique_rows(rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Distinct rows of a non-negative integer matrix and the index of each row among them.
+
+    Rows are packed into one int64 key where the values fit (a fast 1-D sort), otherwise
+    ``np.unique(axis=0)`` is used.
+    """
+    rows = np.asarray(rows, dtype=np.int64)
+    radix = int(rows.max(initial=0)) + 1
+    bits = max(radix - 1, 1).bit_length() * rows.shape[1]
+    if rows.min(initial=0) < 0 or bits > 62:
+        unique, inverse = np.unique(rows, axis=0, return_inverse=True)
+        return unique, inverse.reshape(-1)
+    key = np.zeros(rows.shape[0], dtype=np.int64)
+    for column in rows.T:
+        key = key * radix + column
+    _, first, inverse = np.unique(key, return_index=True, return_inverse=True)
+    return rows[first], inverse.reshape(-1)
+
+
+def replay_trial(
+    design: Design, truth: np.ndarray, tox_uniforms: np.ndarray, cohort_size: int
+) -> tuple[list[int], int | None, TrialState]:
+    """Run one trial patient by patient through ``design.decide`` (the scalar reference path).
+
+    Patient j (in order of enrolment) has a DLT at dose d iff ``tox_uniforms[j] < truth[d]``;
+    every patient completes the DLT window before the next decision. Returns the dose of each
+    cohort, the selected MTD and the final state. The vectorised simulators are checked
+    against this loop on the same latent patients.
+    """
+    n_doses = len(truth)
+    state = TrialState(n_doses=n_doses)
+    doses: list[int] = []
+    used = 0
+    while True:
+        decision = design.decide(state)
+        if not decision.continue_trial or decision.next_dose is None:
+            return doses, decision.mtd, state
+        dose = decision.next_dose
+        if used + cohort_size > len(tox_uniforms):
+            raise ValueError("not enough latent patients to finish the trial")
+        cohort = tuple(
+            Patient(dose, bool(u < truth[dose])) for u in tox_uniforms[used : used + cohort_size]
+        )
+        used += cohort_size
+        doses.append(dose)
+        state = TrialState(n_doses=n_doses, patients=state.patients + cohort, current=dose)

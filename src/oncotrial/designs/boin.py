@@ -1,0 +1,476 @@
+"""BOIN: the Bayesian optimal interval design (Liu & Yuan 2015, JRSS-C 64:507).
+
+Escalate when the observed DLT rate at the current dose is at or below λe, de-escalate when it
+is at or above λd, where (section 2.2, eq. 2)
+
+    λe = log((1 − φ1)/(1 − φ)) / log(φ(1 − φ1) / (φ1(1 − φ)))
+    λd = log((1 − φ)/(1 − φ2)) / log(φ2(1 − φ) / (φ(1 − φ2)))
+
+with φ1 = 0.6φ and φ2 = 1.4φ by default. A dose (and all above) is eliminated when
+Pr(p > φ | y, n) > 0.95 under a Beta(1, 1) prior and n ≥ 3 (section 2.3). Integer boundaries
+follow the BOIN R package's ``get.boundary``: escalate if y ≤ floor(nλe), de-escalate if
+y ≥ ceiling(nλd), capped at the elimination boundary.
+"""
+
+from __future__ import annotations
+
+import functools
+import math
+from dataclasses import dataclass
+
+import numpy as np
+from scipy import stats
+
+from oncotrial.designs.admissibility import (
+    admissible_dose,
+    eliminated_doses,
+    lowest_eliminated_from_mask,
+)
+from oncotrial.designs.base import Decision, TrialState
+from oncotrial.designs.simulation import (
+    AccrualModel,
+    LatentPatients,
+    TrialOutcomes,
+    cohort_durations,
+    unique_rows,
+)
+from oncotrial.stats.isotonic import pava_batch
+
+
+class BoinError(ValueError):
+    """Invalid BOIN parameters."""
+
+
+def boin_lambdas(
+    target: float, p_saf: float | None = None, p_tox: float | None = None
+) -> tuple[float, float]:
+    """Escalation and de-escalation boundaries (λe, λd) of Liu & Yuan (2015), eq. 2."""
+    p_saf = 0.6 * target if p_saf is None else p_saf
+    p_tox = 1.4 * target if p_tox is None else p_tox
+    if not 0.0 < p_saf < target < p_tox < 1.0:
+        raise BoinError(
+            f"BOIN needs 0 < p_saf < target < p_tox < 1 (got {p_saf}, {target}, {p_tox})"
+        )
+    lam_e = math.log((1 - p_saf) / (1 - target)) / math.log(
+        target * (1 - p_saf) / (p_saf * (1 - target))
+    )
+    lam_d = math.log((1 - target) / (1 - p_tox)) / math.log(
+        p_tox * (1 - target) / (target * (1 - p_tox))
+    )
+    return lam_e, lam_d
+
+
+def posterior_prob_above(target: float, n: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """Pr(p > target | y DLTs in n) under a Beta(1, 1) prior (Liu & Yuan 2015, section 2.3)."""
+    n = np.asarray(n)
+    y = np.asarray(y)
+    return stats.beta.sf(target, y + 1, n - y + 1)
+
+
+def elimination_boundary(
+    target: float, n_max: int, cutoff: float = 0.95, min_n: int = 3
+) -> np.ndarray:
+    """Smallest y with Pr(p > target | y, n) > cutoff for n = 1..n_max (-1 where none).
+
+    Index ``n - 1`` holds the boundary for n patients; below ``min_n`` patients no dose is
+    eliminated.
+    """
+    out = np.full(n_max, -1, dtype=int)
+    for n in range(max(min_n, 1), n_max + 1):
+        ys = np.arange(0, n + 1)
+        over = posterior_prob_above(target, np.full_like(ys, n), ys) > cutoff
+        if over.any():
+            out[n - 1] = int(ys[over][0])
+    return out
+
+
+@dataclass(frozen=True)
+class BoinBoundaries:
+    """BOIN decision boundaries for n = 1..N patients at a dose (the protocol's table)."""
+
+    target: float
+    lambda_e: float
+    lambda_d: float
+    n: np.ndarray
+    escalate: np.ndarray
+    deescalate: np.ndarray
+    eliminate: np.ndarray
+
+    @classmethod
+    def compute(
+        cls,
+        target: float,
+        n_max: int,
+        p_saf: float | None = None,
+        p_tox: float | None = None,
+        cutoff_eli: float = 0.95,
+    ) -> BoinBoundaries:
+        """Boundaries as in ``BOIN::get.boundary`` (de-escalation capped at elimination)."""
+        if n_max < 1:
+            raise BoinError("the table needs at least one patient")
+        lam_e, lam_d = boin_lambdas(target, p_saf, p_tox)
+        n = np.arange(1, n_max + 1)
+        escalate = np.floor(lam_e * n).astype(int)
+        deescalate = np.ceil(lam_d * n).astype(int)
+        eliminate = elimination_boundary(target, n_max, cutoff_eli)
+        capped = (eliminate >= 0) & (deescalate > eliminate)
+        deescalate = np.where(capped, eliminate, deescalate)
+        return cls(target, lam_e, lam_d, n, escalate, deescalate, eliminate)
+
+    def to_json(self) -> dict:
+        """``{"n", "escalate", "deescalate", "eliminate"}`` (``None`` where no elimination)."""
+        return {
+            "target": self.target,
+            "lambda_e": self.lambda_e,
+            "lambda_d": self.lambda_d,
+            "n": self.n.tolist(),
+            "escalate": self.escalate.tolist(),
+            "deescalate": self.deescalate.tolist(),
+            "eliminate": [None if e < 0 else int(e) for e in self.eliminate],
+        }
+
+
+@functools.lru_cache(maxsize=64)
+def _boundaries(
+    target: float, n_max: int, p_saf: float | None, p_tox: float | None, cutoff_eli: float
+) -> BoinBoundaries:
+    return BoinBoundaries.compute(target, n_max, p_saf, p_tox, cutoff_eli)
+
+
+@functools.lru_cache(maxsize=64)
+def _stop_boundary(target: float, n_max: int, cutoff: float) -> np.ndarray:
+    return elimination_boundary(target, n_max, cutoff)
+
+
+def _by_n(table: np.ndarray) -> np.ndarray:
+    """Shift a per-n table (index n-1) to be indexed by n itself (n = 0 gives 'no rule')."""
+    return np.concatenate([[-1], table])
+
+
+def boin_move(
+    n_d: np.ndarray, y_d: np.ndarray, dose: np.ndarray, n_doses: int, tables: BoinBoundaries
+) -> np.ndarray:
+    """The dose BOIN proposes from the current dose's counts, before admissibility.
+
+    Escalate when y ≤ floor(nλe), de-escalate when y ≥ ceiling(nλd), otherwise stay
+    (Liu & Yuan 2015, section 2.2). Vectorised; ``n_d`` = 0 means "stay".
+    """
+    esc = _by_n(tables.escalate)[n_d]
+    dee = _by_n(tables.deescalate)[n_d]
+    up = (n_d > 0) & (y_d <= esc) & (dose < n_doses - 1)
+    down = (n_d > 0) & ~up & (y_d >= dee) & (dose > 0)
+    return np.where(up, dose + 1, np.where(down, dose - 1, dose))
+
+
+def _tables_for(design: BOIN, n_max: int) -> tuple[BoinBoundaries, np.ndarray | None]:
+    n_max = max(n_max, design.max_patients, 1)
+    tables = _boundaries(design.target, n_max, design.p_saf, design.p_tox, design.cutoff_eli)
+    stop = (
+        _stop_boundary(design.target, n_max, design.cutoff_eli - design.offset)
+        if design.extrasafe
+        else None
+    )
+    return tables, stop
+
+
+def _lowest_eliminated(
+    n: np.ndarray, y: np.ndarray, tables: BoinBoundaries, stop: np.ndarray | None
+) -> np.ndarray:
+    """Lowest eliminated dose per row of (trials, doses) counts (n_doses where none).
+
+    A dose with n ≥ 3 and Pr(p > φ | data) > cutoff is eliminated with all doses above it;
+    with the extra-safe rule, the lowest dose is eliminated (the trial stops) when
+    Pr(p₁ > φ | data) > cutoff − offset (BOIN R package, ``select.mtd``).
+    """
+    elim = _by_n(tables.eliminate)[n]
+    over = (elim >= 0) & (y >= elim)
+    if stop is not None:
+        first = _by_n(stop)[n[..., 0]]
+        over[..., 0] |= (first >= 0) & (y[..., 0] >= first)
+    return lowest_eliminated_from_mask(over)
+
+
+def boin_select_mtd(
+    n: np.ndarray,
+    y: np.ndarray,
+    target: float,
+    lowest_eliminated: np.ndarray,
+    bound_mtd_above: float | None = None,
+) -> np.ndarray:
+    """:func:`boin_select_mtd_rows` computed once per distinct row of counts.
+
+    Simulated trials end in far fewer distinct (n, y, eliminated) patterns than there are
+    trials, so the isotonic fits run on the distinct patterns only.
+    """
+    n = np.atleast_2d(n)
+    y = np.atleast_2d(y)
+    lowest = np.asarray(lowest_eliminated).reshape(-1, 1)
+    keys = np.concatenate([n, y, lowest], axis=1)
+    if keys.shape[0] < 64:
+        return boin_select_mtd_rows(n, y, target, lowest[:, 0], bound_mtd_above)
+    unique, inverse = unique_rows(keys)
+    n_doses = n.shape[1]
+    picked = boin_select_mtd_rows(
+        unique[:, :n_doses],
+        unique[:, n_doses : 2 * n_doses],
+        target,
+        unique[:, -1],
+        bound_mtd_above,
+    )
+    return picked[inverse]
+
+
+def boin_select_mtd_rows(
+    n: np.ndarray,
+    y: np.ndarray,
+    target: float,
+    lowest_eliminated: np.ndarray,
+    bound_mtd_above: float | None = None,
+) -> np.ndarray:
+    """MTD per row of (trials, doses) counts: -1 when no dose is acceptable.
+
+    Among treated, non-eliminated doses, the isotonic (weighted PAVA) estimate of
+    p̂ = (y + 0.05)/(n + 0.1) with weights 1/var closest to the target is selected; ties
+    between pooled doses are broken by adding i·1e-10 to the i-th admissible estimate, so the
+    lower dose wins above the target and the higher below it (Liu & Yuan 2015, section 2.4;
+    BOIN R package ``select.mtd``). ``bound_mtd_above`` (λd) restricts the choice to estimates
+    below it (``boundMTD``).
+    """
+    n = np.atleast_2d(n)
+    y = np.atleast_2d(y)
+    n_doses = n.shape[1]
+    dose_idx = np.arange(n_doses)
+    admissible = (n > 0) & (dose_idx[None, :] < np.asarray(lowest_eliminated)[:, None])
+    phat = (y + 0.05) / (n + 0.1)
+    var = (y + 0.05) * (n - y + 0.05) / ((n + 0.1) ** 2 * (n + 0.1 + 1))
+    fit = pava_batch(phat, 1.0 / var, admissible)
+    rank = np.cumsum(admissible, axis=1)
+    fit = fit + rank * 1e-10
+    allowed = admissible
+    if bound_mtd_above is not None:
+        allowed = admissible & (fit < bound_mtd_above)
+    distance = np.where(allowed, np.abs(fit - target), np.inf)
+    best = np.argmin(distance, axis=1)
+    return np.where(allowed.any(axis=1), best, -1)
+
+
+@dataclass(frozen=True)
+class BOIN:
+    """The BOIN design for one drug (Liu & Yuan 2015), with the R package's conventions.
+
+    ``n_earlystop``: stop and select the MTD once this many patients have been treated at the
+    current dose and the rule would stay there (BOIN ≥ 2.7). ``extrasafe``: the stricter
+    stopping rule for the lowest dose. ``bound_mtd``: never select a dose whose isotonic
+    estimate is at or above λd.
+    """
+
+    n_doses: int
+    target: float
+    cohort_size: int = 3
+    n_cohorts: int = 10
+    start: int = 0
+    p_saf: float | None = None
+    p_tox: float | None = None
+    cutoff_eli: float = 0.95
+    extrasafe: bool = False
+    offset: float = 0.05
+    n_earlystop: int = 100
+    bound_mtd: bool = False
+    window_days: float = 28.0
+    name: str = "boin"
+
+    def __post_init__(self) -> None:
+        if self.n_doses < 1:
+            raise BoinError("BOIN needs at least one dose")
+        if not 0.0 < self.target < 1.0:
+            raise BoinError(f"target must be in (0, 1), got {self.target}")
+        if self.cohort_size < 1 or self.n_cohorts < 1:
+            raise BoinError("cohort size and number of cohorts must be at least 1")
+        if not 0 <= self.start < self.n_doses:
+            raise BoinError(f"start dose {self.start + 1} is outside 1..{self.n_doses}")
+        if not 0.0 < self.cutoff_eli < 1.0 or not 0.0 <= self.offset < 0.5:
+            raise BoinError("cutoff_eli must be in (0, 1) and offset in [0, 0.5)")
+        boin_lambdas(self.target, self.p_saf, self.p_tox)
+
+    @property
+    def max_patients(self) -> int:
+        return self.n_cohorts * self.cohort_size
+
+    def boundaries(self, n_max: int | None = None) -> BoinBoundaries:
+        """The decision table for n = 1..n_max patients (default: the maximum sample size)."""
+        return _tables_for(self, n_max or self.max_patients)[0]
+
+    def _lowest(self, n: np.ndarray, y: np.ndarray) -> np.ndarray:
+        tables, stop = _tables_for(self, int(np.max(n, initial=0)))
+        return _lowest_eliminated(n, y, tables, stop)
+
+    def select_mtd(self, state: TrialState) -> int | None:
+        """The MTD from all evaluated patients (``None``: no dose is acceptable)."""
+        n, y = state.evaluable_counts()
+        lowest = self._lowest(n[None, :], y[None, :])
+        bound = self.boundaries().lambda_d if self.bound_mtd else None
+        mtd = int(boin_select_mtd(n[None, :], y[None, :], self.target, lowest, bound)[0])
+        return None if mtd < 0 else mtd
+
+    def decide(self, state: TrialState) -> Decision:
+        """Next dose for the current data, with the counts and boundaries behind it."""
+        if state.n_doses != self.n_doses:
+            raise BoinError(f"the data have {state.n_doses} doses, the design {self.n_doses}")
+        dose = state.current_dose
+        if dose is None:
+            return Decision(
+                self.start, True, (), f"no patient treated yet: start at dose {self.start + 1}"
+            )
+        n, y = state.evaluable_counts()
+        tables, stop = _tables_for(self, int(n.max(initial=0)))
+        lowest = int(_lowest_eliminated(n[None, :], y[None, :], tables, stop)[0])
+        eliminated = eliminated_doses(lowest, self.n_doses)
+        n_d, y_d = int(n[dose]), int(y[dose])
+        details = {
+            "lambda_e": tables.lambda_e,
+            "lambda_d": tables.lambda_d,
+            "n": n.tolist(),
+            "dlts": y.tolist(),
+            "pending": state.pending_counts().tolist(),
+        }
+        if n_d > 0:
+            details["boundaries_at_n"] = {
+                "n": n_d,
+                "escalate_if_dlts_le": int(tables.escalate[n_d - 1]),
+                "deescalate_if_dlts_ge": int(tables.deescalate[n_d - 1]),
+                "eliminate_if_dlts_ge": (
+                    None if tables.eliminate[n_d - 1] < 0 else int(tables.eliminate[n_d - 1])
+                ),
+            }
+            details["prob_above_target"] = float(posterior_prob_above(self.target, n_d, y_d))
+        counts = f"dose {dose + 1}: {y_d} DLT(s) in {n_d} evaluable patient(s)"
+        if lowest == 0:
+            why = "extra-safe rule" if stop is not None else "Pr(DLT rate > target) > cutoff"
+            return Decision(
+                None,
+                False,
+                eliminated,
+                f"{counts}; the lowest dose is eliminated ({why}): stop, no dose is acceptable",
+                details=details,
+            )
+        pending = state.pending_counts()
+        if pending[dose] > 0:
+            return Decision(
+                dose,
+                True,
+                eliminated,
+                f"{counts}; {pending[dose]} patient(s) still inside the {self.window_days:g}-day "
+                "DLT window: BOIN waits for complete data before the next cohort",
+                accrual_suspended=True,
+                details=details,
+            )
+        proposed = int(
+            boin_move(np.array(n_d), np.array(y_d), np.array(dose), self.n_doses, tables)
+        )
+        nxt = int(admissible_dose(proposed, dose, lowest))
+        rate = y_d / n_d if n_d else float("nan")
+        if proposed > dose:
+            rule = f"rate {rate:.2f} ≤ λe {tables.lambda_e:.4f}: escalate"
+        elif proposed < dose:
+            rule = f"rate {rate:.2f} ≥ λd {tables.lambda_d:.4f}: de-escalate"
+        elif n_d == 0:
+            rule = "no evaluable patient yet: stay"
+        else:
+            rule = f"rate {rate:.2f} between λe and λd (or no move possible): stay"
+        if nxt != proposed:
+            rule += f", but dose {proposed + 1} is not admissible (eliminated or skipped)"
+        total = len(state.patients)
+        if n_d >= self.n_earlystop and nxt == dose:
+            mtd = self.select_mtd(state)
+            return Decision(
+                None,
+                False,
+                eliminated,
+                f"{counts}; {rule}; {n_d} ≥ n.earlystop = {self.n_earlystop} at the dose the "
+                f"rule stays at: stop, MTD = {_dose_words(mtd)}",
+                mtd=mtd,
+                details=details,
+            )
+        if total >= self.max_patients:
+            mtd = self.select_mtd(state)
+            return Decision(
+                None,
+                False,
+                eliminated,
+                f"{counts}; maximum sample size {self.max_patients} reached: stop, "
+                f"MTD = {_dose_words(mtd)}",
+                mtd=mtd,
+                details=details,
+            )
+        return Decision(
+            nxt, True, eliminated, f"{counts}; {rule} → dose {nxt + 1}", details=details
+        )
+
+    def simulate(
+        self,
+        truth: np.ndarray,
+        latent: LatentPatients,
+        accrual: AccrualModel | None = None,
+    ) -> TrialOutcomes:
+        """Operating characteristics on the given latent patients, vectorised across trials.
+
+        One pass per cohort over all still-running trials; decisions are table look-ups
+        (the shape of simFastBOIN). Follows ``BOIN::get.oc``: elimination and the extra-safe
+        rule after every cohort, the n.earlystop rule, MTD by :func:`boin_select_mtd`.
+        """
+        truth = np.asarray(truth, dtype=float)
+        if truth.shape != (self.n_doses,):
+            raise BoinError(f"truth needs {self.n_doses} probabilities, got {truth.shape}")
+        cs, n_doses = self.cohort_size, self.n_doses
+        n_trials = latent.n_trials
+        if latent.tox.shape[1] < self.max_patients:
+            raise BoinError("not enough latent patients for the maximum sample size")
+        tables, stop_tab = _tables_for(self, self.max_patients)
+        esc = _by_n(tables.escalate)
+        dee = _by_n(tables.deescalate)
+        elim = _by_n(tables.eliminate)
+        stop_first = None if stop_tab is None else _by_n(stop_tab)
+        n = np.zeros(n_trials * n_doses, dtype=np.int64)
+        y = np.zeros(n_trials * n_doses, dtype=np.int64)
+        dose = np.full(n_trials, self.start, dtype=np.int64)
+        lowest = np.full(n_trials, n_doses, dtype=np.int64)
+        cohorts_run = np.zeros(n_trials, dtype=np.int64)
+        stopped_early = np.zeros(n_trials, dtype=bool)
+        running = np.arange(n_trials)
+        for c in range(self.n_cohorts):
+            if running.size == 0:
+                break
+            d = dose[running]
+            flat = running * n_doses + d
+            cohort = latent.tox[running, c * cs : (c + 1) * cs] < truth[d][:, None]
+            n[flat] += cs
+            y[flat] += cohort.sum(axis=1)
+            cohorts_run[running] += 1
+            n_d, y_d = n[flat], y[flat]
+            eliminated_now = (elim[n_d] >= 0) & (y_d >= elim[n_d])
+            low = np.where(eliminated_now, np.minimum(lowest[running], d), lowest[running])
+            lowest[running] = low
+            safety = eliminated_now & (d == 0)
+            if stop_first is not None:
+                safety |= (d == 0) & (stop_first[n_d] >= 0) & (y_d >= stop_first[n_d])
+            up = (y_d <= esc[n_d]) & (d < n_doses - 1)
+            down = ~up & (y_d >= dee[n_d]) & (d > 0)
+            proposed = np.where(up, d + 1, np.where(down, d - 1, d))
+            nxt = admissible_dose(proposed, d, low)
+            converged = (n_d >= self.n_earlystop) & (nxt == d)
+            stop = safety | converged
+            if c < self.n_cohorts - 1:
+                stopped_early[running[stop]] = True
+            dose[running] = np.where(stop, d, nxt)
+            running = running[~stop]
+        n = n.reshape(n_trials, n_doses)
+        y = y.reshape(n_trials, n_doses)
+        final_lowest = _lowest_eliminated(n, y, tables, stop_tab)
+        bound = tables.lambda_d if self.bound_mtd else None
+        selected = boin_select_mtd(n, y, self.target, final_lowest, bound)
+        duration = cohort_durations(latent, cs, cohorts_run, self.window_days, accrual)
+        return TrialOutcomes(selected, n, y, stopped_early, duration)
+
+
+def _dose_words(mtd: int | None) -> str:
+    return "none" if mtd is None else f"dose {mtd + 1}"
