@@ -72,11 +72,23 @@ class LatentPatients:
         return self.tox.shape[0]
 
     @classmethod
-    def draw(cls, n_trials: int, max_patients: int, seed: int, block: int = 0) -> LatentPatients:
-        """The block's latent patients from the stream keyed by ``(seed, block)``."""
-        rng = np.random.Generator(np.random.PCG64(np.random.SeedSequence([seed, block])))
-        shape = (n_trials, max_patients)
-        return cls(tox=rng.random(shape), time=rng.random(shape), gap=rng.random(shape))
+    def draw(
+        cls, n_trials: int, max_patients: int, seed: int, block: int = 0
+    ) -> LatentPatients:
+        """The block's latent patients from the streams keyed by ``(seed, block)``.
+
+        Each of ``tox``, ``time`` and ``gap`` has its own stream, filled patient by patient
+        (all trials' first patient, then the second, ...), so patient j's numbers do not depend
+        on ``max_patients``: designs needing different sample sizes still share patients.
+        """
+        streams = np.random.SeedSequence([seed, block]).spawn(3)
+
+        def uniforms(stream: np.random.SeedSequence) -> np.ndarray:
+            rng = np.random.Generator(np.random.PCG64(stream))
+            return np.ascontiguousarray(rng.random((max_patients, n_trials)).T)
+
+        tox, time, gap = (uniforms(s) for s in streams)
+        return cls(tox=tox, time=time, gap=gap)
 
     def dlt(self, truth: np.ndarray, dose: np.ndarray, patient: int | np.ndarray) -> np.ndarray:
         """DLT indicators of the given patient column(s) treated at ``dose`` (per trial)."""

@@ -1,0 +1,1 @@
+"""Tables and figures for people: operating-characteristic plots now, the trial report later."""
