@@ -33,9 +33,7 @@ class Patient:
 
     def is_pending(self, window_days: float) -> bool:
         """True while the patient is still inside the DLT window without a DLT."""
-        return (
-            not self.dlt and self.followup_days is not None and self.followup_days < window_days
-        )
+        return not self.dlt and self.followup_days is not None and self.followup_days < window_days
 
 
 @dataclass(frozen=True)
@@ -90,9 +88,7 @@ class TrialState:
 
     def enrolled_counts(self) -> np.ndarray:
         """All patients treated at each dose, pending or not."""
-        return np.bincount(
-            [p.level for p in self.patients], minlength=self.n_doses
-        ).astype(int)
+        return np.bincount([p.level for p in self.patients], minlength=self.n_doses).astype(int)
 
     def highest_tried(self) -> int:
         """Highest dose index given to anyone (-1 when nobody is treated yet)."""

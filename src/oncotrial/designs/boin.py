@@ -27,14 +27,14 @@ from oncotrial.designs.admissibility import (
     lowest_eliminated_from_mask,
 )
 from oncotrial.designs.base import Decision, TrialState
+from oncotrial.designs.mtd import isotonic_mtd
 from oncotrial.designs.simulation import (
     AccrualModel,
     LatentPatients,
     TrialOutcomes,
     cohort_durations,
-    unique_rows,
 )
-from oncotrial.stats.isotonic import pava_batch
+from oncotrial.designs.tables import DecisionTable
 
 
 class BoinError(ValueError):
@@ -117,6 +117,16 @@ class BoinBoundaries:
         deescalate = np.where(capped, eliminate, deescalate)
         return cls(target, lam_e, lam_d, n, escalate, deescalate, eliminate)
 
+    @property
+    def table(self) -> DecisionTable:
+        """The same boundaries as the decision table all interval designs share."""
+        return DecisionTable(
+            n=tuple(int(v) for v in self.n),
+            escalate=tuple(int(v) for v in self.escalate),
+            deescalate=tuple(int(v) for v in self.deescalate),
+            eliminate=tuple(None if e < 0 else int(e) for e in self.eliminate),
+        )
+
     def to_json(self) -> dict:
         """``{"n", "escalate", "deescalate", "eliminate"}`` (``None`` where no elimination)."""
         return {
@@ -190,70 +200,6 @@ def _lowest_eliminated(
     return lowest_eliminated_from_mask(over)
 
 
-def boin_select_mtd(
-    n: np.ndarray,
-    y: np.ndarray,
-    target: float,
-    lowest_eliminated: np.ndarray,
-    bound_mtd_above: float | None = None,
-) -> np.ndarray:
-    """:func:`boin_select_mtd_rows` computed once per distinct row of counts.
-
-    Simulated trials end in far fewer distinct (n, y, eliminated) patterns than there are
-    trials, so the isotonic fits run on the distinct patterns only.
-    """
-    n = np.atleast_2d(n)
-    y = np.atleast_2d(y)
-    lowest = np.asarray(lowest_eliminated).reshape(-1, 1)
-    keys = np.concatenate([n, y, lowest], axis=1)
-    if keys.shape[0] < 64:
-        return boin_select_mtd_rows(n, y, target, lowest[:, 0], bound_mtd_above)
-    unique, inverse = unique_rows(keys)
-    n_doses = n.shape[1]
-    picked = boin_select_mtd_rows(
-        unique[:, :n_doses],
-        unique[:, n_doses : 2 * n_doses],
-        target,
-        unique[:, -1],
-        bound_mtd_above,
-    )
-    return picked[inverse]
-
-
-def boin_select_mtd_rows(
-    n: np.ndarray,
-    y: np.ndarray,
-    target: float,
-    lowest_eliminated: np.ndarray,
-    bound_mtd_above: float | None = None,
-) -> np.ndarray:
-    """MTD per row of (trials, doses) counts: -1 when no dose is acceptable.
-
-    Among treated, non-eliminated doses, the isotonic (weighted PAVA) estimate of
-    p̂ = (y + 0.05)/(n + 0.1) with weights 1/var closest to the target is selected; ties
-    between pooled doses are broken by adding i·1e-10 to the i-th admissible estimate, so the
-    lower dose wins above the target and the higher below it (Liu & Yuan 2015, section 2.4;
-    BOIN R package ``select.mtd``). ``bound_mtd_above`` (λd) restricts the choice to estimates
-    below it (``boundMTD``).
-    """
-    n = np.atleast_2d(n)
-    y = np.atleast_2d(y)
-    n_doses = n.shape[1]
-    dose_idx = np.arange(n_doses)
-    admissible = (n > 0) & (dose_idx[None, :] < np.asarray(lowest_eliminated)[:, None])
-    phat = (y + 0.05) / (n + 0.1)
-    var = (y + 0.05) * (n - y + 0.05) / ((n + 0.1) ** 2 * (n + 0.1 + 1))
-    fit = pava_batch(phat, 1.0 / var, admissible)
-    rank = np.cumsum(admissible, axis=1)
-    fit = fit + rank * 1e-10
-    allowed = admissible
-    if bound_mtd_above is not None:
-        allowed = admissible & (fit < bound_mtd_above)
-    distance = np.where(allowed, np.abs(fit - target), np.inf)
-    best = np.argmin(distance, axis=1)
-    return np.where(allowed.any(axis=1), best, -1)
-
-
 @dataclass(frozen=True)
 class BOIN:
     """The BOIN design for one drug (Liu & Yuan 2015), with the R package's conventions.
@@ -300,6 +246,10 @@ class BOIN:
         """The decision table for n = 1..n_max patients (default: the maximum sample size)."""
         return _tables_for(self, n_max or self.max_patients)[0]
 
+    def decision_table(self, n_max: int | None = None) -> DecisionTable:
+        """The protocol's decision table for n = 1..n_max (default: the maximum sample size)."""
+        return self.boundaries(n_max).table
+
     def _lowest(self, n: np.ndarray, y: np.ndarray) -> np.ndarray:
         tables, stop = _tables_for(self, int(np.max(n, initial=0)))
         return _lowest_eliminated(n, y, tables, stop)
@@ -309,7 +259,7 @@ class BOIN:
         n, y = state.evaluable_counts()
         lowest = self._lowest(n[None, :], y[None, :])
         bound = self.boundaries().lambda_d if self.bound_mtd else None
-        mtd = int(boin_select_mtd(n[None, :], y[None, :], self.target, lowest, bound)[0])
+        mtd = int(isotonic_mtd(n[None, :], y[None, :], self.target, lowest, bound)[0])
         return None if mtd < 0 else mtd
 
     def decide(self, state: TrialState) -> Decision:
@@ -416,7 +366,7 @@ class BOIN:
 
         One pass per cohort over all still-running trials; decisions are table look-ups
         (the shape of simFastBOIN). Follows ``BOIN::get.oc``: elimination and the extra-safe
-        rule after every cohort, the n.earlystop rule, MTD by :func:`boin_select_mtd`.
+        rule after every cohort, the n.earlystop rule, MTD by :func:`isotonic_mtd`.
         """
         truth = np.asarray(truth, dtype=float)
         if truth.shape != (self.n_doses,):
@@ -467,7 +417,7 @@ class BOIN:
         y = y.reshape(n_trials, n_doses)
         final_lowest = _lowest_eliminated(n, y, tables, stop_tab)
         bound = tables.lambda_d if self.bound_mtd else None
-        selected = boin_select_mtd(n, y, self.target, final_lowest, bound)
+        selected = isotonic_mtd(n, y, self.target, final_lowest, bound)
         duration = cohort_durations(latent, cs, cohorts_run, self.window_days, accrual)
         return TrialOutcomes(selected, n, y, stopped_early, duration)
 

@@ -11,12 +11,14 @@ from typing import TYPE_CHECKING
 
 from oncotrial.designs.base import Design, DesignError
 from oncotrial.designs.boin import BOIN
+from oncotrial.designs.interval import MTPI2, I3Plus3, Keyboard
 from oncotrial.designs.threeplusthree import ThreePlusThree
+from oncotrial.designs.tite_boin import TITEBOIN
 
 if TYPE_CHECKING:
     from oncotrial.protocol.model import Protocol
 
-DESIGN_NAMES: tuple[str, ...] = ("3+3", "boin")
+DESIGN_NAMES: tuple[str, ...] = ("3+3", "boin", "tite-boin", "keyboard", "mtpi2", "i3+3")
 
 
 @dataclass(frozen=True)
@@ -58,8 +60,9 @@ class DesignSpec:
 def build_design(spec: DesignSpec) -> Design:
     """The design object for ``spec.name`` (one of :data:`DESIGN_NAMES`)."""
     name = spec.name.lower()
-    if name == "boin":
-        return BOIN(
+    if name in ("boin", "tite-boin"):
+        cls = BOIN if name == "boin" else TITEBOIN
+        return cls(
             n_doses=spec.n_doses,
             target=spec.target,
             cohort_size=spec.cohort_size,
@@ -81,6 +84,21 @@ def build_design(spec: DesignSpec) -> Design:
             max_patients=spec.max_patients,
             window_days=spec.window_days,
         )
+    if name in ("keyboard", "mtpi2", "i3+3"):
+        common = {
+            "n_doses": spec.n_doses,
+            "target": spec.target,
+            "cohort_size": spec.cohort_size,
+            "n_cohorts": spec.n_cohorts,
+            "start": spec.start,
+            "n_earlystop": spec.n_earlystop if spec.n_earlystop < spec.max_patients else None,
+            "cutoff_eli": spec.cutoff_eli,
+            "window_days": spec.window_days,
+        }
+        if name == "keyboard":
+            return Keyboard(**common, margin_left=spec.epsilon1, margin_right=spec.epsilon2)
+        cls = MTPI2 if name == "mtpi2" else I3Plus3
+        return cls(**common, epsilon1=spec.epsilon1, epsilon2=spec.epsilon2)
     raise DesignError(f"unknown design '{spec.name}' (known: {', '.join(DESIGN_NAMES)})")
 
 

@@ -72,9 +72,7 @@ class LatentPatients:
         return self.tox.shape[0]
 
     @classmethod
-    def draw(
-        cls, n_trials: int, max_patients: int, seed: int, block: int = 0
-    ) -> LatentPatients:
+    def draw(cls, n_trials: int, max_patients: int, seed: int, block: int = 0) -> LatentPatients:
         """The block's latent patients from the streams keyed by ``(seed, block)``.
 
         Each of ``tox``, ``time`` and ``gap`` has its own stream, filled patient by patient

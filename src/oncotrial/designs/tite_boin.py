@@ -32,8 +32,8 @@ from oncotrial.designs.boin import (
     _dose_words,
     _lowest_eliminated,
     _tables_for,
-    boin_select_mtd,
 )
+from oncotrial.designs.mtd import isotonic_mtd
 from oncotrial.designs.simulation import (
     AccrualModel,
     DltTimeModel,
@@ -293,7 +293,7 @@ class TITEBOIN(BOIN):
             y_all[:, j] = (has_dlt & (dose_of == j)).sum(axis=1)
         lowest = _lowest_eliminated(n_all, y_all, tables, stop_tab)
         bound = tables.lambda_d if self.bound_mtd else None
-        selected = boin_select_mtd(n_all, y_all, self.target, lowest, bound)
+        selected = isotonic_mtd(n_all, y_all, self.target, lowest, bound)
         duration = np.where(np.isnan(stopped_at), last_start + window, stopped_at)
         # a trial stopped by n.earlystop still follows its patients before selecting the MTD
         duration = np.where(lowest == 0, duration, np.maximum(duration, last_start + window))

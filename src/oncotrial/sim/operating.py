@@ -100,8 +100,7 @@ def operating_characteristics(
         for d in designs:
             if len(s.truth) != d.n_doses:
                 raise ValueError(
-                    f"scenario '{s.name}' has {len(s.truth)} doses, design '{d.name}' "
-                    f"{d.n_doses}"
+                    f"scenario '{s.name}' has {len(s.truth)} doses, design '{d.name}' {d.n_doses}"
                 )
     accrual = accrual or AccrualModel()
     dlt_time = dlt_time or DltTimeModel(window_days=28.0)
@@ -138,9 +137,7 @@ def operating_characteristics(
     ]
 
 
-def _run_on_dask(
-    blocks: list[_Block], scheduler: str, record: Callable[[int, list], None]
-) -> None:
+def _run_on_dask(blocks: list[_Block], scheduler: str, record: Callable[[int, list], None]) -> None:
     try:
         from distributed import Client
         from distributed import as_completed as dask_completed

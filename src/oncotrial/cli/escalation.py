@@ -1,0 +1,212 @@
+"""Commands a dose-escalation committee uses: the decision table, the next dose, the pathways."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+from rich.table import Table
+from rich.tree import Tree
+
+from oncotrial.cli.common import (
+    CliError,
+    FormatOption,
+    OutputFormat,
+    console,
+    design_spec,
+    dose_labels,
+    emit_json,
+    read_protocol,
+    user_errors,
+)
+from oncotrial.cli.patients import read_patients
+from oncotrial.designs.base import TrialState
+from oncotrial.designs.boin import BOIN
+from oncotrial.designs.exact import PathNode, dose_paths
+from oncotrial.designs.outcomes import parse_outcomes
+from oncotrial.designs.registry import DesignSpec, build_design
+
+TABLE_DESIGNS = ("boin", "tite-boin", "keyboard", "mtpi2", "i3+3")
+
+ProtocolOption = typer.Option(
+    None, "--protocol", "-p", help="Protocol YAML (e.g. protocols/toripalimab-donafenib-hcc.yaml)."
+)
+DesignOption = typer.Option(None, "--design", help="3+3, boin, tite-boin, crm, tite-crm, ...")
+TargetOption = typer.Option(None, "--target", help="Target DLT probability, e.g. 0.3.")
+CohortSizeOption = typer.Option(None, "--cohort-size", help="Patients per cohort.")
+CohortsOption = typer.Option(None, "--cohorts", help="Maximum number of cohorts.")
+StartOption = typer.Option(None, "--start-level", help="Starting dose (1-based index).")
+SkeletonOption = typer.Option(None, "--skeleton", help="CRM skeleton, e.g. 0.05,0.1,0.2,0.35.")
+ModelOption = typer.Option(None, "--model", help="CRM model: empiric or logistic.")
+PriorVarOption = typer.Option(None, "--prior-var", help="CRM prior variance of beta (1.34).")
+DosesOption = typer.Option(None, "--doses", help="Number of dose levels (without a protocol).")
+
+
+def boundaries(
+    design: str = typer.Option("boin", "--design", help="boin, tite-boin, keyboard, mtpi2, i3+3."),
+    target: float = typer.Option(0.3, "--target", help="Target DLT probability."),
+    cohort_size: int = typer.Option(3, "--cohort-size", help="Patients per cohort."),
+    cohorts: int = typer.Option(10, "--cohorts", help="Number of cohorts (table up to N)."),
+    fmt: OutputFormat = FormatOption,
+) -> None:
+    """Print the design's decision table for n = 1..N patients at a dose: escalate if the
+    number of DLTs is at most the first row, de-escalate if at least the second, eliminate the
+    dose (and all above) if at least the third. Put this table in the protocol."""
+    with user_errors():
+        if design.lower() not in TABLE_DESIGNS:
+            raise CliError(
+                f"--design: no decision table for '{design}' (use {', '.join(TABLE_DESIGNS)})"
+            )
+        spec = DesignSpec(
+            name=design, n_doses=2, target=target, cohort_size=cohort_size, n_cohorts=cohorts
+        )
+        built = build_design(spec)
+        table = built.decision_table(cohort_size * cohorts)  # type: ignore[attr-defined]
+        data = table.to_json()
+        title = f"{design} decision table, target {target:g}"
+        if isinstance(built, BOIN):
+            bounds = built.boundaries()
+            data.update(lambda_e=bounds.lambda_e, lambda_d=bounds.lambda_d)
+            title += f" (λe = {bounds.lambda_e:.4f}, λd = {bounds.lambda_d:.4f})"
+        if fmt is OutputFormat.json:
+            emit_json(data)
+            return
+        out = Table(title=title)
+        out.add_column("patients at dose", justify="left")
+        for n in data["n"]:
+            out.add_column(str(n), justify="right")
+        out.add_row("escalate if DLTs ≤", *[_cell(v) for v in data["escalate"]])
+        out.add_row("de-escalate if DLTs ≥", *[_cell(v) for v in data["deescalate"]])
+        out.add_row("eliminate if DLTs ≥", *[_cell(v) for v in data["eliminate"]])
+        console.print(out)
+
+
+def _cell(value: int | None) -> str:
+    return "—" if value is None or value < 0 else str(value)
+
+
+def decide(
+    protocol: Path | None = ProtocolOption,
+    patients: Path | None = typer.Option(
+        None,
+        "--patients",
+        help="CSV or JSON, one row per patient: dose_index or level, dlt, "
+        "optional dlt_day and followup_days (blank = window complete).",
+    ),
+    outcomes: str | None = typer.Option(
+        None, "--outcomes", help='Compact outcomes, e.g. "1NNN 2NTN" (dose, then T/N per patient).'
+    ),
+    design: str | None = DesignOption,
+    target: float | None = TargetOption,
+    cohort_size: int | None = CohortSizeOption,
+    cohorts: int | None = CohortsOption,
+    start_level: int | None = StartOption,
+    skeleton: str | None = SkeletonOption,
+    model: str | None = ModelOption,
+    prior_var: float | None = PriorVarOption,
+    doses: int | None = DosesOption,
+    fmt: OutputFormat = FormatOption,
+) -> None:
+    """Recommend the next dose from the patients so far, and say why (counts, boundaries
+    crossed, posterior estimates). Without --protocol give the design options directly."""
+    with user_errors():
+        proto = read_protocol(protocol)
+        spec = design_spec(
+            proto,
+            design=design,
+            target=target,
+            cohort_size=cohort_size,
+            cohorts=cohorts,
+            start_level=start_level,
+            skeleton=skeleton,
+            model=model,
+            prior_var=prior_var,
+            n_doses=doses,
+        )
+        if (patients is None) == (outcomes is None):
+            raise CliError('give exactly one of --patients FILE or --outcomes "1NNN 2NTN"')
+        if patients is not None:
+            labels = proto.level_labels if proto else None
+            people = read_patients(patients, spec.n_doses, labels)
+        else:
+            people = parse_outcomes(outcomes or "", spec.n_doses)
+        state = TrialState(n_doses=spec.n_doses, patients=people, window_days=spec.window_days)
+        decision = build_design(spec).decide(state)
+        labels = dose_labels(proto, spec.n_doses)
+        data = {"design": spec.name, **decision.to_json()}
+        if proto is not None and decision.next_dose is not None:
+            data["next_level"] = proto.level_labels[decision.next_dose]
+        if fmt is OutputFormat.json:
+            emit_json(data)
+            return
+        if decision.next_dose is not None:
+            head = f"next dose: {labels[decision.next_dose]}"
+        else:
+            head = "stop the trial"
+        if decision.mtd is not None:
+            head += f"; MTD: {labels[decision.mtd]}"
+        if decision.accrual_suspended:
+            head += " (accrual suspended)"
+        console.print(f"[bold]{spec.name}[/]: {head}")
+        console.print(f"why: {decision.reason}", highlight=False)
+        if decision.eliminated:
+            console.print("eliminated: " + ", ".join(labels[d] for d in decision.eliminated))
+        if "ptox" in decision.details:
+            ptox = ", ".join(f"{labels[i]} {p:.3f}" for i, p in enumerate(decision.details["ptox"]))
+            console.print(f"estimated DLT probabilities: {ptox}")
+
+
+def paths(
+    protocol: Path | None = ProtocolOption,
+    cohorts: int = typer.Option(2, "--cohorts", help="How many future cohorts to enumerate."),
+    outcomes: str | None = typer.Option(
+        None, "--outcomes", help='Outcomes so far, e.g. "2NNN" (default: trial start).'
+    ),
+    design: str | None = DesignOption,
+    target: float | None = TargetOption,
+    cohort_size: int | None = CohortSizeOption,
+    start_level: int | None = StartOption,
+    skeleton: str | None = SkeletonOption,
+    doses: int | None = DosesOption,
+    fmt: OutputFormat = FormatOption,
+) -> None:
+    """Enumerate every possible outcome of the next cohorts and the decision each leads to
+    (the dose-transition pathways protocols and committees tabulate)."""
+    with user_errors():
+        if cohorts < 1 or cohorts > 6:
+            raise CliError("--cohorts must be between 1 and 6 (the tree grows fast)")
+        proto = read_protocol(protocol)
+        spec = design_spec(
+            proto,
+            design=design,
+            target=target,
+            cohort_size=cohort_size,
+            start_level=start_level,
+            skeleton=skeleton,
+            n_doses=doses,
+        )
+        people = parse_outcomes(outcomes, spec.n_doses) if outcomes else ()
+        state = TrialState(n_doses=spec.n_doses, patients=people, window_days=spec.window_days)
+        table = dose_paths(build_design(spec), state, cohorts, spec.cohort_size)
+        labels = dose_labels(proto, spec.n_doses)
+        if fmt is OutputFormat.json:
+            emit_json({"design": spec.name, "from": outcomes or "", "paths": table.rows()})
+            return
+        root = table.root
+        first = "stop" if root.next_dose is None else f"treat at {labels[root.next_dose]}"
+        tree = Tree(f"[bold]{spec.name}[/] from '{outcomes or 'start'}': {first}")
+
+        def add(parent: Tree, node: PathNode) -> None:
+            d = node.decision
+            what = f"→ {labels[d.next_dose]}" if d.next_dose is not None else "→ stop"
+            if d.mtd is not None:
+                what += f" (MTD {labels[d.mtd]})"
+            if d.accrual_suspended:
+                what += " (wait)"
+            branch = parent.add(f"{node.outcome_code()} {what}")
+            for child in node.children:
+                add(branch, child)
+
+        for node in table.branches:
+            add(tree, node)
+        console.print(tree)

@@ -1,0 +1,156 @@
+"""The decision table of an interval design: for n patients at the current dose, the DLT
+counts that escalate, de-escalate, or eliminate the dose (and all above). BOIN, Keyboard,
+mTPI-2 and i3+3 are all run from such a table; protocols print it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from oncotrial.designs.base import DesignError
+
+#: Decision codes used in the look-up arrays, and their names.
+ESCALATE, STAY, DEESCALATE, ELIMINATE = 0, 1, 2, 3
+ACTIONS = ("E", "S", "D", "DU")
+
+
+class DecisionTableError(DesignError):
+    """A decision table that is malformed or asked for an entry it does not have."""
+
+
+@dataclass(frozen=True)
+class DecisionTable:
+    """A design's decision table for n = 1..N evaluated patients at the current dose.
+
+    Per n: escalate if y ≤ ``escalate`` (-1: never), de-escalate if y ≥ ``deescalate``
+    (``None``: never), eliminate the dose and all above if y ≥ ``eliminate`` (``None``: never);
+    stay otherwise. De-escalation includes elimination, as in ``Keyboard::get.boundary.kb``.
+    """
+
+    n: tuple[int, ...]
+    escalate: tuple[int, ...]
+    deescalate: tuple[int | None, ...]
+    eliminate: tuple[int | None, ...]
+
+    def __post_init__(self) -> None:
+        size = len(self.n)
+        if self.n != tuple(range(1, size + 1)):
+            raise DecisionTableError("a decision table has one column per n = 1, 2, ..., N")
+        if not len(self.escalate) == len(self.deescalate) == len(self.eliminate) == size:
+            raise DecisionTableError("every row of the decision table needs one entry per n")
+
+    @classmethod
+    def from_actions(cls, actions: Sequence[np.ndarray]) -> DecisionTable:
+        """Boundaries from per-n action codes (``actions[n - 1][y]``), checked to be monotone.
+
+        The table form needs E for y ≤ e, S, then D, then DU for y ≥ u: more DLTs never lead
+        to a higher dose (Pan, Lin & Yuan 2020 prove this coherence for the Keyboard rule).
+        """
+        escalate: list[int] = []
+        deescalate: list[int | None] = []
+        eliminate: list[int | None] = []
+        for n, codes in enumerate(actions, start=1):
+            codes = np.asarray(codes)
+            if codes.shape != (n + 1,):
+                raise DecisionTableError(f"n = {n}: expected {n + 1} decisions")
+            if np.any(np.diff(codes) < 0):
+                raise DecisionTableError(f"n = {n}: decisions are not monotone in y: {codes}")
+            esc = np.flatnonzero(codes == ESCALATE)
+            down = np.flatnonzero(codes >= DEESCALATE)
+            elim = np.flatnonzero(codes == ELIMINATE)
+            escalate.append(int(esc[-1]) if esc.size else -1)
+            deescalate.append(int(down[0]) if down.size else None)
+            eliminate.append(int(elim[0]) if elim.size else None)
+        return cls(
+            tuple(range(1, len(actions) + 1)), tuple(escalate), tuple(deescalate), tuple(eliminate)
+        )
+
+    @property
+    def n_max(self) -> int:
+        return len(self.n)
+
+    def decision(self, n: int, y: int) -> str:
+        """The decision ("E", "S", "D" or "DU") for y DLTs among n patients."""
+        return ACTIONS[self._code(n, y)]
+
+    def _code(self, n: int, y: int) -> int:
+        if not 1 <= n <= self.n_max or not 0 <= y <= n:
+            raise DecisionTableError(f"no table entry for {y} DLTs in {n} patients")
+        elim = self.eliminate[n - 1]
+        down = self.deescalate[n - 1]
+        if elim is not None and y >= elim:
+            return ELIMINATE
+        if down is not None and y >= down:
+            return DEESCALATE
+        return ESCALATE if y <= self.escalate[n - 1] else STAY
+
+    def row(self, n: int) -> dict[str, int | None]:
+        """The column for n patients, as shown in the protocol table."""
+        if not 1 <= n <= self.n_max:
+            raise DecisionTableError(f"the table covers n = 1..{self.n_max}, not {n}")
+        return {
+            "n": n,
+            "escalate": self.escalate[n - 1],
+            "deescalate": self.deescalate[n - 1],
+            "eliminate": self.eliminate[n - 1],
+        }
+
+    def codes(self) -> np.ndarray:
+        """Look-up array ``codes[n, y]`` of decision codes (row n = 0 and y > n: stay)."""
+        out = np.full((self.n_max + 1, self.n_max + 1), STAY, dtype=np.int8)
+        for n in self.n:
+            for y in range(n + 1):
+                out[n, y] = self._code(n, y)
+        out.setflags(write=False)
+        return out
+
+    def elimination_by_n(self) -> np.ndarray:
+        """``first[n]``: smallest y that eliminates with n patients (n + 1 where none), n = 0..N."""
+        first = np.array([n + 1 for n in range(self.n_max + 1)], dtype=np.int64)
+        for n, e in zip(self.n, self.eliminate, strict=True):
+            if e is not None:
+                first[n] = e
+        first.setflags(write=False)
+        return first
+
+    def to_json(self) -> dict[str, list[Any]]:
+        """``{"n", "escalate", "deescalate", "eliminate"}`` with ``None`` where there is none."""
+        return {
+            "n": list(self.n),
+            "escalate": list(self.escalate),
+            "deescalate": list(self.deescalate),
+            "eliminate": list(self.eliminate),
+        }
+
+    def to_text(self, columns: Sequence[int] | None = None) -> str:
+        """The table as a protocol shows it: rows E / D / DU, one column per n (NA: never)."""
+        cols = list(self.n) if columns is None else [int(c) for c in columns]
+        for c in cols:
+            if not 1 <= c <= self.n_max:
+                raise DecisionTableError(f"the table covers n = 1..{self.n_max}, not {c}")
+
+        def cell(v: int | None) -> str:
+            return "NA" if v is None or v < 0 else str(v)
+
+        rows = [
+            ("Number of patients treated at the current dose", [str(c) for c in cols]),
+            ("E:  escalate if number of DLTs <=", [cell(self.escalate[c - 1]) for c in cols]),
+            ("D:  de-escalate if number of DLTs >=", [cell(self.deescalate[c - 1]) for c in cols]),
+            (
+                "DU: eliminate the dose and above if number of DLTs >=",
+                [cell(self.eliminate[c - 1]) for c in cols],
+            ),
+        ]
+        label_w = max(len(label) for label, _ in rows)
+        cell_w = max(len(v) for _, values in rows for v in values)
+        return "\n".join(
+            label.ljust(label_w) + "".join(" " + v.rjust(cell_w) for v in values)
+            for label, values in rows
+        )
+
+    def __str__(self) -> str:
+        return self.to_text()
