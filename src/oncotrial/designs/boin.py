@@ -32,9 +32,8 @@ from oncotrial.designs.simulation import (
     AccrualModel,
     LatentPatients,
     TrialOutcomes,
-    cohort_durations,
 )
-from oncotrial.designs.tables import DecisionTable
+from oncotrial.designs.tables import DecisionTable, simulate_from_table
 
 
 class BoinError(ValueError):
@@ -145,6 +144,14 @@ def _boundaries(
     target: float, n_max: int, p_saf: float | None, p_tox: float | None, cutoff_eli: float
 ) -> BoinBoundaries:
     return BoinBoundaries.compute(target, n_max, p_saf, p_tox, cutoff_eli)
+
+
+@functools.lru_cache(maxsize=64)
+def _codes(
+    target: float, n_max: int, p_saf: float | None, p_tox: float | None, cutoff_eli: float
+) -> np.ndarray:
+    """The decision-code look-up ``codes[n, y]`` of BOIN's table (cached)."""
+    return _boundaries(target, n_max, p_saf, p_tox, cutoff_eli).table.codes()
 
 
 @functools.lru_cache(maxsize=64)
@@ -371,55 +378,24 @@ class BOIN:
         truth = np.asarray(truth, dtype=float)
         if truth.shape != (self.n_doses,):
             raise BoinError(f"truth needs {self.n_doses} probabilities, got {truth.shape}")
-        cs, n_doses = self.cohort_size, self.n_doses
-        n_trials = latent.n_trials
-        if latent.tox.shape[1] < self.max_patients:
-            raise BoinError("not enough latent patients for the maximum sample size")
         tables, stop_tab = _tables_for(self, self.max_patients)
-        esc = _by_n(tables.escalate)
-        dee = _by_n(tables.deescalate)
-        elim = _by_n(tables.eliminate)
-        stop_first = None if stop_tab is None else _by_n(stop_tab)
-        n = np.zeros(n_trials * n_doses, dtype=np.int64)
-        y = np.zeros(n_trials * n_doses, dtype=np.int64)
-        dose = np.full(n_trials, self.start, dtype=np.int64)
-        lowest = np.full(n_trials, n_doses, dtype=np.int64)
-        cohorts_run = np.zeros(n_trials, dtype=np.int64)
-        stopped_early = np.zeros(n_trials, dtype=bool)
-        running = np.arange(n_trials)
-        for c in range(self.n_cohorts):
-            if running.size == 0:
-                break
-            d = dose[running]
-            flat = running * n_doses + d
-            cohort = latent.tox[running, c * cs : (c + 1) * cs] < truth[d][:, None]
-            n[flat] += cs
-            y[flat] += cohort.sum(axis=1)
-            cohorts_run[running] += 1
-            n_d, y_d = n[flat], y[flat]
-            eliminated_now = (elim[n_d] >= 0) & (y_d >= elim[n_d])
-            low = np.where(eliminated_now, np.minimum(lowest[running], d), lowest[running])
-            lowest[running] = low
-            safety = eliminated_now & (d == 0)
-            if stop_first is not None:
-                safety |= (d == 0) & (stop_first[n_d] >= 0) & (y_d >= stop_first[n_d])
-            up = (y_d <= esc[n_d]) & (d < n_doses - 1)
-            down = ~up & (y_d >= dee[n_d]) & (d > 0)
-            proposed = np.where(up, d + 1, np.where(down, d - 1, d))
-            nxt = admissible_dose(proposed, d, low)
-            converged = (n_d >= self.n_earlystop) & (nxt == d)
-            stop = safety | converged
-            if c < self.n_cohorts - 1:
-                stopped_early[running[stop]] = True
-            dose[running] = np.where(stop, d, nxt)
-            running = running[~stop]
-        n = n.reshape(n_trials, n_doses)
-        y = y.reshape(n_trials, n_doses)
-        final_lowest = _lowest_eliminated(n, y, tables, stop_tab)
-        bound = tables.lambda_d if self.bound_mtd else None
-        selected = isotonic_mtd(n, y, self.target, final_lowest, bound)
-        duration = cohort_durations(latent, cs, cohorts_run, self.window_days, accrual)
-        return TrialOutcomes(selected, n, y, stopped_early, duration)
+        outcomes, _ = simulate_from_table(
+            _codes(self.target, self.max_patients, self.p_saf, self.p_tox, self.cutoff_eli),
+            truth,
+            latent,
+            start=self.start,
+            n_cohorts=self.n_cohorts,
+            cohort_size=self.cohort_size,
+            target=self.target,
+            final_lowest=lambda n, y: _lowest_eliminated(n, y, tables, stop_tab),
+            window_days=self.window_days,
+            accrual=accrual,
+            n_earlystop=self.n_earlystop,
+            earlystop_only_when_staying=True,
+            lowest_dose_stop_by_n=None if stop_tab is None else _by_n(stop_tab),
+            bound_mtd_above=tables.lambda_d if self.bound_mtd else None,
+        )
+        return outcomes
 
 
 def _dose_words(mtd: int | None) -> str:

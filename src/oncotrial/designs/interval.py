@@ -46,17 +46,16 @@ from oncotrial.designs.simulation import (
     AccrualModel,
     LatentPatients,
     TrialOutcomes,
-    cohort_durations,
 )
 from oncotrial.designs.tables import (
     DEESCALATE,
     ELIMINATE,
     ESCALATE,
+    MOVE,
     STAY,
     DecisionTable,
+    simulate_from_table,
 )
-
-_MOVE = np.array([1, 0, -1, -1], dtype=np.int64)
 
 
 class IntervalDesignError(DesignError):
@@ -342,7 +341,7 @@ class _TableDesign:
                 details=details,
             )
         code = table._code(n_d, y_d)
-        nxt = int(admissible_dose(dose + _MOVE[code], dose, lowest))
+        nxt = int(admissible_dose(dose + MOVE[code], dose, lowest))
         return Decision(
             nxt,
             True,
@@ -517,66 +516,26 @@ def _simulate_table_design(
     cohort_size: int,
     accrual: AccrualModel | None,
 ) -> tuple[TrialOutcomes, np.ndarray]:
-    """The one simulator loop of the table-driven designs (Keyboard, mTPI-2, i3+3).
-
-    Per cohort, for the trials still running: add the cohort's DLTs at the current dose
-    (``tox < truth[dose]``), look up E/S/D/DU, eliminate on DU, stop when the lowest dose is
-    eliminated or the dose reaches ``n_earlystop``, otherwise move to the admissible dose.
-    """
-    n_doses = design.n_doses
-    if truth.shape != (n_doses,) or np.any((truth < 0) | (truth > 1)):
-        raise IntervalDesignError(f"truth needs {n_doses} probabilities in [0, 1]")
+    """Keyboard, mTPI-2 and i3+3 through the shared table simulator (n.earlystop: stop once
+    the current dose has that many patients, as ``Keyboard::get.oc.kb``)."""
+    if truth.shape != (design.n_doses,) or np.any((truth < 0) | (truth > 1)):
+        raise IntervalDesignError(f"truth needs {design.n_doses} probabilities in [0, 1]")
     if n_cohorts < 1 or cohort_size < 1:
         raise IntervalDesignError("cohort size and number of cohorts must be at least 1")
     n_max = n_cohorts * cohort_size
-    if latent.tox.shape[1] < n_max:
-        raise IntervalDesignError(f"the latent patients cover {latent.tox.shape[1]} < {n_max}")
-    codes = _codes(design, n_max)
-    n_trials = latent.n_trials
-    n = np.zeros(n_trials * n_doses, dtype=np.int64)
-    y = np.zeros(n_trials * n_doses, dtype=np.int64)
-    dose = np.full(n_trials, design.start, dtype=np.int64)
-    lowest = np.full(n_trials, n_doses, dtype=np.int64)
-    cohorts_run = np.zeros(n_trials, dtype=np.int64)
-    stopped_early = np.zeros(n_trials, dtype=bool)
-    paths = np.full((n_trials, n_cohorts), -1, dtype=np.int64)
-    earlystop = design.n_earlystop
-    # patient-major copy: each cohort reads cohort_size contiguous rows (sorted gathers)
-    tox = np.ascontiguousarray(latent.tox[:, :n_max].T)
-    running = np.arange(n_trials)
-    for c in range(n_cohorts):
-        if running.size == 0:
-            break
-        d = dose[running]
-        paths[running, c] = d
-        flat = running * n_doses + d
-        p = truth[d]
-        dlts = np.zeros(running.size, dtype=np.int64)
-        for j in range(c * cohort_size, (c + 1) * cohort_size):
-            dlts += tox[j][running] < p
-        n[flat] += cohort_size
-        y[flat] += dlts
-        cohorts_run[running] += 1
-        n_d = n[flat]
-        code = codes[n_d, y[flat]]
-        low = lowest[running]
-        low = np.where(code == ELIMINATE, np.minimum(low, d), low)
-        lowest[running] = low
-        stop = low == 0
-        if earlystop is not None:
-            stop |= n_d >= earlystop
-        if c < n_cohorts - 1:
-            stopped_early[running[stop]] = True
-        nxt = admissible_dose(d + _MOVE[code], d, low)
-        keep = ~stop
-        running = running[keep]
-        dose[running] = nxt[keep]
-    n = n.reshape(n_trials, n_doses)
-    y = y.reshape(n_trials, n_doses)
-    final_lowest = design.lowest_eliminated(n, y)
-    selected = isotonic_mtd(n, y, design.target, final_lowest)
-    duration = cohort_durations(latent, cohort_size, cohorts_run, design.window_days, accrual)
-    return TrialOutcomes(selected, n, y, stopped_early, duration), paths
+    return simulate_from_table(
+        _codes(design, n_max),
+        truth,
+        latent,
+        start=design.start,
+        n_cohorts=n_cohorts,
+        cohort_size=cohort_size,
+        target=design.target,
+        final_lowest=design.lowest_eliminated,
+        window_days=design.window_days,
+        accrual=accrual,
+        n_earlystop=design.n_earlystop,
+    )
 
 
 def _dlts(y: int) -> str:

@@ -59,17 +59,44 @@ class DltTimeModel:
         return cls(window_days=window_days, shape=float(np.log1p(-late_fraction) / np.log(0.5)))
 
 
-@dataclass(frozen=True)
 class LatentPatients:
-    """Latent uniforms for ``n_trials`` trials of up to ``max_patients`` patients, in order."""
+    """Latent uniforms for ``n_trials`` trials of up to ``max_patients`` patients, in order.
 
-    tox: np.ndarray
-    time: np.ndarray
-    gap: np.ndarray
+    ``tox`` decides DLTs; ``time`` (DLT day) and ``gap`` (arrival gap) are drawn on first use
+    from their own streams, so designs that need only ``tox`` do not pay for them.
+    """
+
+    def __init__(
+        self,
+        tox: np.ndarray,
+        time: np.ndarray | None = None,
+        gap: np.ndarray | None = None,
+        streams: tuple[np.random.SeedSequence, np.random.SeedSequence] | None = None,
+    ) -> None:
+        if (time is None or gap is None) and streams is None:
+            raise ValueError("give time and gap uniforms, or the streams to draw them from")
+        self.tox = tox
+        self._time = time
+        self._gap = gap
+        self._streams = streams
 
     @property
     def n_trials(self) -> int:
         return self.tox.shape[0]
+
+    @property
+    def time(self) -> np.ndarray:
+        if self._time is None:
+            assert self._streams is not None
+            self._time = _uniforms(self._streams[0], self.tox.shape)
+        return self._time
+
+    @property
+    def gap(self) -> np.ndarray:
+        if self._gap is None:
+            assert self._streams is not None
+            self._gap = _uniforms(self._streams[1], self.tox.shape)
+        return self._gap
 
     @classmethod
     def draw(cls, n_trials: int, max_patients: int, seed: int, block: int = 0) -> LatentPatients:
@@ -79,18 +106,20 @@ class LatentPatients:
         (all trials' first patient, then the second, ...), so patient j's numbers do not depend
         on ``max_patients``: designs needing different sample sizes still share patients.
         """
-        streams = np.random.SeedSequence([seed, block]).spawn(3)
-
-        def uniforms(stream: np.random.SeedSequence) -> np.ndarray:
-            rng = np.random.Generator(np.random.PCG64(stream))
-            return np.ascontiguousarray(rng.random((max_patients, n_trials)).T)
-
-        tox, time, gap = (uniforms(s) for s in streams)
-        return cls(tox=tox, time=time, gap=gap)
+        tox_stream, time_stream, gap_stream = np.random.SeedSequence([seed, block]).spawn(3)
+        tox = _uniforms(tox_stream, (n_trials, max_patients))
+        return cls(tox, streams=(time_stream, gap_stream))
 
     def dlt(self, truth: np.ndarray, dose: np.ndarray, patient: int | np.ndarray) -> np.ndarray:
         """DLT indicators of the given patient column(s) treated at ``dose`` (per trial)."""
         return self.tox[np.arange(self.n_trials)[:, None], patient] < truth[dose]
+
+
+def _uniforms(stream: np.random.SeedSequence, shape: tuple[int, int]) -> np.ndarray:
+    """Uniforms for (trials, patients), drawn patient-major so a column never depends on width."""
+    rng = np.random.Generator(np.random.PCG64(stream))
+    n_trials, max_patients = shape
+    return np.ascontiguousarray(rng.random((max_patients, n_trials)).T)
 
 
 @dataclass

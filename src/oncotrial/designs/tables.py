@@ -5,13 +5,21 @@ mTPI-2 and i3+3 are all run from such a table; protocols print it.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
+from oncotrial.designs.admissibility import admissible_dose
 from oncotrial.designs.base import DesignError
+from oncotrial.designs.mtd import isotonic_mtd
+from oncotrial.designs.simulation import (
+    AccrualModel,
+    LatentPatients,
+    TrialOutcomes,
+    cohort_durations,
+)
 
 #: Decision codes used in the look-up arrays, and their names.
 ESCALATE, STAY, DEESCALATE, ELIMINATE = 0, 1, 2, 3
@@ -154,3 +162,90 @@ class DecisionTable:
 
     def __str__(self) -> str:
         return self.to_text()
+
+
+#: Dose move of each decision code (E, S, D, DU).
+MOVE = np.array([1, 0, -1, -1], dtype=np.int64)
+
+
+def simulate_from_table(
+    codes: np.ndarray,
+    truth: np.ndarray,
+    latent: LatentPatients,
+    *,
+    start: int,
+    n_cohorts: int,
+    cohort_size: int,
+    target: float,
+    final_lowest: Callable[[np.ndarray, np.ndarray], np.ndarray],
+    window_days: float,
+    accrual: AccrualModel | None = None,
+    n_earlystop: int | None = None,
+    earlystop_only_when_staying: bool = False,
+    lowest_dose_stop_by_n: np.ndarray | None = None,
+    bound_mtd_above: float | None = None,
+) -> tuple[TrialOutcomes, np.ndarray]:
+    """The one simulator loop of every table-driven design (BOIN, Keyboard, mTPI-2, i3+3).
+
+    Loop over cohorts, vectorised over the trials still running (the shape of simFastBOIN):
+    add the cohort's DLTs at the current dose (``tox < truth[dose]``), look up E/S/D/DU in
+    ``codes[n, y]``, eliminate on DU, stop when the lowest dose is eliminated (or, with
+    ``lowest_dose_stop_by_n``, when the lowest dose reaches that DLT count: BOIN's extra-safe
+    rule), stop at ``n_earlystop`` patients on the current dose (only where the rule would stay
+    there, if ``earlystop_only_when_staying``: BOIN ≥ 2.7), otherwise move to the admissible
+    dose. The MTD is selected by :func:`isotonic_mtd` below ``final_lowest(n, y)``. Returns the
+    outcomes and each trial's dose per cohort (-1 after it stopped).
+    """
+    n_doses = truth.shape[0]
+    n_max = n_cohorts * cohort_size
+    if latent.tox.shape[1] < n_max:
+        raise DecisionTableError(f"the latent patients cover {latent.tox.shape[1]} < {n_max}")
+    n_trials = latent.n_trials
+    n = np.zeros(n_trials * n_doses, dtype=np.int64)
+    y = np.zeros(n_trials * n_doses, dtype=np.int64)
+    dose = np.full(n_trials, start, dtype=np.int64)
+    lowest = np.full(n_trials, n_doses, dtype=np.int64)
+    cohorts_run = np.zeros(n_trials, dtype=np.int64)
+    stopped_early = np.zeros(n_trials, dtype=bool)
+    paths = np.full((n_trials, n_cohorts), -1, dtype=np.int64)
+    # patient-major copy: each cohort reads cohort_size contiguous rows (sorted gathers)
+    tox = np.ascontiguousarray(latent.tox[:, :n_max].T)
+    running = np.arange(n_trials)
+    for c in range(n_cohorts):
+        if running.size == 0:
+            break
+        d = dose[running]
+        paths[running, c] = d
+        flat = running * n_doses + d
+        p = truth[d]
+        dlts = np.zeros(running.size, dtype=np.int64)
+        for j in range(c * cohort_size, (c + 1) * cohort_size):
+            dlts += tox[j][running] < p
+        n[flat] += cohort_size
+        y[flat] += dlts
+        cohorts_run[running] += 1
+        n_d, y_d = n[flat], y[flat]
+        code = codes[n_d, y_d]
+        low = lowest[running]
+        low = np.where(code == ELIMINATE, np.minimum(low, d), low)
+        if lowest_dose_stop_by_n is not None:
+            first = lowest_dose_stop_by_n[n_d]
+            low = np.where((d == 0) & (first >= 0) & (y_d >= first), 0, low)
+        lowest[running] = low
+        nxt = admissible_dose(d + MOVE[code], d, low)
+        stop = low == 0
+        if n_earlystop is not None:
+            converged = n_d >= n_earlystop
+            if earlystop_only_when_staying:
+                converged &= nxt == d
+            stop |= converged
+        if c < n_cohorts - 1:
+            stopped_early[running[stop]] = True
+        keep = ~stop
+        running = running[keep]
+        dose[running] = nxt[keep]
+    n = n.reshape(n_trials, n_doses)
+    y = y.reshape(n_trials, n_doses)
+    selected = isotonic_mtd(n, y, target, final_lowest(n, y), bound_mtd_above)
+    duration = cohort_durations(latent, cohort_size, cohorts_run, window_days, accrual)
+    return TrialOutcomes(selected, n, y, stopped_early, duration), paths
