@@ -19,7 +19,8 @@ from oncotrial.designs.base import DesignError
 from oncotrial.designs.registry import DESIGN_NAMES, DesignSpec, spec_from_protocol
 from oncotrial.protocol import Protocol, ProtocolError, load_protocol
 
-console = Console()
+#: stdout console; when piped, a wide fixed width keeps tables on one line each
+console = Console(width=None if sys.stdout.isatty() else 160)
 err_console = Console(stderr=True)
 
 

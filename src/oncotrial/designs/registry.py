@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING
 
 from oncotrial.designs.base import Design, DesignError
 from oncotrial.designs.boin import BOIN
+from oncotrial.designs.crm import CRM, TITECRM, crm_skeleton
 from oncotrial.designs.interval import MTPI2, I3Plus3, Keyboard
 from oncotrial.designs.threeplusthree import ThreePlusThree
 from oncotrial.designs.tite_boin import TITEBOIN
@@ -18,7 +19,20 @@ from oncotrial.designs.tite_boin import TITEBOIN
 if TYPE_CHECKING:
     from oncotrial.protocol.model import Protocol
 
-DESIGN_NAMES: tuple[str, ...] = ("3+3", "boin", "tite-boin", "keyboard", "mtpi2", "i3+3")
+DESIGN_NAMES: tuple[str, ...] = (
+    "3+3",
+    "boin",
+    "tite-boin",
+    "crm",
+    "tite-crm",
+    "keyboard",
+    "mtpi2",
+    "i3+3",
+)
+
+#: Half-width of the indifference interval of the default CRM skeleton (Lee & Cheung 2009
+#: recommend roughly 0.04-0.08 for targets 0.2-0.3).
+DEFAULT_SKELETON_HALFWIDTH = 0.05
 
 
 @dataclass(frozen=True)
@@ -45,6 +59,8 @@ class DesignSpec:
     model: str = "empiric"
     prior_var: float = 1.34
     intercept: float = 3.0
+    safety_stop: float | None = None
+    tite_scheme: str = "linear"
     epsilon1: float = 0.05
     epsilon2: float = 0.05
     extra: dict = field(default_factory=dict)
@@ -84,6 +100,27 @@ def build_design(spec: DesignSpec) -> Design:
             max_patients=spec.max_patients,
             window_days=spec.window_days,
         )
+    if name in ("crm", "tite-crm"):
+        cls = CRM if name == "crm" else TITECRM
+        # TITE-CRM doses each patient on arrival: it has no cohorts
+        extra = (
+            {"scheme": spec.tite_scheme}
+            if name == "tite-crm"
+            else {"cohort_size": spec.cohort_size}
+        )
+        return cls(
+            skeleton=tuple(spec.skeleton or default_skeleton(spec)),
+            target=spec.target,
+            max_patients=spec.max_patients,
+            start=spec.start,
+            model=spec.model,
+            prior_var=spec.prior_var,
+            intercept=spec.intercept,
+            safety_stop=spec.safety_stop,
+            window_days=spec.window_days,
+            name=name,
+            **extra,
+        )
     if name in ("keyboard", "mtpi2", "i3+3"):
         common = {
             "n_doses": spec.n_doses,
@@ -100,6 +137,22 @@ def build_design(spec: DesignSpec) -> Design:
         cls = MTPI2 if name == "mtpi2" else I3Plus3
         return cls(**common, epsilon1=spec.epsilon1, epsilon2=spec.epsilon2)
     raise DesignError(f"unknown design '{spec.name}' (known: {', '.join(DESIGN_NAMES)})")
+
+
+def default_skeleton(spec: DesignSpec) -> tuple[float, ...]:
+    """The CRM skeleton used when none is given: Lee & Cheung's (2009) indifference-interval
+    skeleton with half-width :data:`DEFAULT_SKELETON_HALFWIDTH`, prior MTD at the start dose."""
+    return tuple(
+        float(v)
+        for v in crm_skeleton(
+            spec.target,
+            spec.start,
+            spec.n_doses,
+            DEFAULT_SKELETON_HALFWIDTH,
+            spec.model,
+            spec.intercept,
+        )
+    )
 
 
 def latent_patients_needed(design: Design) -> int:

@@ -2,7 +2,8 @@
 # (no dfcrm: it is not installable here). Run from this folder:
 #   Rscript make_crm_reference.R > crm_reference.csv
 # Every posterior integral uses integrate() over the whole real line, as dfcrm::crm does, with a
-# tight tolerance. Dose levels are 1-based here and 0-based in the csv "index" column.
+# tight tolerance. Dose levels are 1-based in this script and written 0-based to the csv (as in
+# the Python code); the "index" column is the position within each vector. Made with R 4.2.2.
 
 options(digits = 17)
 PRIOR_VAR <- 1.34
@@ -113,6 +114,7 @@ for (scheme in c("linear", "adaptive")) {
 # the next dose = min(best, current + 1), not above current when the cohort DLT rate >= target.
 trace <- function(case, skel, target, truth, u, n, m, start, model) {
   lev <- integer(0); y <- integer(0); cur <- start
+  betas <- c(); bests <- c(); nexts <- c()
   for (c0 in seq(1, n, by = m)) {
     idx <- c0:min(c0 + m - 1, n)
     lev[idx] <- cur
@@ -120,9 +122,10 @@ trace <- function(case, skel, target, truth, u, n, m, start, model) {
     r <- posterior(skel, target, lev, y, model = model)
     nxt <- min(r$best, cur + 1)
     if (mean(y[idx]) >= target) nxt <- min(nxt, cur)
-    out(case, "beta", r$beta); out(case, "best", r$best - 1)
-    if (max(idx) < n) { out(case, "next", nxt - 1); cur <- nxt }
+    betas <- c(betas, r$beta); bests <- c(bests, r$best - 1)
+    if (max(idx) < n) { nexts <- c(nexts, nxt - 1); cur <- nxt }
   }
+  out(case, "beta", betas); out(case, "best", bests); out(case, "next", nexts)
   out(case, "levels", lev - 1); out(case, "dlt", y); out(case, "u", u)
 }
 set.seed(20110101)
