@@ -58,3 +58,25 @@ def test_boin_matches_published_get_oc_within_monte_carlo_error() -> None:
         p = published / 100
         se = 100 * np.sqrt(p * (1 - p) * (1 / 40_000 + 1 / 10_000))
         assert abs(ours - published) < 4 * se
+
+
+def test_dask_cluster_gives_the_same_numbers() -> None:
+    """A real Dask scheduler on loopback (the optional ``dask`` extra, installed by the
+    Makefile): blocks computed on the cluster equal the local ones."""
+    distributed = pytest.importorskip(
+        "distributed", reason="dask.distributed is the optional 'dask' extra"
+    )
+    designs = [BOIN(5, 0.3)]
+    n_trials = BLOCK_TRIALS + 500
+    local = operating_characteristics(designs, SCEN, n_trials, seed=12)
+    with distributed.LocalCluster(
+        n_workers=2,
+        threads_per_worker=1,
+        host="127.0.0.1",
+        dashboard_address=None,
+        processes=True,
+    ) as cluster:
+        remote = operating_characteristics(
+            designs, SCEN, n_trials, seed=12, scheduler=cluster.scheduler_address
+        )
+    assert remote == local

@@ -185,6 +185,7 @@ def spec_from_protocol(protocol: Protocol, design: str | None = None) -> DesignS
         model=crm.model if crm else "empiric",
         prior_var=crm.prior_var if crm else 1.34,
         intercept=crm.intercept if crm else 3.0,
+        safety_stop=crm.safety_stop if crm else None,
         epsilon1=phase1.interval.epsilon1,
         epsilon2=phase1.interval.epsilon2,
     )

@@ -172,7 +172,12 @@ class TrialOutcomes:
 
 @dataclass(frozen=True)
 class OperatingCharacteristics:
-    """The table a statistician compares designs by (percentages 0-100)."""
+    """The table a statistician compares designs by (percentages 0-100).
+
+    ``no_mtd_pct`` is the share of trials that select no dose (``percentstop`` of
+    ``BOIN::get.oc``); ``stopped_pct`` is the share that stopped before the planned sample size
+    for any reason (safety or an n.earlystop rule).
+    """
 
     n_trials: int
     selected_pct: list[float]

@@ -265,12 +265,17 @@ class BoinParams(_Strict):
 
 
 class CrmParams(_Strict):
-    """CRM / TITE-CRM working model (dfcrm names): skeleton, model, prior variance of beta."""
+    """CRM / TITE-CRM working model (dfcrm names): skeleton, model, prior variance of beta.
+
+    ``safety_stop``: stop without an MTD when Pr(DLT rate at the lowest dose > target | data)
+    exceeds this (Cheung 2011, section 3.5; None = no such stop).
+    """
 
     skeleton: list[OpenUnit] = Field(min_length=1)
     model: Literal["empiric", "logistic"] = "empiric"
     prior_var: float = Field(default=1.34, gt=0)
     intercept: float = 3.0
+    safety_stop: OpenUnit | None = None
 
     @field_validator("skeleton")
     @classmethod
