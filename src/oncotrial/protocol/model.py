@@ -453,6 +453,55 @@ class Schedule(_Strict):
     followup_until: list[Text] = Field(default_factory=list)
 
 
+class AdverseEventModel(_Strict):
+    """One adverse event of the virtual patients at the reference dose (donafenib 400 mg/day).
+
+    ``any_grade`` and ``grade3plus`` are per-patient probabilities over treatment; TKI-driven
+    events scale with the donafenib daily dose (``dose_exponent``), immune-mediated ones do not.
+    """
+
+    term: Text
+    soc: Text
+    any_grade: Probability
+    grade3plus: Probability
+    grade4plus: Probability = 0.0
+    onset_days: float = Field(gt=0)
+    dose_exponent: float = Field(default=0.7, ge=0)
+    dlt_eligible: bool = True
+    serious_fraction: Probability = 0.1
+
+
+class VirtualTrial(_Strict):
+    """Parameters of the virtual trial (synthetic patients of this protocol), with sources.
+
+    Calibration targets are what published first-line PD-1 + TKI trials in advanced HCC show;
+    the generator's parameters are tuned to meet them (see ``oncotrial.sim.virtual``).
+    """
+
+    scenario: Text
+    start_date: Text = "2024-03-04"
+    sites: list[Text] = Field(min_length=1)
+    accrual_per_month_phase1: float = Field(default=2.0, gt=0)
+    accrual_per_month_phase2: float = Field(default=4.0, gt=0)
+    age_median: float = Field(default=55, gt=18)
+    age_sd: float = Field(default=10, gt=0)
+    male_fraction: Probability = 0.85
+    hbv_fraction: Probability = 0.8
+    hcv_fraction: Probability = 0.05
+    bclc_c_fraction: Probability = 0.7
+    orr_target: Probability = 0.30
+    pfs_median_months: float = Field(default=6.8, gt=0)
+    os_median_months: float = Field(default=20.0, gt=0)
+    os_weibull_shape: float = Field(default=0.8, gt=0)
+    grade3_trae_target: Probability = 0.5
+    ada_baseline_positive: Probability = 0.03
+    ada_treatment_emergent: Probability = 0.10
+    nab_fraction_of_ada: Probability = 0.15
+    loss_to_followup_per_year: Probability = 0.04
+    withdrawal_per_year: Probability = 0.03
+    adverse_events: list[AdverseEventModel] = Field(min_length=1)
+
+
 class Protocol(_Strict):
     """An early-phase (I/II) oncology protocol.
 
@@ -468,6 +517,7 @@ class Protocol(_Strict):
     phase2: Phase2 | None = None
     endpoints: Endpoints
     schedule: Schedule
+    virtual_trial: VirtualTrial | None = None
     assumptions: list[Text] = Field(default_factory=list)
 
     @model_validator(mode="after")
