@@ -1,0 +1,168 @@
+"""Figures of the trial report: dose escalation, waterfall, spider and swimmer plots.
+
+Each function takes a small, plainly named DataFrame (built by the report from the endpoint
+layer's outputs), draws one figure legible when printed (≥ 9 pt text, 150 dpi) and returns
+the path written.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+import pandas as pd  # noqa: E402
+
+RESPONSE_COLOURS = {
+    "CR": "#1a9850",
+    "PR": "#91cf60",
+    "SD": "#fee08b",
+    "NON-CR/NON-PD": "#fee08b",
+    "PD": "#d73027",
+    "NE": "#bdbdbd",
+    "MISSING": "#bdbdbd",
+}
+plt.rcParams.update({"font.size": 9, "axes.titlesize": 10, "axes.labelsize": 9})
+
+
+def _save(fig: plt.Figure, path: Path) -> Path:
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.tight_layout()
+    fig.savefig(path, dpi=150)
+    plt.close(fig)
+    return path
+
+
+def plot_dose_escalation(
+    patients: pd.DataFrame, dose_labels: Sequence[str], path: Path, window_days: float = 28.0
+) -> Path:
+    """Each phase I patient's dose level over calendar time, DLTs marked.
+
+    ``patients`` columns: ``subject``, ``start`` (datetime of first dose), ``dose_index``
+    (0-based), ``dlt`` (bool), ``cohort``.
+    """
+    fig, ax = plt.subplots(figsize=(9, 3.8))
+    data = patients.sort_values("start")
+    for _, row in data.iterrows():
+        colour = "#d73027" if row["dlt"] else "#4575b4"
+        ax.plot(
+            [row["start"], row["start"] + pd.Timedelta(days=window_days)],
+            [row["dose_index"]] * 2,
+            color=colour,
+            alpha=0.35,
+            lw=6,
+            solid_capstyle="butt",
+        )
+        ax.scatter(
+            row["start"],
+            row["dose_index"],
+            color=colour,
+            marker="X" if row["dlt"] else "o",
+            s=46,
+            zorder=3,
+        )
+    ax.set_yticks(range(len(dose_labels)), dose_labels)
+    ax.set_ylim(-0.6, len(dose_labels) - 0.4)
+    ax.set_ylabel("dose level")
+    ax.set_xlabel("first dose (bar: the DLT window)")
+    ax.set_title("Phase I dose escalation (× = patient with a DLT)")
+    ax.grid(alpha=0.3)
+    return _save(fig, path)
+
+
+def plot_waterfall(best: pd.DataFrame, path: Path) -> Path:
+    """Best percent change from baseline in the sum of target diameters, one bar per patient,
+    coloured by best overall response; dashed lines at −30 % (PR) and +20 % (PD).
+
+    ``best`` columns: ``subject``, ``best_pchg``, ``bor``.
+    """
+    data = best.dropna(subset=["best_pchg"]).sort_values("best_pchg", ascending=False)
+    fig, ax = plt.subplots(figsize=(9, 4))
+    x = np.arange(len(data))
+    colours = [RESPONSE_COLOURS.get(str(b), "#bdbdbd") for b in data["bor"]]
+    ax.bar(x, data["best_pchg"], color=colours, edgecolor="black", linewidth=0.3)
+    ax.axhline(-30, ls="--", color="black", lw=0.8)
+    ax.axhline(20, ls=":", color="black", lw=0.8)
+    ax.set_xticks([])
+    ax.set_xlabel(f"patients with a post-baseline measurement (n = {len(data)})")
+    ax.set_ylabel("best % change in target sum")
+    ax.set_title("Waterfall plot (RECIST 1.1)")
+    handles = [
+        plt.Rectangle((0, 0), 1, 1, color=RESPONSE_COLOURS[k])
+        for k in ("CR", "PR", "SD", "PD", "NE")
+    ]
+    ax.legend(
+        handles,
+        ["CR", "PR", "SD", "PD", "NE"],
+        title="best response",
+        ncol=5,
+        loc="upper right",
+        fontsize=8,
+    )
+    ax.grid(axis="y", alpha=0.3)
+    return _save(fig, path)
+
+
+def plot_spider(changes: pd.DataFrame, path: Path) -> Path:
+    """Percent change from baseline in the target sum over time, one line per patient.
+
+    ``changes`` columns: ``subject``, ``week``, ``pchg``, ``bor``.
+    """
+    fig, ax = plt.subplots(figsize=(9, 4))
+    for subject, rows in changes.sort_values("week").groupby("subject"):
+        bor = str(rows["bor"].iloc[0])
+        ax.plot(
+            [0, *rows["week"]],
+            [0, *rows["pchg"]],
+            color=RESPONSE_COLOURS.get(bor, "grey"),
+            lw=1,
+            alpha=0.8,
+            marker="o",
+            ms=2.5,
+        )
+    ax.axhline(-30, ls="--", color="black", lw=0.8)
+    ax.axhline(20, ls=":", color="black", lw=0.8)
+    ax.set_xlabel("weeks since first dose")
+    ax.set_ylabel("% change in target sum")
+    ax.set_title("Spider plot (colour: best overall response)")
+    ax.grid(alpha=0.3)
+    return _save(fig, path)
+
+
+def plot_swimmer(lanes: pd.DataFrame, path: Path) -> Path:
+    """Time on study per patient (bar to last contact, darker while on treatment) with the
+    first response, progression and death marked.
+
+    ``lanes`` columns: ``subject``, ``dose``, ``on_treatment`` and ``on_study`` (months),
+    ``response`` / ``progression`` / ``death`` (months or NaN), ``ongoing`` (bool).
+    """
+    data = lanes.sort_values("on_study").reset_index(drop=True)
+    height = max(3.0, 0.16 * len(data) + 1.2)
+    fig, ax = plt.subplots(figsize=(9, height))
+    y = np.arange(len(data))
+    ax.barh(y, data["on_study"], color="#d9d9d9", height=0.7, label="on study")
+    ax.barh(y, data["on_treatment"], color="#4575b4", height=0.7, label="on treatment")
+    for column, marker, colour, label in (
+        ("response", "^", "#1a9850", "first response"),
+        ("progression", "s", "#d73027", "progression"),
+        ("death", "X", "black", "death"),
+    ):
+        rows = data[data[column].notna()]
+        ax.scatter(
+            rows[column], rows.index, marker=marker, color=colour, s=22, zorder=3, label=label
+        )
+    ongoing = data[data["ongoing"]]
+    ax.scatter(
+        ongoing["on_study"] + 0.3, ongoing.index, marker=">", color="#4575b4", s=18, label="ongoing"
+    )
+    ax.set_yticks(y, data["subject"], fontsize=6 if len(data) > 40 else 8)
+    ax.set_xlabel("months since first dose")
+    ax.set_title("Swimmer plot")
+    ax.legend(fontsize=8, loc="lower right")
+    ax.grid(axis="x", alpha=0.3)
+    return _save(fig, path)
