@@ -114,7 +114,7 @@ def plot_spider(changes: pd.DataFrame, path: Path) -> Path:
     ``changes`` columns: ``subject``, ``week``, ``pchg``, ``bor``.
     """
     fig, ax = plt.subplots(figsize=(9, 4))
-    for subject, rows in changes.sort_values("week").groupby("subject"):
+    for _subject, rows in changes.sort_values("week").groupby("subject"):
         bor = str(rows["bor"].iloc[0])
         ax.plot(
             [0, *rows["week"]],
