@@ -34,6 +34,7 @@ import numpy as np
 import pandas as pd
 
 from oncotrial.designs.base import Patient, TrialState
+from oncotrial.designs.phase2 import simon_two_stage
 from oncotrial.designs.registry import build_design, spec_from_protocol
 from oncotrial.protocol.model import Protocol, VirtualTrial
 
@@ -1088,8 +1089,10 @@ def generate_virtual_trial(
 
 
 def _default_phase2_plan(protocol: Protocol) -> tuple[int, int, int]:
-    """(n1, r1, n) of the protocol's Simon two-stage design."""
-    from oncotrial.designs.phase2 import simon_for_protocol
-
-    design = simon_for_protocol(protocol)
+    """(n1, r1, n) of the protocol's Simon two-stage design (its optimal or minimax one)."""
+    phase2 = protocol.phase2
+    if phase2 is None:
+        raise ValueError("the protocol has no phase2 block: give phase2_plan=(n1, r1, n)")
+    result = simon_two_stage(phase2.p0, phase2.p1, phase2.alpha, phase2.power)
+    design = result.minimax if phase2.criterion == "minimax" else result.optimal
     return design.n1, design.r1, design.n
