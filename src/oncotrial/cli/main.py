@@ -10,6 +10,7 @@ from oncotrial.cli.common import FormatOption, OutputFormat, console, emit_json,
 from oncotrial.cli.escalation import boundaries, decide, paths
 from oncotrial.cli.phase2 import design_app
 from oncotrial.cli.simulation import _json_results, _print_results, compare, compare_designs
+from oncotrial.cli.survival import km
 from oncotrial.protocol import load_protocol
 
 app = typer.Typer(
@@ -23,6 +24,7 @@ app.command()(decide)
 app.command()(paths)
 app.command(name="simulate")(__import__("oncotrial.cli.simulation", fromlist=["simulate"]).simulate)
 app.command()(compare)
+app.command()(km)
 app.add_typer(design_app, name="design")
 
 SHIPPED_PROTOCOL = Path("protocols") / "toripalimab-donafenib-hcc.yaml"

@@ -1,0 +1,694 @@
+"""Survival kernels, the Kaplan–Meier figure and ``oncotrial km`` against R's survival package.
+
+Reference: R 4.2.2, survival 3.5-3. ``tests/reference/survival/make_reference.R`` exported the
+``lung``, ``aml``, ``ovarian`` and ``veteran`` data sets and R's results (survfit with log,
+log-log and plain intervals, quantile/print medians and their CIs, summary at times, survdiff,
+coxph) to ``survival_reference.csv``; R is not needed to run these tests. Comparisons use a
+relative tolerance of 1e-8 (1e-7 for Cox fits), i.e. 7–8 significant digits, unless a published
+rounded number is quoted.
+"""
+
+from __future__ import annotations
+
+import functools
+import gzip
+import json
+import re
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+import typer
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from matplotlib.text import Text
+from PIL import Image
+from typer.testing import CliRunner
+
+from oncotrial.cli.survival import km
+from oncotrial.report.km_plot import MIN_FONT_PT, km_figure, plot_km
+from oncotrial.stats.survival import (
+    KaplanMeier,
+    cox_ph,
+    kaplan_meier,
+    kaplan_meier_by,
+    logrank_test,
+    median_followup,
+    pointwise_ci,
+)
+
+REF = Path(__file__).resolve().parent / "reference" / "survival"
+RTOL = 1e-8
+LUNG_TIMES = [0, 5, 90, 180, 365, 540, 730, 1000, 1100]
+TINY = {
+    "flat_mid": ([1, 2, 3, 4, 5, 6], [1, 1, 1, 1, 1, 1]),
+    "flat_end": ([1, 2, 3, 4], [1, 1, 0, 0]),
+    "not_reached": ([1, 2, 3, 4, 5, 6], [1, 0, 0, 1, 0, 0]),
+    "all_die": ([2, 2, 3, 5, 5, 8], [1, 1, 1, 0, 1, 1]),
+    "censor_first": ([1, 2, 3, 4, 5], [0, 0, 1, 0, 1]),
+}
+CONF_TYPES = ("log", "log-log", "plain")
+
+
+@functools.cache
+def reference() -> pd.DataFrame:
+    return pd.read_csv(REF / "survival_reference.csv", na_values=["NA"], keep_default_na=False)
+
+
+def r(case: str, quantity: str) -> np.ndarray:
+    ref = reference()
+    rows = ref[(ref["case"] == case) & (ref["quantity"] == quantity)].sort_values("index")
+    assert len(rows), f"no R reference for {case} / {quantity}"
+    return rows["value"].to_numpy(dtype=float)
+
+
+@functools.cache
+def dataset(name: str) -> pd.DataFrame:
+    return pd.read_csv(REF / f"{name}.csv")
+
+
+def lung_te() -> tuple[np.ndarray, np.ndarray]:
+    """lung: time in days, status 2 = dead, 1 = censored."""
+    lung = dataset("lung")
+    return lung["time"].to_numpy(), (lung["status"] == 2).astype(int).to_numpy()
+
+
+def assert_r(actual, case: str, quantity: str, rtol: float = RTOL) -> None:
+    np.testing.assert_allclose(
+        np.asarray(actual, dtype=float),
+        r(case, quantity),
+        rtol=rtol,
+        atol=1e-12,
+        equal_nan=True,
+        err_msg=f"{case} / {quantity}",
+    )
+
+
+def km_cases() -> dict[str, tuple[np.ndarray, np.ndarray, dict, list[float] | None]]:
+    """Each R case: time, event, kaplan_meier options, landmark times (or None)."""
+    t, e = lung_te()
+    sex = dataset("lung")["sex"].to_numpy()
+    aml = dataset("aml")
+    cases: dict[str, tuple] = {}
+    for ct in CONF_TYPES:
+        cases[f"lung_{ct}"] = (t, e, {"conf_type": ct}, LUNG_TIMES)
+        cases[f"lung_{ct}_90"] = (t, e, {"conf_type": ct, "conf_level": 0.9}, None)
+        for s in (1, 2):
+            cases[f"lung_sex{s}_{ct}"] = (t[sex == s], e[sex == s], {"conf_type": ct}, LUNG_TIMES)
+        cases[f"aml_{ct}"] = (aml["time"], aml["status"], {"conf_type": ct}, [10, 20, 30, 48, 100])
+        for name, (tt, ee) in TINY.items():
+            cases[f"tiny_{name}_{ct}"] = (tt, ee, {"conf_type": ct}, [0, 0.5, 1, 2.5, 4, 6])
+    ovarian = dataset("ovarian")
+    cases["ovarian_log"] = (ovarian["futime"], ovarian["fustat"], {}, None)
+    return cases
+
+
+KM_CASES = km_cases()
+#: R wrote whole curves for every case but the by-sex log-log and plain ones (file size)
+CURVE_CASES = [
+    c for c in KM_CASES if not (c.startswith("lung_sex") and not c.endswith(("_log", "_90")))
+]
+
+
+def fit_case(case: str) -> KaplanMeier:
+    t, e, options, _ = KM_CASES[case]
+    return kaplan_meier(np.asarray(t), np.asarray(e), **options)
+
+
+# --- published numbers -------------------------------------------------------------------------
+
+
+def test_lung_median_and_ci_published() -> None:
+    # R: print(survfit(Surv(time, status) ~ 1, data = lung)) → n 228, events 165,
+    # median 310, 0.95LCL 285, 0.95UCL 363 (log scale, R's default)
+    fit = kaplan_meier(*lung_te())
+    assert (fit.n, fit.events) == (228, 165)
+    med = fit.median()
+    assert (med.time, med.lower, med.upper) == (310, 285, 363)
+
+
+def test_lung_logrank_by_sex_published() -> None:
+    # R ?survdiff example: survdiff(Surv(time, status) ~ sex, data = lung) →
+    # Chisq = 10.3 on 1 degrees of freedom, p = 0.001; observed 112 / 53, expected 91.6 / 73.4
+    t, e = lung_te()
+    test = logrank_test(t, e, dataset("lung")["sex"])
+    assert round(test.chisq, 2) == 10.33 and test.df == 1
+    assert round(test.p, 3) == 0.001
+    assert test.observed.tolist() == [112, 53]
+    assert np.round(test.expected, 1).tolist() == [91.6, 73.4]
+
+
+def test_lung_cox_age_sex_published() -> None:
+    # R: summary(coxph(Surv(time, status) ~ age + sex, data = lung)) → coef 0.017045 and
+    # -0.513219, se 0.009223 and 0.167458, HR for sex 0.5986 (0.4311–0.8311), likelihood ratio
+    # test 14.12, Wald 13.47, score 13.72 on 2 df
+    t, e = lung_te()
+    lung = dataset("lung")
+    fit = cox_ph(t, e, lung[["age", "sex"]], names=["age", "sex"])
+    assert np.round(fit.coef, 6).tolist() == [0.017045, -0.513219]
+    assert np.round(fit.se, 6).tolist() == [0.009223, 0.167458]
+    assert np.round([fit.hr[1], fit.lower[1], fit.upper[1]], 4).tolist() == [0.5986, 0.4311, 0.8311]
+    assert [round(x.chisq, 2) for x in (fit.lr, fit.wald, fit.score)] == [14.12, 13.47, 13.72]
+    assert fit.names == ("age", "sex") and fit.n_event == 165
+
+
+# --- Kaplan–Meier against R survfit ------------------------------------------------------------
+
+
+@pytest.mark.parametrize("case", CURVE_CASES)
+def test_curve_matches_r_survfit(case: str) -> None:
+    """time, n.risk, n.event, n.censor, surv, std.err, lower, upper of R survfit (all times)."""
+    fit = fit_case(case)
+    for quantity, values in [
+        ("time", fit.time),
+        ("n_risk", fit.n_risk),
+        ("n_event", fit.n_event),
+        ("n_censor", fit.n_censor),
+        ("surv", fit.surv),
+        ("std_err", fit.std_err),
+        ("lower", fit.lower),
+        ("upper", fit.upper),
+    ]:
+        assert_r(values, case, quantity)
+
+
+@pytest.mark.parametrize("case", list(KM_CASES))
+def test_quantiles_match_r(case: str) -> None:
+    """quantile(fit, c(.25, .5, .75)) with its CIs, and the median of print(fit)."""
+    fit = fit_case(case)
+    q = fit.quantiles([0.25, 0.5, 0.75])
+    assert_r([x.time for x in q], case, "quantile")
+    assert_r([x.lower for x in q], case, "quantile_lower")
+    assert_r([x.upper for x in q], case, "quantile_upper")
+    med = fit.median()
+    assert_r([med.time], case, "print_median")
+    assert_r([med.lower], case, "print_lcl")
+    assert_r([med.upper], case, "print_ucl")
+
+
+@pytest.mark.parametrize("case", [c for c, v in KM_CASES.items() if v[3] is not None])
+def test_landmarks_match_r_summary(case: str) -> None:
+    """summary(fit, times = ...): R drops times after the last one unless extend = TRUE."""
+    fit = fit_case(case)
+    times = KM_CASES[case][3]
+    rows = [row for row in fit.at(times) if row.time <= fit.time[-1]]
+    assert all(np.isnan(row.surv) and row.n_risk == 0 for row in fit.at(times)[len(rows) :])
+    for quantity in ("time", "surv", "std_err", "lower", "upper", "n_risk", "n_event", "n_censor"):
+        assert_r([getattr(row, quantity) for row in rows], case, f"at_{quantity}")
+    if case.startswith("lung_") and "sex" not in case:
+        extended = fit.at(times, extend=True)
+        for quantity in ("time", "surv", "std_err", "lower", "upper", "n_risk", "n_event"):
+            assert_r(
+                [getattr(row, quantity) for row in extended], f"{case}_extend", f"at_{quantity}"
+            )
+
+
+def test_lung_landmarks_spelled_out() -> None:
+    # R: summary(survfit(Surv(time, status) ~ 1, lung), times = c(180, 365)) →
+    # 180: n.risk 160, survival 0.722, 95% CI 0.666–0.783; 365: 65, 0.409, 0.345–0.486
+    at = kaplan_meier(*lung_te()).at([365, 180])
+    assert [row.time for row in at] == [180, 365]
+    assert [row.n_risk for row in at] == [160, 65]
+    assert [round(row.surv, 3) for row in at] == [0.722, 0.409]
+    assert [(round(row.lower, 3), round(row.upper, 3)) for row in at] == [
+        (0.666, 0.783),
+        (0.345, 0.486),
+    ]
+
+
+def test_quantile_conventions_of_r() -> None:
+    # S = 0.5 exactly on [3, 4): median is the midpoint 3.5 (R quantile and print agree)
+    flat = fit_case("tiny_flat_mid_log")
+    assert flat.median().time == 3.5 and flat.quantiles([0.5])[0].time == 3.5
+    # S = 0.5 from 2 to the last (censored) time 4: R quantile() → 3, print() → 2
+    end = fit_case("tiny_flat_end_log")
+    assert end.quantiles([0.5])[0].time == 3.0 and end.median().time == 2.0
+    assert end.median(rule="quantile").time == 3.0
+    # aml: the upper band rises again after t = 45; R quantile() → 48, print() → 45
+    aml = fit_case("aml_log")
+    assert aml.quantiles([0.5])[0].upper == 48 and aml.median().upper == 45
+    assert (aml.median().time, aml.median().lower) == (27, 18)
+    # never reaching 0.5: NaN, R's NA
+    assert np.isnan(fit_case("tiny_not_reached_log").median().time)
+
+
+def test_reverse_km_median_followup_matches_r() -> None:
+    # R: survfit(Surv(time, status == 1) ~ 1, data = lung) → median follow-up 588 (CI 511–1010)
+    t, e = lung_te()
+    reverse = kaplan_meier(t, e).reverse()
+    for quantity in ("time", "n_risk", "n_event", "n_censor", "surv", "std_err", "lower", "upper"):
+        assert_r(getattr(reverse, quantity), "lung_reverse", quantity)
+    follow = median_followup(t, e)
+    assert_r([follow.time], "lung_reverse", "print_median")
+    assert_r([follow.lower], "lung_reverse", "print_lcl")
+    assert_r([follow.upper], "lung_reverse", "print_ucl")
+    assert follow.time == 588
+
+
+def test_grouped_fit_matches_r_strata() -> None:
+    # R: survfit(Surv(time, status) ~ sex, data = lung): strata sizes (distinct times) 119 and
+    # 87; quartiles by sex 144/270/457 and 226/426/687 (quantile(fit))
+    t, e = lung_te()
+    fits = kaplan_meier_by(t, e, dataset("lung")["sex"])
+    assert list(fits) == ["1", "2"]
+    assert [f.time.size for f in fits.values()] == r("lung_by_sex", "strata").tolist()
+    quart = [q.time for f in fits.values() for q in f.quantiles()]
+    assert_r(quart, "lung_by_sex", "quantile")
+    assert fits["1"].label == "1"
+
+
+def test_pointwise_ci_rejects_unknown_type() -> None:
+    with pytest.raises(ValueError, match="unknown confidence interval type"):
+        pointwise_ci([0.5], [0.1], "logit")  # type: ignore[arg-type]
+
+
+def test_bad_input_is_named() -> None:
+    with pytest.raises(ValueError, match="event at position 1 is not 0 or 1"):
+        kaplan_meier([1, 2], [0, 2])
+    with pytest.raises(ValueError, match="time at position 0"):
+        kaplan_meier([np.nan, 2], [0, 1])
+
+
+# --- log-rank against R survdiff ---------------------------------------------------------------
+
+
+def logrank_cases() -> dict[str, tuple]:
+    lung = dataset("lung")
+    t, e = lung_te()
+    ok = lung["ph.ecog"].notna().to_numpy()
+    veteran = dataset("veteran")
+    # R's factor order of veteran$celltype (make_reference.R); groups are reported sorted
+    cell = veteran["celltype"].map({"squamous": 1, "smallcell": 2, "adeno": 3, "large": 4})
+    aml, ovarian = dataset("aml"), dataset("ovarian")
+    return {
+        "lr_lung_sex": (t, e, lung["sex"], None, 0),
+        "lr_lung_sex_rho1": (t, e, lung["sex"], None, 1),
+        "lr_lung_ecog": (t[ok], e[ok], lung["ph.ecog"][ok], None, 0),
+        "lr_lung_sex_strata_ecog": (t[ok], e[ok], lung["sex"][ok], lung["ph.ecog"][ok], 0),
+        "lr_veteran_celltype": (veteran["time"], veteran["status"], cell, None, 0),
+        "lr_veteran_trt_strata_celltype": (
+            veteran["time"],
+            veteran["status"],
+            veteran["trt"],
+            veteran["celltype"],
+            0,
+        ),
+        "lr_aml_x": (aml["time"], aml["status"], aml["x"], None, 0),
+        "lr_ovarian_rx": (ovarian["futime"], ovarian["fustat"], ovarian["rx"], None, 0),
+    }
+
+
+LOGRANK_CASES = logrank_cases()
+
+
+@pytest.mark.parametrize("case", list(LOGRANK_CASES))
+def test_logrank_matches_r_survdiff(case: str) -> None:
+    """survdiff: chisq, df, p, observed, expected, var (k groups, strata, rho = 1)."""
+    t, e, group, strata, rho = LOGRANK_CASES[case]
+    test = logrank_test(t, e, group, strata=strata, rho=rho)
+    assert_r([test.chisq], case, "chisq")
+    assert_r([test.df], case, "df")
+    assert_r([test.p], case, "p")
+    assert_r(test.observed, case, "observed")
+    assert_r(test.expected, case, "expected")
+    assert_r(test.variance.ravel(order="F"), case, "var")
+    assert_r(test.n, case, "n")
+
+
+# --- Cox against R coxph -----------------------------------------------------------------------
+
+
+def cox_cases() -> dict[str, tuple]:
+    lung, aml, veteran, ovarian = (dataset(n) for n in ("lung", "aml", "veteran", "ovarian"))
+    t, e = lung_te()
+    month = np.ceil(t / 30)
+    nonmaintained = (aml["x"] == "Nonmaintained").astype(float)
+    return {
+        "cox_lung_age_sex": (t, e, lung[["age", "sex"]], None, "efron"),
+        "cox_lung_age_sex_breslow": (t, e, lung[["age", "sex"]], None, "breslow"),
+        "cox_lung_sex": (t, e, lung["sex"], None, "efron"),
+        "cox_aml_x": (aml["time"], aml["status"], nonmaintained, None, "efron"),
+        "cox_aml_x_breslow": (aml["time"], aml["status"], nonmaintained, None, "breslow"),
+        "cox_veteran": (
+            veteran["time"],
+            veteran["status"],
+            veteran[["trt", "karno", "age"]],
+            None,
+            "efron",
+        ),
+        "cox_veteran_strata": (
+            veteran["time"],
+            veteran["status"],
+            veteran[["trt", "karno"]],
+            veteran["celltype"],
+            "efron",
+        ),
+        "cox_ovarian": (
+            ovarian["futime"],
+            ovarian["fustat"],
+            ovarian[["age", "ecog.ps"]],
+            None,
+            "efron",
+        ),
+        "cox_lung_month": (month, e, lung[["age", "sex"]], None, "efron"),
+        "cox_lung_month_breslow": (month, e, lung[["age", "sex"]], None, "breslow"),
+    }
+
+
+COX_CASES = cox_cases()
+
+
+@pytest.mark.parametrize("case", list(COX_CASES))
+def test_cox_matches_r_coxph(case: str) -> None:
+    """coxph (Efron unless named): coef, se, HR and CI, z, p, loglik, Wald/LR/score tests."""
+    t, e, X, strata, ties = COX_CASES[case]
+    fit = cox_ph(t, e, X, strata=strata, ties=ties)
+    for quantity in ("coef", "se", "hr", "lower", "upper", "z", "p"):
+        assert_r(getattr(fit, quantity), case, quantity, rtol=1e-7)
+    assert_r(fit.loglik, case, "loglik")
+    assert_r(fit.var.ravel(order="F"), case, "var", rtol=1e-7)
+    for name in ("wald", "lr", "score"):
+        test = getattr(fit, name)
+        assert_r([test.chisq, test.df, test.p], case, name, rtol=1e-7)
+    assert_r([fit.n], case, "n")
+    assert_r([fit.n_event], case, "nevent")
+
+
+def test_cox_flags_an_infinite_coefficient() -> None:
+    # R: coxph(Surv(c(1, 2, 3, 4), c(1, 1, 1, 1)) ~ c(1, 1, 0, 0)) → coef 21.67834 with the
+    # warning "Ran out of iterations and did not converge" (the two first deaths are group 1,
+    # so the hazard ratio is infinite)
+    fit = cox_ph([1, 2, 3, 4], [1, 1, 1, 1], [1, 1, 0, 0])
+    assert not fit.converged and fit.possibly_infinite == (True,)
+    assert round(fit.coef[0], 5) == 21.67834
+    assert cox_ph(*lung_te(), dataset("lung")["sex"]).possibly_infinite == (False,)
+
+
+def test_cox_errors() -> None:
+    with pytest.raises(ValueError, match="collinear"):
+        cox_ph([1, 2, 3, 4], [1, 1, 0, 1], np.c_[[1, 2, 3, 4], [2, 4, 6, 8]])
+    with pytest.raises(ValueError, match="no events"):
+        cox_ph([1, 2, 3], [0, 0, 0], [1, 2, 3])
+
+
+# --- properties --------------------------------------------------------------------------------
+
+survival_data = st.integers(min_value=1, max_value=40).flatmap(
+    lambda n: st.tuples(
+        st.lists(st.integers(min_value=0, max_value=30), min_size=n, max_size=n),
+        st.lists(st.integers(min_value=0, max_value=1), min_size=n, max_size=n),
+    )
+)
+
+
+@settings(max_examples=150, deadline=None)
+@given(survival_data, st.sampled_from(CONF_TYPES))
+def test_km_invariants(data, conf_type) -> None:
+    """S is non-increasing in [0, 1]; at risk decreases by events + censored; the band
+    contains S wherever it is defined; quantiles increase with p and sit inside their CIs."""
+    t, e = data
+    fit = kaplan_meier(t, e, conf_type=conf_type)
+    assert np.all(np.diff(fit.surv) <= 0) and np.all((fit.surv >= 0) & (fit.surv <= 1))
+    assert fit.n_risk[0] == len(t) and fit.n_event.sum() + fit.n_censor.sum() == len(t)
+    assert np.all(fit.n_risk[1:] == (fit.n_risk - fit.n_event - fit.n_censor)[:-1])
+    ok = ~np.isnan(fit.lower)
+    assert np.all(fit.lower[ok] <= fit.surv[ok] + 1e-12)
+    ok = ~np.isnan(fit.upper)
+    assert np.all(fit.upper[ok] >= fit.surv[ok] - 1e-12)
+    q = fit.quantiles([0.25, 0.5, 0.75])
+    times = [x.time for x in q if not np.isnan(x.time)]
+    assert times == sorted(times)
+    for x in q:
+        if not np.isnan(x.time) and not np.isnan(x.lower):
+            assert x.lower <= x.time
+        if not np.isnan(x.time) and not np.isnan(x.upper):
+            assert x.upper >= x.time
+
+
+@settings(max_examples=100, deadline=None)
+@given(survival_data, st.integers(min_value=1, max_value=5))
+def test_censoring_outside_the_events_changes_no_estimate(data, later) -> None:
+    """Censorings only act through the risk sets of events at or after them (Kaplan & Meier
+    1958): extending the follow-up of patients censored after the last event leaves every S,
+    standard error and band unchanged (the curve stays flat at its last value), and a patient
+    censored before the first event changes no S either."""
+    t, e = np.array(data[0], dtype=float), np.array(data[1])
+    fit = kaplan_meier(t, e)
+    if e.sum() == 0:
+        assert np.all(fit.surv == 1)
+        return
+    last_event, first_event = t[e == 1].max(), t[e == 1].min()
+    moved = np.where((e == 0) & (t > last_event), t + later, t)
+    refit = kaplan_meier(moved, e)
+    for attr in ("surv", "std_err", "lower", "upper"):
+        old, new = getattr(fit, attr), getattr(refit, attr)
+        at_events = np.isin(fit.time, t[e == 1])
+        np.testing.assert_array_equal(old[at_events], new[np.isin(refit.time, t[e == 1])])
+    assert np.all(refit.surv[refit.time >= last_event] == fit.surv[fit.time == last_event][0])
+    if first_event > 0:
+        before = kaplan_meier(np.append(t, first_event / 2), np.append(e, 0))
+        at_events = np.isin(before.time, t[e == 1])
+        np.testing.assert_allclose(before.surv[at_events], fit.surv[np.isin(fit.time, t[e == 1])])
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    st.lists(
+        st.tuples(
+            st.floats(min_value=0.1, max_value=100, allow_nan=False), st.booleans(), st.booleans()
+        ),
+        min_size=4,
+        max_size=30,
+        unique_by=lambda row: row[0],
+    )
+)
+def test_cox_score_test_is_the_logrank_test_without_ties(rows) -> None:
+    """Without tied times, the Cox score test of a two-group indicator equals the log-rank
+    chi-square (Cox 1972; Therneau & Grambsch 2000, §3.3), and relabelling groups changes
+    nothing in the log-rank test."""
+    t = np.array([row[0] for row in rows])
+    e = np.array([row[1] for row in rows], dtype=int)
+    g = np.array([row[2] for row in rows], dtype=float)
+    if e.sum() == 0 or g.min() == g.max():
+        return
+    test = logrank_test(t, e, g)
+    swapped = logrank_test(t, e, 1.0 - g)
+    assert test.chisq == pytest.approx(swapped.chisq, rel=1e-9, abs=1e-12)
+    assert test.chisq >= 0
+    if np.all(test.expected > 0) and test.variance[0, 0] > 1e-12:
+        try:
+            fit = cox_ph(t, e, g)
+        except ValueError:
+            return  # an infinite hazard ratio (all events in one group): no estimate
+        assert fit.score.chisq == pytest.approx(test.chisq, rel=1e-8, abs=1e-10)
+
+
+# --- figure ------------------------------------------------------------------------------------
+
+
+def test_km_plot_is_legible(tmp_path: Path) -> None:
+    """Curves, censoring marks, numbers at risk (R summary n.risk at the ticks), ≥ 9 pt fonts,
+    150 dpi."""
+    t, e = lung_te()
+    fits = kaplan_meier_by(t, e, dataset("lung")["sex"].map({1: "male", 2: "female"}))
+    fig = km_figure(fits, conf_int=True, risk_times=[0, 180, 365, 730], xlabel="Days")
+    fig.canvas.draw()
+    texts = [x for x in fig.findobj(Text) if x.get_visible() and x.get_text().strip()]
+    assert min(x.get_fontsize() for x in texts) >= MIN_FONT_PT
+    shown = [x.get_text() for x in texts]
+    assert "Number at risk" in shown
+    # R: summary(survfit(...), times = c(0, 5, 90, 180, 365, 540, 730, ...))$n.risk per sex
+    # (lung_sex1/2 references); at 0, 180, 365, 730: male 138 89 35 ..., female 90 71 30 ...
+    for sex, label in ((1, "male"), (2, "female")):
+        expected = r(f"lung_sex{sex}_log", "at_n_risk")[[0, 3, 4, 6]].astype(int)
+        assert fits[label].n_risk_at([0, 180, 365, 730]).tolist() == expected.tolist()
+        row = [x for x in texts if x.get_text() in {str(n) for n in expected}]
+        assert len(row) >= len(set(expected.tolist()))
+    path = plot_km(fits, tmp_path / "km.png", conf_int=True)
+    with Image.open(path) as image:
+        assert round(image.info["dpi"][0]) == 150
+    assert plot_km(fits["male"], tmp_path / "km.pdf").stat().st_size > 1000
+
+
+# --- command line ------------------------------------------------------------------------------
+
+
+def km_app() -> typer.Typer:
+    app = typer.Typer()
+    app.command()(km)
+    return app
+
+
+runner = CliRunner()
+
+
+def lung_file(tmp_path: Path, suffix: str = ".csv") -> Path:
+    lung = dataset("lung")
+    frame = pd.DataFrame(
+        {
+            "days": lung["time"],
+            "death": (lung["status"] == 2).astype(int),
+            "sex": lung["sex"].map({1: "male", 2: "female"}),
+        }
+    )
+    path = tmp_path / f"lung{suffix}"
+    if suffix == ".parquet":
+        frame.to_parquet(path)
+    elif suffix == ".csv.gz":
+        with gzip.open(path, "wt") as handle:
+            frame.to_csv(handle, index=False)
+    else:
+        frame.to_csv(path, index=False)
+    return path
+
+
+def run_km(*args: str) -> dict:
+    result = runner.invoke(km_app(), [*args, "--format", "json"])
+    assert result.exit_code == 0, result.output
+    return json.loads(result.stdout)
+
+
+@pytest.mark.parametrize("suffix", [".csv", ".csv.gz", ".parquet"])
+def test_cli_json_lung(tmp_path: Path, suffix: str) -> None:
+    # R: survfit(Surv(time, status) ~ 1, lung): median 310 (285–363); summary at 180 and 365
+    path = lung_file(tmp_path, suffix)
+    data = run_km(str(path), "--time", "days", "--event", "death", "--at", "180,365")
+    assert "logrank" not in data
+    (group,) = data["groups"]
+    assert (group["group"], group["n"], group["events"]) == ("all", 228, 165)
+    assert group["median"] == 310 and group["median_ci"] == [285, 363]
+    assert [row["n_risk"] for row in group["survival_at"]] == [160, 65]
+    np.testing.assert_allclose(
+        [row["surv"] for row in group["survival_at"]], r("lung_log", "at_surv")[3:5], rtol=RTOL
+    )
+
+
+def test_cli_by_sex_log_log_and_plot(tmp_path: Path) -> None:
+    # R: survdiff(Surv(time, status) ~ sex, lung) → chisq 10.33 on 1 df; survfit(...,
+    # conf.type = "log-log") medians by sex and their CIs (quantile reference, print rule)
+    path = lung_file(tmp_path)
+    figure = tmp_path / "km.png"
+    data = run_km(
+        str(path), "--time", "days", "--event", "death", "--by", "sex",
+        "--conf-type", "log-log", "--at", "365,2000", "--plot", str(figure),
+    )  # fmt: skip
+    assert [g["group"] for g in data["groups"]] == ["female", "male"]
+    assert data["logrank"]["df"] == 1
+    assert data["logrank"]["chisq"] == pytest.approx(r("lr_lung_sex", "chisq")[0], rel=RTOL)
+    female, male = data["groups"]
+    np.testing.assert_allclose(
+        [female["median"], *female["median_ci"]],
+        [r("lung_sex2_log-log", q)[0] for q in ("print_median", "print_lcl", "print_ucl")],
+    )
+    np.testing.assert_allclose(
+        [male["median"], *male["median_ci"]],
+        [r("lung_sex1_log-log", q)[0] for q in ("print_median", "print_lcl", "print_ucl")],
+    )
+    beyond = male["survival_at"][1]
+    assert beyond == {"time": 2000, "surv": None, "lower": None, "upper": None, "n_risk": 0}
+    assert figure.stat().st_size > 10_000
+
+
+def test_cli_text_output(tmp_path: Path) -> None:
+    # R: print(survfit(Surv(time, status) ~ sex, lung)) → sex=1 median 270 (212–310),
+    # sex=2 426 (348–550); survdiff → Chisq = 10.3 (10.33 to two decimals)
+    result = runner.invoke(
+        km_app(), [str(lung_file(tmp_path)), "--time", "days", "--event", "death", "--by", "sex"]
+    )
+    assert result.exit_code == 0, result.output
+    assert "426 (348–550)" in result.output and "270 (212–310)" in result.output
+    assert "chi-square 10.33 on 1 df" in result.output
+
+
+def test_cli_single_group_has_no_logrank_p(tmp_path: Path) -> None:
+    path = tmp_path / "one.csv"
+    path.write_text("t,e,arm\n1,1,A\n2,0,A\n3,1,A\n")
+    result = runner.invoke(km_app(), [str(path), "--time", "t", "--event", "e", "--by", "arm"])
+    assert result.exit_code == 0, result.output
+    assert "only one group" in result.output
+    data = run_km(str(path), "--time", "t", "--event", "e", "--by", "arm")
+    assert data["logrank"] == {"chisq": 0.0, "df": 0, "p": None}
+    assert data["groups"][0]["median"] == 3 and data["groups"][0]["median_ci"][1] is None
+
+
+def test_cli_help_explains_every_option() -> None:
+    result = runner.invoke(km_app(), ["--help"], terminal_width=200)
+    assert result.exit_code == 0
+    for option in ("--time", "--event", "--by", "--conf-type", "--at", "--plot", "--format"):
+        assert option in result.output
+    assert "censored" in result.output and "log-log" in result.output
+
+
+@pytest.mark.parametrize(
+    ("content", "args", "expected"),
+    [
+        ("t,e\n1,1\n", ["--time", "days", "--event", "e"], r"no column 'days'"),
+        (
+            "t,e\n1,1\nabc,0\n",
+            ["--time", "t", "--event", "e"],
+            r"row 2 \(line 3\), column 't'.*'abc' is not a number",
+        ),
+        (
+            "t,e\n1,1\n-3,0\n",
+            ["--time", "t", "--event", "e"],
+            r"row 2 \(line 3\), column 't'.*negative",
+        ),
+        (
+            "t,e\n1,3\n",
+            ["--time", "t", "--event", "e"],
+            r"row 1 \(line 2\), column 'e'.*1 \(event\) or 0",
+        ),
+        ("t,e\n1,\n", ["--time", "t", "--event", "e"], r"row 1 \(line 2\), column 'e'.*not empty"),
+        (
+            "t,e,g\n1,1,\n",
+            ["--time", "t", "--event", "e", "--by", "g"],
+            r"column 'g'.*group is missing",
+        ),
+        ("t,e\n1,1\n", ["--time", "t", "--event", "e", "--at", "1,x"], r"--at"),
+    ],
+)
+def test_cli_errors_name_file_row_and_column(
+    tmp_path: Path, content: str, args: list[str], expected: str
+) -> None:
+    path = tmp_path / "bad.csv"
+    path.write_text(content)
+    result = runner.invoke(km_app(), [str(path), *args])
+    assert result.exit_code == 2
+    message = " ".join(result.output.split())  # rich wraps long lines
+    assert "bad.csv" in "".join(message.split()) or "--at" in expected
+    assert re.search(expected, message), message
+
+
+def test_cli_reports_all_bad_rows_at_once(tmp_path: Path) -> None:
+    path = tmp_path / "bad.csv"
+    path.write_text("t,e\nx,1\n2,5\n3,1\n")
+    result = runner.invoke(km_app(), [str(path), "--time", "t", "--event", "e"])
+    assert result.exit_code == 2
+    assert "2 data error(s)" in result.output
+    assert "row 1" in result.output and "row 2" in result.output
+
+
+def test_cli_missing_file(tmp_path: Path) -> None:
+    result = runner.invoke(km_app(), [str(tmp_path / "none.csv"), "--time", "t", "--event", "e"])
+    assert result.exit_code == 2 and "none.csv:nosuchfile" in "".join(result.output.split())
+
+
+def test_cli_reads_r_and_adam_event_codings(tmp_path: Path) -> None:
+    """R's lung data codes status 1 = censored, 2 = dead (R ``Surv``); ADaM ADTTE has CNSR
+    (1 = censored). Both give the published lung median of 310 days (R survfit)."""
+    lung = REF / "lung.csv"
+    result = runner.invoke(
+        km_app(), [str(lung), "--time", "time", "--event", "status", "--format", "json"]
+    )
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout)["groups"][0]["median"] == 310
+    frame = pd.read_csv(lung)
+    frame["CNSR"] = (frame["status"] == 1).astype(int)
+    adtte = tmp_path / "adtte.csv"
+    frame.to_csv(adtte, index=False)
+    result = runner.invoke(
+        km_app(), [str(adtte), "--time", "time", "--event", "CNSR", "--cnsr", "--format", "json"]
+    )
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout)["groups"][0]["median"] == 310
