@@ -599,6 +599,12 @@ def _write_exposure(
             day += cycle_days
 
 
+def _diameter_test(lesion: Lesion) -> tuple[str, str]:
+    """Nodes are measured by their short axis, other lesions by the longest diameter
+    (RECIST 1.1 section 3.2)."""
+    return ("SAXIS", "Short Axis") if lesion.nodal else ("LDIAM", "Longest Diameter")
+
+
 def _write_tumours(
     out: _Domains, patient: VirtualPatient, lesions: list[Lesion], visits: list[Assessment]
 ) -> None:
@@ -628,8 +634,8 @@ def _write_tumours(
                 patient.usubjid,
                 TRGRPID="TARGET",
                 TRLNKID=les.link_id,
-                TRTESTCD="LDIAM",
-                TRTEST="Longest Diameter",
+                TRTESTCD=_diameter_test(les)[0],
+                TRTEST=_diameter_test(les)[1],
                 TRORRES=f"{les.baseline:g}",
                 TRORRESU="mm",
                 TRSTRESC=f"{les.baseline:g}",
@@ -658,6 +664,7 @@ def _write_tumours(
                 VISIT="SCREENING",
                 TRDTC=_iso(out.start, screening),
             )
+    by_link = {les.link_id: les for les in lesions}
     for k, visit in enumerate(visits, start=1):
         visitnum, name = str(100 + k), f"TUMOUR ASSESSMENT {k}"
         when = _iso(out.start, visit.day)
@@ -667,8 +674,8 @@ def _write_tumours(
                 patient.usubjid,
                 TRGRPID="TARGET",
                 TRLNKID=link,
-                TRTESTCD="LDIAM",
-                TRTEST="Longest Diameter",
+                TRTESTCD=_diameter_test(by_link[link])[0],
+                TRTEST=_diameter_test(by_link[link])[1],
                 TRORRES=f"{size:g}",
                 TRORRESU="mm",
                 TRSTRESC=f"{size:g}",
