@@ -49,8 +49,13 @@ from typing import Literal
 import numpy as np
 import pandas as pd
 
-from oncotrial.derive.dates import parse_iso_date
-from oncotrial.derive.errors import CombinedDataError, DataError
+from oncotrial.derive.dates import (
+    datetime_column,
+    is_missing,
+    text_values,
+)
+from oncotrial.derive.errors import DataError, raise_all
+from oncotrial.derive.io import require_columns
 from oncotrial.stats.binomial import clopper_pearson
 from oncotrial.stats.survival import kaplan_meier_by
 
@@ -64,7 +69,6 @@ POSITIVE_RESULTS = frozenset(
     {"POSITIVE", "POSITIVE CONFIRMATION", "POSITIVE IMMUNODEPLETION", "NEGATIVE TITER"}
 )
 _BELOW_MRT = re.compile(r"^<\s*(\d+(?:\.\d*)?)$")
-_TIME = re.compile(r"^(\d{2})(?::(\d{2})(?::(\d{2})(?:\.\d+)?)?)?$")
 #: Nominal times (days) at or above which a visit is unscheduled (99999) or a discontinuation
 #: visit (77777), both eligible as baseline in admiral's template.
 _SPECIAL_NOMINAL = 60000.0
@@ -105,29 +109,6 @@ class AdaRules:
         return value
 
 
-def _missing(value: object) -> bool:
-    return value is None or value is pd.NA or (isinstance(value, float) and math.isnan(value))
-
-
-def _text(series: pd.Series) -> pd.Series:
-    """Text column with ``""`` for missing, stripped."""
-    return pd.Series(
-        ["" if _missing(v) else str(v).strip() for v in series.tolist()],
-        index=series.index,
-        dtype=object,
-    )
-
-
-def _require(frame: pd.DataFrame, columns: Sequence[str], dataset: str) -> None:
-    missing = [c for c in columns if c not in frame.columns]
-    if missing:
-        raise DataError(
-            f"required column(s) missing: {', '.join(missing)}",
-            dataset=dataset,
-            column=missing[0],
-        )
-
-
 def _numbers(
     frame: pd.DataFrame, column: str, dataset: str, rows: np.ndarray | None = None
 ) -> np.ndarray:
@@ -136,10 +117,10 @@ def _numbers(
     out = np.full(len(frame), np.nan)
     if column not in frame.columns:
         return out
-    subjects = _text(frame["USUBJID"]).tolist()
+    subjects = text_values(frame["USUBJID"]).tolist()
     errors: list[DataError] = []
     for i, raw in enumerate(frame[column].tolist()):
-        if _missing(raw) or str(raw).strip() == "":
+        if is_missing(raw) or str(raw).strip() == "":
             continue
         try:
             out[i] = float(raw)
@@ -153,68 +134,17 @@ def _numbers(
                     column=column,
                 )
             )
-    _raise(errors)
-    return out
-
-
-def _raise(errors: list[DataError]) -> None:
-    if len(errors) == 1:
-        raise errors[0]
-    if errors:
-        raise CombinedDataError(errors)
-
-
-def _datetime(text: str) -> np.datetime64:
-    """A full ISO 8601 date with optional time (missing time = 00:00); ValueError otherwise."""
-    date_text, _, time_text = text.partition("T")
-    parsed = parse_iso_date(date_text)
-    if parsed is None or not parsed.is_complete:
-        raise ValueError(f"'{text}' is a partial date; a full date (YYYY-MM-DD) is required")
-    day = np.datetime64(parsed.impute("none"), "s")
-    if not time_text:
-        return day
-    match = _TIME.match(time_text)
-    if match is None:
-        raise ValueError(f"'{text}': '{time_text}' is not an ISO 8601 time")
-    h, m, s = (int(g) if g else 0 for g in match.groups())
-    if h > 23 or m > 59 or s > 59:
-        raise ValueError(f"'{text}': time {time_text} does not exist")
-    return day + np.timedelta64(h * 3600 + m * 60 + s, "s")
-
-
-def _datetimes(
-    frame: pd.DataFrame,
-    column: str,
-    dataset: str,
-    *,
-    required: bool,
-    rows: np.ndarray | None = None,
-) -> np.ndarray:
-    out = np.full(len(frame), np.datetime64("NaT"), dtype="datetime64[s]")
-    subjects = _text(frame["USUBJID"]).tolist()
-    errors: list[DataError] = []
-    for i, raw in enumerate(_text(frame[column]).tolist()):
-        row = i + 1 if rows is None else int(rows[i])
-        where = {"dataset": dataset, "subject": subjects[i], "row": row, "column": column}
-        if not raw:
-            if required:
-                errors.append(DataError("date is missing", **where))
-            continue
-        try:
-            out[i] = _datetime(raw)
-        except ValueError as exc:
-            errors.append(DataError(str(exc), **where))
-    _raise(errors)
+    raise_all(errors)
     return out
 
 
 def first_dose_times(adsl: pd.DataFrame) -> pd.Series:
     """USUBJID → first-dose datetime from ADSL ``TRTSDTM`` (else ``TRTSDT`` at 00:00);
     NaT for untreated subjects. Duplicate subjects raise :class:`DataError`."""
-    _require(adsl, ["USUBJID"], "ADSL")
+    require_columns(adsl, ["USUBJID"], "ADSL")
     column = "TRTSDTM" if "TRTSDTM" in adsl.columns else "TRTSDT"
-    _require(adsl, [column], "ADSL")
-    subjects = _text(adsl["USUBJID"])
+    require_columns(adsl, [column], "ADSL")
+    subjects = text_values(adsl["USUBJID"])
     duplicated = subjects.duplicated()
     if duplicated.any():
         i = int(np.flatnonzero(duplicated.to_numpy())[0])
@@ -225,9 +155,9 @@ def first_dose_times(adsl: pd.DataFrame) -> pd.Series:
             row=i + 1,
             column="USUBJID",
         )
-    times = _datetimes(adsl, column, "ADSL", required=False)
+    times = datetime_column(adsl, column, "ADSL", required=False)
     if column == "TRTSDTM" and "TRTSDT" in adsl.columns:
-        fallback = _datetimes(adsl, "TRTSDT", "ADSL", required=False)
+        fallback = datetime_column(adsl, "TRTSDT", "ADSL", required=False)
         times = np.where(np.isnat(times), fallback, times)
     return pd.Series(times, index=subjects.to_numpy(), name="FANLDTM")
 
@@ -278,14 +208,18 @@ def ada_samples(
     columns, subjects missing from ADSL, partial or impossible dates, unknown result texts and
     two samples of one test at the same time.
     """
-    _require(is_ada, ["USUBJID", "ISTESTCD", "ISSTRESC", "ISDTC"], "IS")
+    require_columns(is_ada, ["USUBJID", "ISTESTCD", "ISSTRESC", "ISDTC"], "IS")
     frame = is_ada.reset_index(drop=True)
     frame = frame.assign(ROW=np.arange(1, len(frame) + 1))
-    testcd = _text(frame["ISTESTCD"]).str.upper()
+    testcd = text_values(frame["ISTESTCD"]).str.upper()
     keep = testcd.isin([bab_code.upper(), nab_code.upper()])
     if "ISSTAT" in frame.columns:
-        keep &= _text(frame["ISSTAT"]) == ""
-    agent = _text(frame["ISBDAGNT"]) if "ISBDAGNT" in frame.columns else pd.Series("", frame.index)
+        keep &= text_values(frame["ISSTAT"]) == ""
+    agent = (
+        text_values(frame["ISBDAGNT"])
+        if "ISBDAGNT" in frame.columns
+        else pd.Series("", frame.index)
+    )
     if drug is not None:
         keep &= agent.str.upper() == drug.upper()
     elif agent[keep].nunique() > 1:
@@ -299,7 +233,7 @@ def ada_samples(
         raise DataError(f"no {bab_code}/{nab_code} results to derive from", dataset="IS")
     rows = frame["ROW"].to_numpy()
 
-    subjects = _text(frame["USUBJID"])
+    subjects = text_values(frame["USUBJID"])
     first = first_dose_times(adsl)
     unknown = ~subjects.isin(first.index)
     if unknown.any():
@@ -312,11 +246,11 @@ def ada_samples(
             column="USUBJID",
         )
 
-    adtm = _datetimes(frame, "ISDTC", "IS", required=True, rows=rows)
+    adtm = datetime_column(frame, "ISDTC", "IS", required=True, rows=rows)
     titre_in = _numbers(frame, "ISSTRESN", "IS", rows)
-    stresc = _text(frame["ISSTRESC"])
+    stresc = text_values(frame["ISSTRESC"])
     adatype = np.where(
-        _text(frame["ISTESTCD"]).str.upper() == nab_code.upper(), "ADA_NAB", "ADA_BAB"
+        text_values(frame["ISTESTCD"]).str.upper() == nab_code.upper(), "ADA_NAB", "ADA_BAB"
     )
     resultc, aval, dtype = [], [], []
     errors: list[DataError] = []
@@ -339,18 +273,18 @@ def ada_samples(
         is_bab = adatype[i] == "ADA_BAB"
         aval.append(t if is_bab else np.nan)
         dtype.append(d if is_bab else "")
-    _raise(errors)
+    raise_all(errors)
 
     out = pd.DataFrame(
         {
             "USUBJID": subjects,
             "ISSEQ": _numbers(frame, "ISSEQ", "IS", rows) if "ISSEQ" in frame.columns else rows,
             "ADATYPE": adatype,
-            "ISBDAGNT": _text(frame["ISBDAGNT"]) if "ISBDAGNT" in frame.columns else "",
-            "VISIT": _text(frame["VISIT"]) if "VISIT" in frame.columns else "",
+            "ISBDAGNT": text_values(frame["ISBDAGNT"]) if "ISBDAGNT" in frame.columns else "",
+            "VISIT": text_values(frame["VISIT"]) if "VISIT" in frame.columns else "",
             "VISITNUM": _numbers(frame, "VISITNUM", "IS", rows),
             "ISSTRESC": stresc,
-            "ISSTRESU": _text(frame["ISSTRESU"]) if "ISSTRESU" in frame.columns else "",
+            "ISSTRESU": text_values(frame["ISSTRESU"]) if "ISSTRESU" in frame.columns else "",
             "ADTM": pd.to_datetime(adtm),
             "RESULTC": resultc,
             "AVAL": aval,
@@ -396,10 +330,10 @@ def ada_samples(
     tflagv = _visit_flags(out, rules)
     out["TFLAGV"] = tflagv
     out["PBFLAGV"] = pd.array(
-        [pd.NA if _missing(t) else int(t in (1, 2)) for t in tflagv], dtype="Int64"
+        [pd.NA if is_missing(t) else int(t in (1, 2)) for t in tflagv], dtype="Int64"
     )
     out["ADASTATV"] = [
-        "MISSING" if _missing(p) else ("ADA+" if p == 1 else "ADA-") for p in out["PBFLAGV"]
+        "MISSING" if is_missing(p) else ("ADA+" if p == 1 else "ADA-") for p in out["PBFLAGV"]
     ]
     columns = [
         "USUBJID",
@@ -451,7 +385,7 @@ def _nominal_times(frame: pd.DataFrame, rows: np.ndarray) -> np.ndarray:
     """Nominal days from first dose (admiral: ``VISITDY - 1``; 77777 for discontinuation and
     99999 for unscheduled visits)."""
     visitdy = _numbers(frame, "VISITDY", "IS", rows)
-    visits = _text(frame["VISIT"]).str.upper() if "VISIT" in frame.columns else None
+    visits = text_values(frame["VISIT"]).str.upper() if "VISIT" in frame.columns else None
     out = visitdy - 1
     if visits is not None:
         disc = visits.str.contains("EARLY DISC|TREATMENT DISC", regex=True).to_numpy()
@@ -486,8 +420,8 @@ def _visit_flags(samples: pd.DataFrame, rules: AdaRules) -> pd.Series:
     ):
         flag: object = pd.NA
         if valid == "Y" and kind == "ADA_BAB":
-            base_pos = not _missing(base) and base == 1
-            res = None if _missing(result) else int(result)
+            base_pos = not is_missing(base) and base == 1
+            res = None if is_missing(result) else int(result)
             if base_pos and not np.isnan(fold) and fold >= thr:
                 flag = 2
             elif base_pos and ((not np.isnan(fold) and not np.isnan(aval)) or res == 0):
@@ -949,12 +883,12 @@ def ada_incidence(
     frame = status.merge(ada_populations(status).drop(columns=["BLEVALFL"]), on="USUBJID")
     if adsl is not None:
         keep = ["USUBJID"] + [c for c in (by, population) if c is not None]
-        _require(adsl, keep, "ADSL")
+        require_columns(adsl, keep, "ADSL")
         frame = frame.merge(_text_frame(adsl[keep]), on="USUBJID", how="inner")
         if population is not None:
             frame = frame[frame[population] == "Y"]
     elif by is not None:
-        _require(status, [by], "ADA status")
+        require_columns(status, [by], "ADA status")
     groups = [(None, frame)] if by is None else list(frame.groupby(by, sort=True))
     rows = []
     for group, sub in groups:
@@ -982,7 +916,7 @@ def ada_incidence(
 
 
 def _text_frame(frame: pd.DataFrame) -> pd.DataFrame:
-    return pd.DataFrame({c: _text(frame[c]).to_numpy() for c in frame.columns})
+    return pd.DataFrame({c: text_values(frame[c]).to_numpy() for c in frame.columns})
 
 
 def orr_by_ada(
@@ -1001,7 +935,7 @@ def orr_by_ada(
     Subjects without ADA status are grouped as MISSING. Columns: ADA status, x, n, estimate,
     lower, upper.
     """
-    _require(response, ["USUBJID", response_col], "response")
+    require_columns(response, ["USUBJID", response_col], "response")
     resp = _text_frame(response[["USUBJID", response_col]])
     if resp["USUBJID"].duplicated().any():
         i = int(np.flatnonzero(resp["USUBJID"].duplicated().to_numpy())[0])
@@ -1045,11 +979,11 @@ def os_by_ada(
     :class:`DataError` for a missing or negative time, a censoring value other than 0/1 or a
     subject given twice.
     """
-    _require(survival, ["USUBJID", "AVAL", "CNSR"], "survival")
+    require_columns(survival, ["USUBJID", "AVAL", "CNSR"], "survival")
     frame = survival.reset_index(drop=True)
     aval = _numbers(frame, "AVAL", "survival")
     cnsr = _numbers(frame, "CNSR", "survival")
-    subjects = _text(frame["USUBJID"])
+    subjects = text_values(frame["USUBJID"])
     repeated = subjects.duplicated().to_numpy()
     for i in range(len(frame)):
         where = {"dataset": "survival", "subject": subjects.iloc[i], "row": i + 1}

@@ -19,7 +19,8 @@ TRTSDT/EDT   their dates (``derive_vars_dtm_to_dt``); TRTDURD = TRTEDT − TRTSD
              (``derive_var_trtdurd``).
 RANDDT       DS.DSSTDTC of the record with DSDECOD "RANDOMIZED".
 SCRFDT       DS.DSSTDTC of the DSCAT "DISPOSITION EVENT" record with DSDECOD "SCREEN FAILURE".
-EOSDT        DS.DSSTDTC of the other "DISPOSITION EVENT" record.
+EOSDT        DS.DSSTDTC of the other "DISPOSITION EVENT" record (one whose DSSCAT is "END OF
+             TREATMENT" is the treatment epoch's disposition and does not count).
 EOSSTT       "COMPLETED" when that record's DSDECOD is COMPLETED, "" for a screen failure,
              "DISCONTINUED" otherwise, "ONGOING" without a record (template ``format_eosstt``).
 DTHDT        DM.DTHDTC; a partial date takes the first day of the month (DTHDTF "D") or of the
@@ -363,6 +364,9 @@ def _disposition(
     require_columns(ds, [SUBJECT, "DSDECOD", "DSCAT", "DSSTDTC"], "DS")
     randomised = ds["DSDECOD"] == "RANDOMIZED"
     event = ds["DSCAT"] == "DISPOSITION EVENT"
+    if "DSSCAT" in ds.columns:
+        # the treatment epoch's disposition is not the end of the study
+        event &= ~ds["DSSCAT"].astype(str).str.upper().eq("END OF TREATMENT")
     _one_per_subject(ds[randomised], "DS", "randomization (DSDECOD RANDOMIZED)")
     _one_per_subject(ds[event], "DS", "DSCAT DISPOSITION EVENT")
     when, _ = _dates(

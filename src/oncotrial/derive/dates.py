@@ -8,13 +8,13 @@ from __future__ import annotations
 import calendar
 import re
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime
 from typing import Literal
 
 import numpy as np
 import pandas as pd
 
-from oncotrial.derive.errors import DataError
+from oncotrial.derive.errors import DataError, raise_all
 
 _ISO = re.compile(
     r"^(?P<y>\d{4})(?:-(?P<m>\d{2})(?:-(?P<d>\d{2}))?)?"
@@ -22,6 +22,8 @@ _ISO = re.compile(
 )
 
 Imputation = Literal["none", "first", "mid", "last"]
+
+_TIME = re.compile(r"^(\d{2})(?::(\d{2})(?::(\d{2})(?:\.\d+)?)?)?$")
 
 
 @dataclass(frozen=True)
@@ -104,3 +106,85 @@ def to_dates(
         if full is not None:
             out[i] = np.datetime64(full, "ns")
     return pd.Series(out, index=values.index, name=column)
+
+
+def is_missing(value: object) -> bool:
+    """None, NA, NaT or NaN."""
+    return (
+        value is None
+        or value is pd.NA
+        or value is pd.NaT
+        or (isinstance(value, float) and np.isnan(value))
+    )
+
+
+def text_values(series: pd.Series) -> pd.Series:
+    """A column as stripped text with ``""`` for missing values."""
+    return pd.Series(
+        ["" if is_missing(v) else str(v).strip() for v in series.tolist()],
+        index=series.index,
+        dtype=object,
+    )
+
+
+def split_iso_datetime(
+    text: str,
+) -> tuple[PartialDate | None, tuple[int | None, int | None, int | None]]:
+    """The (possibly partial) date and the hour, minute, second of an ISO 8601 value.
+    Raises ValueError for a malformed or impossible date or time."""
+    date_text, sep, time_text = text.partition("T")
+    parsed = parse_iso_date(date_text)
+    if not sep:
+        return parsed, (None, None, None)
+    match = _TIME.match(time_text)
+    if match is None:
+        raise ValueError(f"'{text}': '{time_text}' is not an ISO 8601 time")
+    h, m, s = (int(g) if g else None for g in match.groups())
+    if (h or 0) > 23 or (m or 0) > 59 or (s or 0) > 59:
+        raise ValueError(f"'{text}': time {time_text} does not exist")
+    return parsed, (h, m, s)
+
+
+def parse_iso_datetime(text: str) -> np.datetime64:
+    """A complete ISO 8601 date with optional time (missing time parts = 0); ValueError for a
+    partial, malformed or impossible value."""
+    parsed, (h, m, s) = split_iso_datetime(text)
+    if parsed is None or not parsed.is_complete:
+        raise ValueError(f"'{text}' is a partial date; a full date (YYYY-MM-DD) is required")
+    day = np.datetime64(parsed.impute("none"), "s")
+    return day + np.timedelta64((h or 0) * 3600 + (m or 0) * 60 + (s or 0), "s")
+
+
+def datetime_column(
+    frame: pd.DataFrame,
+    column: str,
+    dataset: str,
+    *,
+    required: bool = False,
+    rows: np.ndarray | None = None,
+) -> np.ndarray:
+    """A column of complete ISO 8601 dates/datetimes, or already-typed datetimes (as ADSL
+    derived in memory has), as ``datetime64[s]`` (NaT where missing). Every bad value is
+    reported at once, naming dataset, subject, row (``rows`` or position + 1) and column."""
+    out = np.full(len(frame), np.datetime64("NaT"), dtype="datetime64[s]")
+    subjects = text_values(frame["USUBJID"]).tolist() if "USUBJID" in frame else [None] * len(frame)
+    errors: list[DataError] = []
+    for i, raw in enumerate(frame[column].tolist()):
+        row = i + 1 if rows is None else int(rows[i])
+        where = {"dataset": dataset, "subject": subjects[i], "row": row, "column": column}
+        if is_missing(raw) or (isinstance(raw, str) and not raw.strip()):
+            if required:
+                errors.append(DataError("date is missing", **where))
+            continue
+        if isinstance(raw, pd.Timestamp | np.datetime64 | datetime):
+            out[i] = np.datetime64(pd.Timestamp(raw).to_datetime64(), "s")
+            continue
+        if isinstance(raw, date):
+            out[i] = np.datetime64(raw, "s")
+            continue
+        try:
+            out[i] = parse_iso_datetime(str(raw).strip().replace(" ", "T", 1))
+        except ValueError as exc:
+            errors.append(DataError(str(exc), **where))
+    raise_all(errors)
+    return out

@@ -47,3 +47,11 @@ class CombinedDataError(DataError):
         self.message = str(self)
         self.dataset = self.subject = self.column = None
         self.row = None
+
+
+def raise_all(errors: list[DataError]) -> None:
+    """Raise the one error, or all of them together; nothing when the list is empty."""
+    if len(errors) == 1:
+        raise errors[0]
+    if errors:
+        raise CombinedDataError(errors)

@@ -27,8 +27,7 @@ Character flags use ``"Y"`` and ``""`` for missing (as the pharmaverse CSVs).
 from __future__ import annotations
 
 import math
-import re
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Literal
@@ -36,8 +35,14 @@ from typing import Literal
 import numpy as np
 import pandas as pd
 
-from oncotrial.derive.dates import PartialDate, parse_iso_date
-from oncotrial.derive.errors import CombinedDataError, DataError
+from oncotrial.derive.dates import (
+    datetime_column,
+    is_missing,
+    split_iso_datetime,
+    text_values,
+)
+from oncotrial.derive.errors import DataError, raise_all
+from oncotrial.derive.io import require_columns
 from oncotrial.protocol.model import DltCriterion, DltDefinition
 
 #: ``AEREL`` values meaning at least possibly related (CDISC CT and common sponsor values).
@@ -105,8 +110,6 @@ HEPATIC_TERMS = frozenset(
 )
 HEPATIC_SOC = "Hepatobiliary disorders"
 
-_TIME = re.compile(r"^(\d{2})(?::(\d{2})(?::(\d{2})(?:\.\d+)?)?)?$")
-
 
 def normalise_term(term: str) -> str:
     """A term for matching: case-folded, British spellings mapped to CTCAE's American ones
@@ -119,42 +122,8 @@ def normalise_term(term: str) -> str:
 # input helpers
 
 
-def _missing(value: object) -> bool:
-    return (
-        value is None
-        or value is pd.NA
-        or value is pd.NaT
-        or (isinstance(value, float) and math.isnan(value))
-    )
-
-
-def _text(series: pd.Series) -> pd.Series:
-    return pd.Series(
-        ["" if _missing(v) else str(v).strip() for v in series.tolist()],
-        index=series.index,
-        dtype=object,
-    )
-
-
-def _require(frame: pd.DataFrame, columns: Iterable[str], dataset: str) -> None:
-    missing = [c for c in columns if c not in frame.columns]
-    if missing:
-        raise DataError(
-            f"required column(s) missing: {', '.join(missing)}",
-            dataset=dataset,
-            column=missing[0],
-        )
-
-
-def _raise(errors: list[DataError]) -> None:
-    if len(errors) == 1:
-        raise errors[0]
-    if errors:
-        raise CombinedDataError(errors)
-
-
 def _unique_subjects(adsl: pd.DataFrame) -> pd.Series:
-    subjects = _text(adsl["USUBJID"])
+    subjects = text_values(adsl["USUBJID"])
     dup = subjects.duplicated()
     if dup.any():
         i = int(np.flatnonzero(dup.to_numpy())[0])
@@ -169,36 +138,13 @@ def _unique_subjects(adsl: pd.DataFrame) -> pd.Series:
 
 
 def _adsl_dates(adsl: pd.DataFrame, column: str) -> pd.Series:
-    """An ADSL date column (``YYYY-MM-DD``, time ignored) by USUBJID; NaT where missing."""
+    """An ADSL date column (ISO text or typed dates; the time is ignored) by USUBJID; NaT
+    where missing. Partial or impossible dates raise :class:`DataError`."""
     subjects = _unique_subjects(adsl)
     if column not in adsl.columns:
         return pd.Series(pd.NaT, index=subjects.to_numpy(), dtype="datetime64[s]")
-    values = []
-    errors = []
-    for i, raw in enumerate(_text(adsl[column]).tolist()):
-        try:
-            parsed = parse_iso_date(raw.partition("T")[0])
-        except ValueError as exc:
-            errors.append(
-                DataError(
-                    str(exc), dataset="ADSL", subject=subjects.iloc[i], row=i + 1, column=column
-                )
-            )
-            parsed = None
-        if parsed is not None and not parsed.is_complete:
-            errors.append(
-                DataError(
-                    f"'{raw}' is a partial date",
-                    dataset="ADSL",
-                    subject=subjects.iloc[i],
-                    row=i + 1,
-                    column=column,
-                )
-            )
-            parsed = None
-        values.append(pd.NaT if parsed is None else pd.Timestamp(parsed.impute("none")))
-    _raise(errors)
-    return pd.Series(pd.to_datetime(values), index=subjects.to_numpy()).astype("datetime64[s]")
+    days = datetime_column(adsl, column, "ADSL").astype("datetime64[D]").astype("datetime64[s]")
+    return pd.Series(days, index=subjects.to_numpy())
 
 
 def parse_grades(
@@ -213,7 +159,7 @@ def parse_grades(
     out = np.full(len(values), np.nan)
     errors = []
     for i, raw in enumerate(values.tolist()):
-        if _missing(raw) or str(raw).strip() == "":
+        if is_missing(raw) or str(raw).strip() == "":
             continue
         text = str(raw).strip()
         try:
@@ -232,7 +178,7 @@ def parse_grades(
             )
             continue
         out[i] = number
-    _raise(errors)
+    raise_all(errors)
     return out
 
 
@@ -247,7 +193,7 @@ def severity_grades(
     admiral's ``ASEVN``); unknown values raise :class:`DataError`."""
     out = np.full(len(values), np.nan)
     errors = []
-    for i, raw in enumerate(_text(values).str.upper().tolist()):
+    for i, raw in enumerate(text_values(values).str.upper().tolist()):
         if raw == "":
             continue
         if raw not in SEVERITY_GRADES:
@@ -262,7 +208,7 @@ def severity_grades(
             )
             continue
         out[i] = SEVERITY_GRADES[raw]
-    _raise(errors)
+    raise_all(errors)
     return out
 
 
@@ -278,7 +224,7 @@ def related(
     raises :class:`DataError`."""
     out = np.ones(len(values), dtype=bool)
     errors = []
-    for i, raw in enumerate(_text(values).str.upper().tolist()):
+    for i, raw in enumerate(text_values(values).str.upper().tolist()):
         if raw in NOT_RELATED:
             out[i] = False
         elif raw and raw not in RELATED:
@@ -291,7 +237,7 @@ def related(
                     column=column,
                 )
             )
-    _raise(errors)
+    raise_all(errors)
     return out
 
 
@@ -308,20 +254,6 @@ class ImputedDatetime:
     time_flag: str
 
 
-def _split_dtc(text: str) -> tuple[PartialDate | None, tuple[int | None, int | None, int | None]]:
-    date_text, sep, time_text = text.partition("T")
-    parsed = parse_iso_date(date_text)
-    if not sep:
-        return parsed, (None, None, None)
-    match = _TIME.match(time_text)
-    if match is None:
-        raise ValueError(f"'{text}': '{time_text}' is not an ISO 8601 time")
-    h, m, s = (int(g) if g else None for g in match.groups())
-    if (h or 0) > 23 or (m or 0) > 59 or (s or 0) > 59:
-        raise ValueError(f"'{text}': time {time_text} does not exist")
-    return parsed, (h, m, s)
-
-
 def impute_dtc(
     text: str,
     *,
@@ -334,7 +266,7 @@ def impute_dtc(
     00:00:00/23:59:59; the result is raised to a ``min_dates`` date (lowered to a ``max_dates``
     date) that lies within the range the partial date allows. A missing year gives no date.
     Raises ValueError for malformed or impossible dates."""
-    parsed, (h, m, s) = _split_dtc(text)
+    parsed, (h, m, s) = split_iso_datetime(text)
     if parsed is None:
         return ImputedDatetime(None, "", "")
     date_flag = "" if parsed.is_complete else ("M" if parsed.month is None else "D")
@@ -369,7 +301,7 @@ def impute_dtc(
 
 
 def _ts(value: object) -> date | None:
-    return None if _missing(value) else pd.Timestamp(value).date()
+    return None if is_missing(value) else pd.Timestamp(value).date()
 
 
 def ae_dates(ae: pd.DataFrame, adsl: pd.DataFrame) -> pd.DataFrame:
@@ -380,10 +312,10 @@ def ae_dates(ae: pd.DataFrame, adsl: pd.DataFrame) -> pd.DataFrame:
     subjects missing from ADSL, duplicate ``AESEQ`` within a subject and a complete end date
     before a complete start date raise :class:`DataError`.
     """
-    _require(ae, ["USUBJID", "AESTDTC"], "AE")
-    _require(adsl, ["USUBJID", "TRTSDT"], "ADSL")
+    require_columns(ae, ["USUBJID", "AESTDTC"], "AE")
+    require_columns(adsl, ["USUBJID", "TRTSDT"], "ADSL")
     out = ae.reset_index(drop=True).copy()
-    subjects = _text(out["USUBJID"])
+    subjects = text_values(out["USUBJID"])
     _check_subjects(subjects, adsl)
     _check_duplicates(out, subjects)
     trtsdt = _adsl_dates(adsl, "TRTSDT")
@@ -392,9 +324,9 @@ def ae_dates(ae: pd.DataFrame, adsl: pd.DataFrame) -> pd.DataFrame:
     out["TRTEDT"] = subjects.map(dates["TRTEDT"]).to_numpy()
     errors: list[DataError] = []
     starts, ends = [], []
-    end_text = _text(out["AEENDTC"]) if "AEENDTC" in out.columns else pd.Series("", out.index)
+    end_text = text_values(out["AEENDTC"]) if "AEENDTC" in out.columns else pd.Series("", out.index)
     for i, (subject, start, end) in enumerate(
-        zip(subjects, _text(out["AESTDTC"]), end_text, strict=True)
+        zip(subjects, text_values(out["AESTDTC"]), end_text, strict=True)
     ):
         where = {"dataset": "AE", "subject": subject, "row": i + 1}
         try:
@@ -425,7 +357,7 @@ def ae_dates(ae: pd.DataFrame, adsl: pd.DataFrame) -> pd.DataFrame:
             )
         starts.append(s)
         ends.append(e)
-    _raise(errors)
+    raise_all(errors)
     for prefix, values in (("AST", starts), ("AEN", ends)):
         stamps = pd.to_datetime([v.value for v in values]).astype("datetime64[s]")
         out[f"{prefix}DTM"] = stamps
@@ -456,7 +388,7 @@ def _check_subjects(subjects: pd.Series, adsl: pd.DataFrame) -> None:
 def _check_duplicates(ae: pd.DataFrame, subjects: pd.Series) -> None:
     if "AESEQ" not in ae.columns:
         return
-    keys = pd.DataFrame({"s": subjects, "q": _text(ae["AESEQ"])})
+    keys = pd.DataFrame({"s": subjects, "q": text_values(ae["AESEQ"])})
     dup = keys.duplicated()
     if dup.any():
         i = int(np.flatnonzero(dup.to_numpy())[0])
@@ -493,7 +425,7 @@ def treatment_emergent(
     the first dose becomes emergent from its first record on treatment whose grade exceeds the
     previous record's.
     """
-    _require(adae, ["USUBJID", "ASTDT", "AENDT", "TRTSDT", "TRTEDT"], "ADAE")
+    require_columns(adae, ["USUBJID", "ASTDT", "AENDT", "TRTSDT", "TRTEDT"], "ADAE")
     if (initial_grade is None) != (grade is None) and group is None:
         raise ValueError("give both grade and initial_grade for worsening, or neither")
     if group is not None and grade is None:
@@ -505,7 +437,7 @@ def treatment_emergent(
         within &= trt_end.isna() | (start <= trt_end + pd.Timedelta(days=end_window_days))
     if group is not None:
         started_before = (start < trt_start).fillna(False)
-        key = [_text(adae["USUBJID"]), _text(adae[group])]
+        key = [text_values(adae["USUBJID"]), text_values(adae[group])]
         pre_existing = started_before.groupby(key).transform("any")
         new = within & ~pre_existing
         worse = _group_worsening(adae, group, grade)  # type: ignore[arg-type]
@@ -532,8 +464,8 @@ def _group_worsening(adae: pd.DataFrame, group: str, grade: str) -> pd.Series:
     g = pd.Series(parse_grades(adae[grade], dataset="ADAE", column=grade), index=adae.index)
     frame = pd.DataFrame(
         {
-            "s": _text(adae["USUBJID"]),
-            "g": _text(adae[group]),
+            "s": text_values(adae["USUBJID"]),
+            "g": text_values(adae[group]),
             "start": adae["ASTDT"],
             "trt": adae["TRTSDT"],
             "grade": g,
@@ -557,17 +489,17 @@ def flag_worst(
     AEs (admiral ``derive_var_extreme_flag``: grade descending, then ASTDTM, AESEQ). Per
     subject this is ``AOCCIFL``; with ``("USUBJID", "AEBODSYS")`` ``AOCCSIFL`` and with
     ``("USUBJID", "AEDECOD")`` ``AOCCPIFL``. AEs without a grade come last."""
-    _require(adae, [*by, grade, "ASTDTM"], "ADAE")
+    require_columns(adae, [*by, grade, "ASTDTM"], "ADAE")
     g = parse_grades(adae[grade], dataset="ADAE", column=grade)
     keep = np.ones(len(adae), dtype=bool)
     if emergent is not None:
-        keep = (_text(adae[emergent]) == "Y").to_numpy()
+        keep = (text_values(adae[emergent]) == "Y").to_numpy()
     seq = (
         pd.to_numeric(adae["AESEQ"], errors="coerce")
         if "AESEQ" in adae.columns
         else pd.Series(np.arange(len(adae)), index=adae.index)
     )
-    frame = pd.DataFrame({f"k{i}": _text(adae[c]) for i, c in enumerate(by)})
+    frame = pd.DataFrame({f"k{i}": text_values(adae[c]) for i, c in enumerate(by)})
     frame["neg"] = np.where(np.isnan(g), np.inf, -g)
     frame["start"] = adae["ASTDTM"]
     frame["seq"] = seq.to_numpy()
@@ -588,11 +520,11 @@ def worst_grades(
     """The worst grade per ``by`` group (e.g. subject and term, or subject and SOC) among
     treatment-emergent AEs; columns ``by`` + ``WORSTGR`` (NaN when no AE has a grade) and
     ``NAE`` (number of AEs)."""
-    _require(adae, [*by, grade], "ADAE")
-    frame = pd.DataFrame({c: _text(adae[c]) for c in by})
+    require_columns(adae, [*by, grade], "ADAE")
+    frame = pd.DataFrame({c: text_values(adae[c]) for c in by})
     frame["WORSTGR"] = parse_grades(adae[grade], dataset="ADAE", column=grade)
     if emergent is not None:
-        frame = frame[(_text(adae[emergent]) == "Y").to_numpy()]
+        frame = frame[(text_values(adae[emergent]) == "Y").to_numpy()]
     out = frame.groupby(list(by), sort=True).agg(
         WORSTGR=("WORSTGR", "max"), NAE=("WORSTGR", "size")
     )
@@ -612,9 +544,9 @@ def derive_adae(
     ``ATOXGRN`` (from ``grade``; ``"AESEV"`` maps severities as admiral's ``ASEVN``) and the
     worst-occurrence flags ``AOCCIFL`` (subject), ``AOCCSIFL`` (SOC, when ``AEBODSYS`` is
     present) and ``AOCCPIFL`` (term)."""
-    _require(ae, ["USUBJID", "AESTDTC", grade], "AE")
+    require_columns(ae, ["USUBJID", "AESTDTC", grade], "AE")
     out = ae_dates(ae, adsl)
-    subjects = _text(out["USUBJID"])
+    subjects = text_values(out["USUBJID"])
     if grade == "AESEV":
         out["ATOXGRN"] = severity_grades(out[grade], subjects=subjects)
     else:
@@ -661,7 +593,7 @@ def _categories(
 
 def _truthy(value: object) -> bool | None:
     """A condition column's value: True/"Y"/1, False/"N"/0, None when missing."""
-    if _missing(value) or (isinstance(value, str) and value.strip() == ""):
+    if is_missing(value) or (isinstance(value, str) and value.strip() == ""):
         return None
     if isinstance(value, str):
         text = value.strip().upper()
@@ -719,7 +651,7 @@ def evaluate_dlt(
     DLTFL ("Y"/"N" for assessed AEs, "" otherwise), DLTCRIT (criterion ids met), DLTREAS (why),
     DLTEXC (exceptions applied), DLTREVFL/DLTREV (undecided criteria, for the committee).
     """
-    _require(adae, ["USUBJID", "ASTDT", "AENDT", "TRTSDT", grade, term], "ADAE")
+    require_columns(adae, ["USUBJID", "ASTDT", "AENDT", "TRTSDT", grade, term], "ADAE")
     conditions = dict(conditions or {})
     soc = soc or next((c for c in ("AEBODSYS", "AESOC") if c in adae.columns), None)
     for key, column in conditions.items():
@@ -728,12 +660,12 @@ def evaluate_dlt(
                 f"condition column for '{key}' is missing", dataset="ADAE", column=column
             )
     cutoff_ts = None if cutoff is None else pd.Timestamp(cutoff)
-    subjects = _text(adae["USUBJID"])
+    subjects = text_values(adae["USUBJID"])
     grades = parse_grades(adae[grade], dataset="ADAE", column=grade, subjects=subjects)
-    terms = _text(adae[term])
+    terms = text_values(adae[term])
     haem, hep = _categories(
         terms,
-        _text(adae[soc]) if soc else pd.Series("", adae.index),
+        text_values(adae[soc]) if soc else pd.Series("", adae.index),
         haematologic_terms,
         hepatic_terms,
     )
@@ -742,7 +674,7 @@ def evaluate_dlt(
         if related_only and "AEREL" in adae.columns
         else np.ones(len(adae), dtype=bool)
     )
-    rel_missing = (_text(adae["AEREL"]) == "").to_numpy() if "AEREL" in adae.columns else None
+    rel_missing = (text_values(adae["AEREL"]) == "").to_numpy() if "AEREL" in adae.columns else None
     day = (adae["ASTDT"] - adae["TRTSDT"]).dt.days
     dlt_day = np.where(day >= 0, day + 1, day)
     in_window = ((day >= 0) & (day < definition.window_days)).fillna(False).to_numpy()
@@ -938,13 +870,13 @@ def dlt_summary(
     column, else all treated), with at least one DLT (``n_dlt``) and with AEs pending review
     (``n_review``), from the output of :func:`evaluate_dlt`."""
     keep = ["USUBJID", group, "TRTSDT"] + [c for c in (population, evaluable) if c]
-    _require(adsl, keep, "ADSL")
-    subjects = pd.DataFrame({c: _text(adsl[c]).to_numpy() for c in keep})
+    require_columns(adsl, keep, "ADSL")
+    subjects = pd.DataFrame({c: text_values(adsl[c]).to_numpy() for c in keep})
     subjects = subjects[subjects["TRTSDT"] != ""]
     if population:
         subjects = subjects[subjects[population] == "Y"]
-    with_dlt = set(_text(dlt.loc[_text(dlt["DLTFL"]) == "Y", "USUBJID"]))
-    with_review = set(_text(dlt.loc[_text(dlt["DLTREVFL"]) == "Y", "USUBJID"]))
+    with_dlt = set(text_values(dlt.loc[text_values(dlt["DLTFL"]) == "Y", "USUBJID"]))
+    with_review = set(text_values(dlt.loc[text_values(dlt["DLTREVFL"]) == "Y", "USUBJID"]))
     rows = []
     for level, sub in subjects.groupby(group, sort=True):
         ev = sub if evaluable is None else sub[sub[evaluable] == "Y"]
@@ -966,9 +898,9 @@ def dlt_summary(
 
 def _population(adsl: pd.DataFrame, group: str, population: str | None) -> pd.DataFrame:
     keep = ["USUBJID", group] + ([population] if population else [])
-    _require(adsl, keep, "ADSL")
+    require_columns(adsl, keep, "ADSL")
     _unique_subjects(adsl)
-    frame = pd.DataFrame({c: _text(adsl[c]).to_numpy() for c in keep})
+    frame = pd.DataFrame({c: text_values(adsl[c]).to_numpy() for c in keep})
     if population:
         frame = frame[frame[population] == "Y"]
     return frame[["USUBJID", group]]
@@ -1000,15 +932,17 @@ def _prepared(
     discontinuation: frozenset[str],
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     subjects = _population(adsl, group, population)
-    _require(adae, ["USUBJID", grade], "ADAE")
-    ids = _text(adae["USUBJID"])
+    require_columns(adae, ["USUBJID", grade], "ADAE")
+    ids = text_values(adae["USUBJID"])
     frame = pd.DataFrame({"USUBJID": ids.to_numpy()})
     frame["grade"] = parse_grades(adae[grade], dataset="ADAE", column=grade, subjects=ids)
     frame["serious"] = (
-        (_text(adae["AESER"]).str.upper() == "Y").to_numpy() if "AESER" in adae.columns else False
+        (text_values(adae["AESER"]).str.upper() == "Y").to_numpy()
+        if "AESER" in adae.columns
+        else False
     )
     frame["discontinued"] = (
-        _text(adae["AEACN"]).str.upper().isin(discontinuation).to_numpy()
+        text_values(adae["AEACN"]).str.upper().isin(discontinuation).to_numpy()
         if "AEACN" in adae.columns
         else False
     )
@@ -1016,10 +950,10 @@ def _prepared(
         related(adae["AEREL"], dataset="ADAE", subjects=ids) if "AEREL" in adae.columns else True
     )
     for column in ("AEBODSYS", "AEDECOD"):
-        frame[column] = _text(adae[column]).to_numpy() if column in adae.columns else ""
+        frame[column] = text_values(adae[column]).to_numpy() if column in adae.columns else ""
     if emergent is not None:
-        _require(adae, [emergent], "ADAE")
-        frame = frame[(_text(adae[emergent]) == "Y").to_numpy()]
+        require_columns(adae, [emergent], "ADAE")
+        frame = frame[(text_values(adae[emergent]) == "Y").to_numpy()]
     frame = frame.merge(subjects, on="USUBJID", how="inner")
     return frame, subjects
 

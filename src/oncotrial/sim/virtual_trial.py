@@ -93,6 +93,7 @@ class VirtualPatient:
     end_of_treatment_day: float | None = None
     end_reason: str | None = None
     last_contact_day: float = 0.0
+    study_end_reason: str = "ONGOING"
     best_response: str | None = None
     responses: list[tuple[float, str]] = field(default_factory=list)
 
@@ -883,6 +884,15 @@ def _complete_patient(
     patient.end_reason = reason
     contact_end = min(followup_end, lost_day, withdraw_day, death)
     patient.last_contact_day = contact_end
+    patient.study_end_reason = (
+        "DEATH"
+        if patient.death_day is not None
+        else "LOST TO FOLLOW-UP"
+        if contact_end == lost_day
+        else "WITHDRAWAL BY SUBJECT"
+        if contact_end == withdraw_day
+        else "COMPLETED"
+    )
     severe = _write_adverse_events(rng, out, protocol, patient, end)
     if reason == "ONGOING" or reason == "PROGRESSIVE DISEASE":
         tox_stop = [d for d, g, _ in severe if g >= 4]
@@ -955,18 +965,20 @@ def _demography(out: _Domains, protocol: Protocol, patient: VirtualPatient) -> N
             DSDECOD=patient.end_reason,
             DSCAT="DISPOSITION EVENT",
             DSSCAT="END OF TREATMENT",
+            EPOCH="TREATMENT",
             DSSTDTC=_iso(out.start, patient.end_of_treatment_day or 0),
         )
-    if patient.death_day is not None:
-        out.add(
-            "DS",
-            patient.usubjid,
-            DSTERM="DEATH",
-            DSDECOD="DEATH",
-            DSCAT="DISPOSITION EVENT",
-            DSSCAT="END OF STUDY",
-            DSSTDTC=_iso(out.start, patient.death_day),
-        )
+    end_day = patient.death_day if patient.death_day is not None else patient.last_contact_day
+    out.add(
+        "DS",
+        patient.usubjid,
+        DSTERM=patient.study_end_reason,
+        DSDECOD=patient.study_end_reason,
+        DSCAT="DISPOSITION EVENT",
+        DSSCAT="END OF STUDY",
+        EPOCH="FOLLOW-UP",
+        DSSTDTC=_iso(out.start, end_day),
+    )
 
 
 def _arrivals(rng: np.random.Generator, rate_per_month: float, after: float, n: int) -> list:
