@@ -7,6 +7,7 @@ from pathlib import Path
 import typer
 
 from oncotrial.cli.common import FormatOption, OutputFormat, console, emit_json, user_errors
+from oncotrial.cli.derive import derive
 from oncotrial.cli.escalation import boundaries, decide, paths
 from oncotrial.cli.phase2 import design_app
 from oncotrial.cli.simulation import _json_results, _print_results, compare, compare_designs
@@ -25,6 +26,7 @@ app.command()(paths)
 app.command(name="simulate")(__import__("oncotrial.cli.simulation", fromlist=["simulate"]).simulate)
 app.command()(compare)
 app.command()(km)
+app.command()(derive)
 app.add_typer(design_app, name="design")
 
 SHIPPED_PROTOCOL = Path("protocols") / "toripalimab-donafenib-hcc.yaml"

@@ -449,7 +449,8 @@ def _last_alive(
     adsl: pd.DataFrame,
     sources: Sequence[AliveSource],
 ) -> tuple[pd.Series, list[str]]:
-    """LSTALVDT: the latest date over ``sources``; the sources that were available."""
+    """LSTALVDT: the latest date over ``sources``; the sources that were available (a domain
+    that is absent, or lacks the source's date variable, is not used)."""
     subjects = adsl.index
     latest = pd.Series(pd.NaT, index=subjects, dtype="datetime64[ns]")
     used = []
@@ -459,9 +460,9 @@ def _last_alive(
             if source.column not in adsl.columns:
                 raise DataError("not an ADSL column", dataset="ADSL", column=source.column)
             values = adsl[source.column].astype("datetime64[ns]").dt.normalize()
-        elif domain in sdtm:
+        elif domain in sdtm and source.column in sdtm[domain].columns:
             frame = sdtm[domain]
-            require_columns(frame, [SUBJECT, source.column], domain.upper())
+            require_columns(frame, [SUBJECT], domain.upper())
             mask = None if source.where is None else source.where(frame)
             dates, _ = _dates(frame, source.column, domain.upper(), impute="first", mask=mask)
             values = dates.groupby(frame[SUBJECT].to_numpy()).max().reindex(subjects)

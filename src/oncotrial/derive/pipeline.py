@@ -49,7 +49,7 @@ def adtr_from_timepoints(timepoints: pd.DataFrame, adsl: pd.DataFrame) -> pd.Dat
         rows.append(
             {
                 "USUBJID": subject,
-                "EVALUATOR": evaluator,
+                "EVAL": evaluator,
                 "AVISIT": "BASELINE",
                 "AVISITN": 0.0,
                 "ADT": pd.NaT,
@@ -62,7 +62,7 @@ def adtr_from_timepoints(timepoints: pd.DataFrame, adsl: pd.DataFrame) -> pd.Dat
             rows.append(
                 {
                     "USUBJID": subject,
-                    "EVALUATOR": evaluator,
+                    "EVAL": evaluator,
                     "AVISIT": tp["VISIT"],
                     "AVISITN": float(pd.to_numeric(tp["VISITNUM"], errors="coerce")),
                     "ADT": tp["ADT"],
@@ -77,12 +77,21 @@ def adtr_from_timepoints(timepoints: pd.DataFrame, adsl: pd.DataFrame) -> pd.Dat
         return adtr
     adtr.insert(1, "PARAMCD", "SDIAM")
     adtr.insert(2, "PARAM", "Target Lesions Sum of Diameters by Investigator")
-    base = adtr.loc[adtr["ABLFL"].eq("Y"), ["USUBJID", "EVALUATOR", "AVAL"]]
-    adtr = adtr.merge(base.rename(columns={"AVAL": "BASE"}), on=["USUBJID", "EVALUATOR"])
+    base = adtr.loc[adtr["ABLFL"].eq("Y"), ["USUBJID", "EVAL", "AVAL"]]
+    adtr = adtr.merge(base.rename(columns={"AVAL": "BASE"}), on=["USUBJID", "EVAL"])
     adtr["CHG"] = adtr["AVAL"] - adtr["BASE"]
     adtr["PCHG"] = 100.0 * adtr["CHG"] / adtr["BASE"]
     keep = [c for c in ("STUDYID", "USUBJID", "TRTSDT", "RANDDT") if c in adsl.columns]
     return adsl[keep].merge(adtr, on="USUBJID", how="right")
+
+
+def _finding_texts(findings: pd.DataFrame) -> list[str]:
+    """One line per RECIST baseline-selection finding (they never stop the derivation)."""
+    if findings is None or findings.empty:
+        return []
+    text = "MESSAGE" if "MESSAGE" in findings.columns else findings.columns[-1]
+    subject = findings["USUBJID"] if "USUBJID" in findings.columns else [""] * len(findings)
+    return [f"{s}: {m}" for s, m in zip(subject, findings[text], strict=True)]
 
 
 def derive_study(
@@ -92,6 +101,7 @@ def derive_study(
     criteria: str = "recist1.1",
     evaluator: str = "INVESTIGATOR",
     use_investigator_response: bool = True,
+    impute_partial_dates: str = "none",
 ) -> DerivedStudy:
     """Every ADaM dataset the domains allow (see the module docstring).
 
@@ -113,10 +123,14 @@ def derive_study(
         out.notes.append("no randomisation dates: response windows and times start at TRTSDT")
     timepoints = None
     if "tu" in sdtm and "tr" in sdtm:
-        result = evaluate_recist(sdtm["tu"], sdtm["tr"], criteria)
+        result = evaluate_recist(
+            sdtm["tu"],
+            sdtm["tr"],
+            criteria,
+            impute_partial_dates=impute_partial_dates,  # type: ignore[arg-type]
+        )
         timepoints = result.timepoints
-        if not result.findings.empty:
-            out.notes.append(f"RECIST baseline findings: {len(result.findings)} (see adtr notes)")
+        out.notes += [f"RECIST: {f}" for f in _finding_texts(result.findings)]
         adtr = adtr_from_timepoints(timepoints, adsl)
         if not adtr.empty:
             out.datasets["adtr"] = adtr
@@ -141,5 +155,9 @@ def derive_study(
         status = ada_subject_status(samples)
         out.datasets["adab"] = adab_parameters(samples, status)
     if "ae" in sdtm:
-        out.datasets["adae"] = derive_adae(sdtm["ae"], adsl)
+        ae = sdtm["ae"]
+        grade = "AETOXGR" if "AETOXGR" in ae.columns else "AESEV"
+        if grade == "AESEV":
+            out.notes.append("AE has no AETOXGR: grades from AESEV (mild 1, moderate 2, severe 3)")
+        out.datasets["adae"] = derive_adae(ae, adsl, grade=grade)
     return out

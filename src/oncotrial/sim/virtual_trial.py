@@ -939,7 +939,7 @@ def _demography(out: _Domains, protocol: Protocol, patient: VirtualPatient) -> N
         COHORT="" if patient.cohort is None else patient.cohort,
         ETIOLOGY=patient.etiology,
         BCLC=patient.bclc,
-        CHILDPUGH=patient.child_pugh,
+        CPCLASS=patient.child_pugh,
     )
     out.add(
         "DS",
