@@ -1,0 +1,1 @@
+"""Alembic migrations of the trial store (run by ``oncotrial.store.migrate``)."""
