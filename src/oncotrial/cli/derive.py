@@ -73,6 +73,12 @@ def derive(
         help="Tumour assessment dates given only to the "
         "month: refuse them (none, the default) or impute the first, mid or last day.",
     ),
+    sd_min_days: int = typer.Option(
+        42,
+        "--sd-min-days",
+        help="Stable disease counts for best response only from this many "
+        "days after the start (the protocol's minimum; RECIST 1.1 §4.4).",
+    ),
     computed: bool = typer.Option(
         False,
         "--computed-response",
@@ -102,6 +108,7 @@ def derive(
                     criteria=criteria,
                     use_investigator_response=not computed,
                     impute_partial_dates=impute,
+                    sd_min_days=sd_min_days,
                 )
                 update(2, 3)
                 out.mkdir(parents=True, exist_ok=True)

@@ -6,13 +6,30 @@ from pathlib import Path
 
 import typer
 
-from oncotrial.cli.common import FormatOption, OutputFormat, console, emit_json, user_errors
+from oncotrial.cli.common import (
+    FormatOption,
+    OutputFormat,
+    console,
+    emit_json,
+    progress_bar,
+    user_errors,
+)
 from oncotrial.cli.derive import derive
 from oncotrial.cli.escalation import boundaries, decide, paths
 from oncotrial.cli.phase2 import design_app
-from oncotrial.cli.simulation import _json_results, _print_results, compare, compare_designs
+from oncotrial.cli.simulation import compare
 from oncotrial.cli.survival import km
+from oncotrial.cli.trial import (
+    audit_app,
+    database_url,
+    db_app,
+    make_report,
+    report,
+    simulate_trial,
+)
 from oncotrial.protocol import load_protocol
+from oncotrial.sim.trial_run import run_virtual_trial
+from oncotrial.store import init_db
 
 app = typer.Typer(
     help="oncotrial: design, run and analyse early-phase oncology trials "
@@ -28,6 +45,10 @@ app.command()(compare)
 app.command()(km)
 app.command()(derive)
 app.add_typer(design_app, name="design")
+app.add_typer(db_app, name="db")
+app.add_typer(audit_app, name="audit")
+app.command(name="simulate-trial")(simulate_trial)
+app.command()(report)
 
 SHIPPED_PROTOCOL = Path("protocols") / "toripalimab-donafenib-hcc.yaml"
 
@@ -43,23 +64,78 @@ def shipped_protocol() -> Path:
 
 @app.command()
 def demo(
-    trials: int = typer.Option(10_000, "--trials", help="Simulated trials per scenario."),
-    seed: int = typer.Option(2026, "--seed", help="Random seed."),
+    seed: int = typer.Option(2026, "--seed", help="Seed of the virtual trial."),
+    out: Path = typer.Option(Path("demo"), "--out", help="Folder for the demo's files."),
+    pdf: bool = typer.Option(True, "--pdf/--no-pdf", help="Also print a PDF (needs Chromium)."),
     fmt: OutputFormat = FormatOption,
 ) -> None:
-    """The main job on the shipped protocol. For now: the phase I design comparison of the
-    toripalimab + donafenib study (its design against 3+3, BOIN, TITE-BOIN and CRM)."""
+    """The main job on the shipped protocol: create demo/trial.db (SQLite), run the virtual
+    toripalimab + donafenib trial through it, derive the ADaM datasets and write
+    demo/report.html; prints where everything is and a five-line summary."""
     with user_errors():
         path = shipped_protocol()
         proto = load_protocol(path)
-        specs, scenarios, results = compare_designs(
-            proto, trials, seed, 1, fmt is OutputFormat.text
-        )
+        out.mkdir(parents=True, exist_ok=True)
+        db_file = out / "trial.db"
+        for stale in (db_file, out / "trial.db-wal", out / "trial.db-shm"):
+            stale.unlink(missing_ok=True)
+        store = init_db(database_url(str(db_file)))
+        try:
+            with progress_bar("virtual trial", fmt is OutputFormat.text) as update:
+                trial = run_virtual_trial(proto, seed, store, progress=update)
+            audit = store.verify_audit()
+        finally:
+            store.close()
+        with progress_bar("derivations and report", fmt is OutputFormat.text) as update:
+            update(0, 1)
+            result, study = make_report(str(db_file), proto, out, pdf=pdf)
+            update(1, 1)
+        labels = [f"L{label}" for label in proto.level_labels]
+        rp2d = None if trial.recommended_dose is None else labels[trial.recommended_dose]
+        s = result.summary
+        km = {row["endpoint"]: row for row in s.get("km", [])}
+        lines = [
+            f"Patients: {len(trial.patients)} ({sum(p.phase == 'I' for p in trial.patients)} in "
+            f"phase I, {sum(p.phase == 'II' for p in trial.patients)} in the expansion); data "
+            f"cut {trial.data_cut.isoformat()}",
+            f"Phase I ({proto.phase1.design}): {len(trial.decisions)} cohorts, MTD/RP2D {rp2d}; "
+            f"expansion: {trial.expansion.get('decision', 'none')}",
+            _rate_line("ORR (confirmed CR+PR, RECIST 1.1)", s.get("orr")),
+            "Median PFS "
+            f"{km.get('Progression-free survival', {}).get('median', '-')} months, median OS "
+            f"{km.get('Overall survival', {}).get('median', '-')} months (NR: not reached) "
+            f"(12-month OS {km.get('Overall survival', {}).get('m12', '-')})",
+            f"Audit trail: {audit}",
+        ]
+        files = {
+            "protocol": str(path),
+            "database": str(db_file),
+            "adam": str(out / "adam"),
+            "report": str(result.html),
+            "pdf": None if result.pdf is None else str(result.pdf),
+        }
         if fmt is OutputFormat.json:
             emit_json(
-                {"protocol": str(path), **_json_results(specs, scenarios, results, trials, seed)}
+                {
+                    "files": files,
+                    "summary": lines,
+                    "pdf_note": result.pdf_note,
+                    "response_source": study.response_source,
+                }
             )
             return
-        console.print(f"[bold]{proto.study.title}[/] ({path})")
-        labels = [f"L{label}" for label in proto.level_labels]
-        _print_results(specs, scenarios, results, labels, proto.study.id)
+        console.print(f"[bold]{proto.study.title}[/] — virtual trial, seed {seed}")
+        for name, value in files.items():
+            console.print(f"  {name:9} {value if value else result.pdf_note}")
+        console.print()
+        for line in lines:
+            console.print(line, highlight=False)
+
+
+def _rate_line(name: str, rate: dict | None) -> str:
+    if not rate:
+        return f"{name}: not available"
+    return (
+        f"{name}: {rate['x']}/{rate['n']} = {100 * rate['estimate']:.1f} % "
+        f"(95 % CI {100 * rate['lower']:.1f}-{100 * rate['upper']:.1f})"
+    )

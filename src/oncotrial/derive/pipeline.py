@@ -102,6 +102,7 @@ def derive_study(
     evaluator: str = "INVESTIGATOR",
     use_investigator_response: bool = True,
     impute_partial_dates: str = "none",
+    sd_min_days: int = 42,
 ) -> DerivedStudy:
     """Every ADaM dataset the domains allow (see the module docstring).
 
@@ -143,7 +144,7 @@ def derive_study(
     else:
         rs = None
     if rs is not None:
-        windows = ResponseWindows(reference_date=reference)
+        windows = ResponseWindows(reference_date=reference, sd_min_days=sd_min_days)
         adrs = derive_adrs(rs, adsl, sdtm.get("tu"), evaluator=evaluator, windows=windows)
         out.datasets["adrs"] = adrs.data
         out.notes += [f"ADRS: {n.message}" for n in adrs.notes]

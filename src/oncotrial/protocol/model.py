@@ -445,9 +445,15 @@ class Endpoints(_Strict):
 
 
 class Schedule(_Strict):
-    """Visit schedule: treatment cycle, tumour assessments and follow-up."""
+    """Visit schedule: treatment cycle, tumour assessments and follow-up.
+
+    ``sd_minimum_days``: stable disease counts for best overall response only from this many
+    days after the start (RECIST 1.1 section 4.4: a protocol-defined minimum, often 6 weeks
+    less the visit window).
+    """
 
     tumour_assessment_weeks: float = Field(gt=0)
+    sd_minimum_days: int = Field(default=42, ge=0)
     followup_months: float = Field(gt=0)
     cycle_days: int | None = Field(default=None, gt=0)
     followup_until: list[Text] = Field(default_factory=list)

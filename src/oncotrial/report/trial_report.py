@@ -38,8 +38,8 @@ DAYS_PER_MONTH = 30.4375
 ESCALATION_HEADERS = {
     "cohort": "cohort",
     "dose_label": "dose level",
-    "patients": "patients",
-    "dlts": "DLTs",
+    "patients": "patients at the level",
+    "dlts": "DLTs at the level",
     "decision": "decision",
     "reason": "the design's reason",
     "decided": "decided",
@@ -216,7 +216,7 @@ def build_report(
             phase1 = adsl[phase.eq("I")] if phase.eq("I").any() else adsl
             table = dlt_summary(dlt, phase1, group="DOSE")
             ctx["dlt_table"] = _table(table)
-            flagged = dlt[dlt["DLTFL"] == "Y"]
+            flagged = dlt[(dlt["DLTFL"] == "Y") & dlt["USUBJID"].isin(phase1["USUBJID"])]
             if not flagged.empty:
                 flagged = flagged.merge(adsl[["USUBJID", "DOSE"]], on="USUBJID", how="left")
                 cols = ["USUBJID", "DOSE", "AEDECOD", "ATOXGRN", "DLTDY", "DLTREAS"]

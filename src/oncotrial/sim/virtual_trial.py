@@ -46,12 +46,14 @@ REFERENCE_DAILY_MG = 400.0  # donafenib 200 mg BID, the registered dose (ZGDH3)
 SENSITIVE_SHRINK = 0.025
 SENSITIVE_GROWTH = 0.0008
 RESISTANT_SHRINK = 0.0015
-RESISTANT_GROWTH = 0.0015
+RESISTANT_GROWTH = 0.0011
 NEW_LESION_PER_MONTH = 0.03
+PRIMARY_PROGRESSOR_FRACTION = 0.17
+REFRACTORY_GROWTH = 0.008
 #: confirmed responses per sensitive tumour in this model (from the calibration runs)
 RESPONSE_YIELD = 0.95
 #: median PFS (months) the growth constants give; other targets rescale the growth rates
-PFS_AT_DEFAULT_GROWTH = 6.9
+PFS_AT_DEFAULT_GROWTH = 6.8
 NONTARGET_PROGRESSION_PER_MONTH = 0.015
 PRE_PROGRESSION_DEATH_PER_MONTH = 0.008
 
@@ -237,10 +239,16 @@ def _draw_kinetics(
     rng: np.random.Generator, p_sensitive: float, growth_scale: float
 ) -> tuple[bool, float, float]:
     """Shrinkage and regrowth rates (per day) of one patient's tumour: sensitive tumours
-    shrink fast and regrow slowly; log-normal spread around each centre."""
-    sensitive = bool(rng.random() < p_sensitive)
+    shrink fast and regrow slowly, primary-refractory ones grow from the start (progression at
+    the first scans, as the 17-20 % primary progressive disease of PD-1 + VEGF trials, e.g.
+    IMbrave150 19.6 %); log-normal spread around each centre."""
+    u = rng.random()
+    sensitive = bool(u < p_sensitive)
+    refractory = not sensitive and u > 1.0 - PRIMARY_PROGRESSOR_FRACTION
     shrink = SENSITIVE_SHRINK if sensitive else RESISTANT_SHRINK
     growth = SENSITIVE_GROWTH if sensitive else RESISTANT_GROWTH
+    if refractory:
+        shrink, growth = 0.0005, REFRACTORY_GROWTH
     return (
         sensitive,
         float(shrink * np.exp(rng.normal(0.0, 0.45))),
@@ -276,6 +284,7 @@ def _follow_tumour(
     lesions: list[Lesion],
     interval_days: float,
     horizon_day: float,
+    sd_min_days: float = 42,
 ) -> list[Assessment]:
     """Assessments every ``interval_days`` (± 3 days) until RECIST progression or
     ``horizon_day``; sets the patient's progression day and best response (RECIST 1.1
@@ -342,16 +351,21 @@ def _follow_tumour(
             responses.append("SD")
         k += 1
     patient.responses = [(a.day, r) for a, r in zip(assessments, responses, strict=True)]
-    patient.best_response = confirmed_best_response(patient.responses, patient.first_dose_day)
+    patient.best_response = confirmed_best_response(
+        patient.responses, patient.first_dose_day, sd_min_days=sd_min_days
+    )
     return assessments
 
 
 def confirmed_best_response(
-    responses: list[tuple[float, str]], first_dose_day: float, until_day: float = float("inf")
+    responses: list[tuple[float, str]],
+    first_dose_day: float,
+    until_day: float = float("inf"),
+    sd_min_days: float = 42,
 ) -> str:
     """Best overall response up to ``until_day``: CR or PR confirmed at the next assessment
-    (RECIST 1.1 section 4.4: at least 4 weeks later, here one assessment interval), SD once
-    at least 6 weeks (less a 3-day window) after the first dose, otherwise PD or NE."""
+    (RECIST 1.1 section 4.4: at least 4 weeks later), SD once at least ``sd_min_days`` after
+    the first dose, otherwise PD or NE."""
     seen = [r for day, r in responses if day <= until_day]
     days = [day for day, _ in responses if day <= until_day]
     for best in ("CR", "PR"):
@@ -359,7 +373,9 @@ def confirmed_best_response(
         for i in range(len(seen) - 1):
             if seen[i] in ok and seen[i + 1] in ok and days[i + 1] - days[i] >= 28:
                 return best
-    if any(r != "PD" and d - first_dose_day >= 39 for d, r in zip(days, seen, strict=True)):
+    if any(
+        r != "PD" and d - first_dose_day >= sd_min_days for d, r in zip(days, seen, strict=True)
+    ):
         return "SD"
     return "PD" if "PD" in seen else "NE"
 
@@ -612,7 +628,7 @@ def _write_tumours(
     """TU identification at screening (and at first appearance of a new lesion) and TR
     measurements: LDIAM (short axis for nodes) of targets, TUMSTATE of non-target and new
     lesions (pharmaverse ``tu_onco_recist``/``tr_onco_recist`` conventions)."""
-    screening = patient.first_dose_day - 7
+    screening = max(patient.consent_day, patient.first_dose_day - 7)
     for les in lesions:
         out.add(
             "TU",
@@ -852,6 +868,7 @@ def _complete_patient(
     assert spec is not None
     interval = protocol.schedule.tumour_assessment_weeks * 7.0
     followup_end = patient.first_dose_day + protocol.schedule.followup_months * DAYS_PER_MONTH
+    sd_min_days = protocol.schedule.sd_minimum_days
     patient.sensitive, patient.shrink, patient.growth = _draw_kinetics(
         rng, calibration.sensitive_fraction, calibration.growth_scale
     )
@@ -863,12 +880,16 @@ def _complete_patient(
         rng.exponential(365.25 / max(spec.withdrawal_per_year, 1e-9))
     )
     visits = _follow_tumour(
-        rng, patient, lesions, interval, min(followup_end, lost_day, withdraw_day)
+        rng, patient, lesions, interval, min(followup_end, lost_day, withdraw_day), sd_min_days
     )
     death = _death_day(rng, patient, spec, calibration.pps_scale_days)
     if death <= min(followup_end, lost_day, withdraw_day):
         patient.death_day = death
         visits = [v for v in visits if v.day < death]
+        patient.responses = [(day, r) for day, r in patient.responses if day < death]
+        patient.best_response = confirmed_best_response(
+            patient.responses, patient.first_dose_day, sd_min_days=sd_min_days
+        )
         if patient.progression_day is not None and patient.progression_day >= death:
             patient.progression_day = None
     ends = {
@@ -1067,7 +1088,10 @@ def generate_virtual_trial(
     if expansion:
         interim = expansion["interim_day"]
         responders = sum(
-            confirmed_best_response(p.responses, p.first_dose_day, interim) in ("CR", "PR")
+            confirmed_best_response(
+                p.responses, p.first_dose_day, interim, protocol.schedule.sd_minimum_days
+            )
+            in ("CR", "PR")
             for p in patients
             if p.phase == "II"
         )

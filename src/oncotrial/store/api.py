@@ -234,6 +234,7 @@ class Store:
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
         self._write_bind = write_engine(engine)
+        self._active: tuple[AuditedSession, Connection] | None = None
 
     @classmethod
     def open(cls, url: str) -> Store:
@@ -265,8 +266,35 @@ class Store:
         return session
 
     @contextmanager
+    def transaction(self, user: str, reason: str | None = None) -> Iterator[Store]:
+        """Every write made through the store inside the block is one database transaction:
+        all of it is stored, or (on any error) none of it — e.g. a multi-domain SDTM import."""
+        _require_user(user)
+        if self._active is not None:
+            raise RuntimeError("store transactions do not nest")
+        with self.session(user, reason) as session:
+            connection = session.connection()
+            lock_chain(connection)
+            self._active = (session, connection)
+            try:
+                yield self
+                session.commit()
+            finally:
+                self._active = None
+
+    @contextmanager
     def _write(self, user: str, reason: str | None) -> Iterator[tuple[AuditedSession, Connection]]:
         _require_user(user)
+        if self._active is not None:
+            session, connection = self._active
+            saved = (session.info.get("user"), session.info.get("reason"))
+            session.info.update(user=user, reason=reason)
+            try:
+                yield session, connection
+                session.flush()
+            finally:
+                session.info.update(user=saved[0], reason=saved[1])
+            return
         with self.session(user, reason) as session:
             connection = session.connection()
             lock_chain(connection)
@@ -541,7 +569,6 @@ class Store:
             ids = self._insert_records(
                 connection, session, model, columns, text_rows, user, reason, progress
             )
-            session.commit()
         return ImportResult(
             domain=code,
             ids=ids,
