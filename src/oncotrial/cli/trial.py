@@ -94,7 +94,7 @@ def db_import(
     """Import SDTM (CSV, CSV.gz, SAS XPORT, Dataset-JSON) into the database in ONE transaction:
     every domain is edit-checked; if anything is refused, nothing is stored."""
     with user_errors():
-        domains = read_domains(sdtm, mapping=_mapping(mapping))
+        domains = read_domains(sdtm, mapping=_mapping(mapping), as_text=True)
         known = [d for d in DOMAIN_ORDER if d.lower() in domains]
         if not known:
             raise CliError(f"{sdtm}: no domain the store holds ({', '.join(DOMAIN_ORDER)})")

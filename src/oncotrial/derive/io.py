@@ -490,9 +490,13 @@ def read_domains(
     *,
     mapping: Mapping[str, str] | None = None,
     only: Collection[str] | None = None,
+    as_text: bool = False,
 ) -> dict[str, pd.DataFrame]:
     """The datasets of a folder keyed by lower-case domain: ``rs.csv``, ``TR.csv.gz``,
     ``is.xpt``, ``dm.json`` → ``rs``, ``tr``, ``is``, ``dm``.
+
+    ``as_text`` keeps every CSV column as the text written (for a lossless import into the
+    trial store); otherwise CDISC numeric variables become numbers.
 
     ``mapping`` renames file stems to domains (``{"rs_onco_recist": "rs"}``); stems are
     matched case-insensitively and unmapped files keep their stem. ``only`` limits the
@@ -521,7 +525,8 @@ def read_domains(
                 dataset=domain.upper(),
             )
         found[domain] = path
-    return {domain: read_dataset(path) for domain, path in found.items()}
+    numeric = () if as_text else None
+    return {domain: read_dataset(path, numeric=numeric) for domain, path in found.items()}
 
 
 # ---------------------------------------------------------------- writing

@@ -1,0 +1,163 @@
+"""The trial's commands end to end: simulate-trial into SQLite (and PostgreSQL when
+``ONCOTRIAL_TEST_PG`` is set), report, db import/export round trip, audit verify catching
+tampering, and ``demo``."""
+
+import json
+import os
+import sqlite3
+import uuid
+from pathlib import Path
+
+import pandas as pd
+import pytest
+from typer.testing import CliRunner
+
+from oncotrial.cli.main import app
+from oncotrial.derive.io import read_dataset
+
+ROOT = Path(__file__).resolve().parents[1]
+PROTOCOL = str(ROOT / "protocols" / "toripalimab-donafenib-hcc.yaml")
+PHARMAVERSE = ROOT.parent / "shared" / "reference" / "pharmaverse"
+runner = CliRunner()
+
+
+def invoke_json(*args: str) -> dict:
+    result = runner.invoke(app, [*args, "--format", "json"])
+    assert result.exit_code == 0, result.output
+    return json.loads(result.stdout)
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def db_url(request, tmp_path: Path):
+    if request.param == "sqlite":
+        yield str(tmp_path / "trial.db")
+        return
+    base = os.environ.get("ONCOTRIAL_TEST_PG")
+    if not base:
+        pytest.skip("ONCOTRIAL_TEST_PG is not set (PostgreSQL runs only where a server is)")
+    import psycopg
+
+    name = f"oncotrial_cli_{uuid.uuid4().hex[:10]}"
+    plain = base.replace("postgresql+psycopg://", "postgresql://")
+    with psycopg.connect(plain, autocommit=True) as conn:
+        conn.execute(f"CREATE DATABASE {name}")
+    yield base.rsplit("/", 1)[0] + f"/{name}"
+    with psycopg.connect(plain, autocommit=True) as conn:
+        conn.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+
+
+def test_simulate_trial_then_report(db_url: str, tmp_path: Path) -> None:
+    run = invoke_json("simulate-trial", "--protocol", PROTOCOL, "--seed", "5", "--db", db_url)
+    assert run["subjects"] >= 18 and run["recommended_dose"] in {"L-1", "L1", "L2", "L3"}
+    out = tmp_path / "report"
+    rep = invoke_json(
+        "report", "--db", db_url, "--out", str(out), "--protocol", PROTOCOL, "--no-pdf"
+    )
+    html = Path(rep["html"]).read_text()
+    for section in (
+        "Phase I dose escalation",
+        "Objective response rate",
+        "Waterfall",
+        "Overall survival",
+        "Immunogenicity",
+        "Adverse events by worst CTCAE",
+    ):
+        assert section.lower() in html.lower()
+    assert rep["summary"]["orr"]["n"] == run["subjects"]
+    assert (out / "adam" / "adtte.csv").exists()
+    verify = invoke_json("audit", "verify", "--db", db_url)
+    assert verify["ok"] is True
+
+
+def test_same_seed_same_trial_in_the_database(tmp_path: Path) -> None:
+    a, b = tmp_path / "a.db", tmp_path / "b.db"
+    invoke_json("simulate-trial", "--protocol", PROTOCOL, "--seed", "9", "--db", str(a))
+    invoke_json("simulate-trial", "--protocol", PROTOCOL, "--seed", "9", "--db", str(b))
+    invoke_json("db", "export", "--db", str(a), "--out", str(tmp_path / "ea"))
+    invoke_json("db", "export", "--db", str(b), "--out", str(tmp_path / "eb"))
+    for path in (tmp_path / "ea").iterdir():
+        assert path.read_bytes() == (tmp_path / "eb" / path.name).read_bytes()
+
+
+def test_audit_verify_catches_an_altered_row(tmp_path: Path) -> None:
+    db = tmp_path / "t.db"
+    invoke_json("simulate-trial", "--protocol", PROTOCOL, "--seed", "3", "--db", str(db))
+    with sqlite3.connect(db) as conn:  # a DBA working behind the application's back
+        triggers = [
+            r[0]
+            for r in conn.execute(
+                "SELECT name FROM sqlite_master WHERE type='trigger' AND tbl_name='audit_log'"
+            )
+        ]
+        for name in triggers:
+            conn.execute(f"DROP TRIGGER {name}")
+        conn.execute("UPDATE audit_log SET new_value = 'tampered' WHERE seq = 40")
+    result = runner.invoke(app, ["audit", "verify", "--db", str(db), "--format", "json"])
+    assert result.exit_code == 1
+    report = json.loads(result.stdout)
+    assert report["ok"] is False and report["first_broken"]["seq"] == 40
+
+
+@pytest.mark.skipif(not PHARMAVERSE.exists(), reason="../shared/reference is not beside us")
+def test_db_import_export_round_trip_is_lossless(tmp_path: Path) -> None:
+    """pharmaverse DM, EX, AE, DS (the domains the store holds) in, the same cells out."""
+    sdtm = tmp_path / "sdtm"
+    sdtm.mkdir()
+    for name in ("dm", "ex", "ae", "ds"):
+        (sdtm / f"{name}.csv.gz").write_bytes(
+            (PHARMAVERSE / "sdtm" / f"{name}.csv.gz").read_bytes()
+        )
+    db = tmp_path / "p.db"
+    invoke_json("db", "init", "--db", str(db))
+    imported = invoke_json("db", "import", "--db", str(db), "--sdtm", str(sdtm))
+    assert imported["imported"]["DM"]["rows"] == 306
+    invoke_json("db", "export", "--db", str(db), "--out", str(tmp_path / "out"))
+    for name in ("dm", "ex", "ae", "ds"):
+        original = pd.read_csv(sdtm / f"{name}.csv.gz", dtype=str, keep_default_na=False)
+        exported = pd.read_csv(tmp_path / "out" / f"{name}.csv", dtype=str, keep_default_na=False)
+        pd.testing.assert_frame_equal(original, exported[original.columns])
+
+
+def test_refused_import_stores_nothing(tmp_path: Path) -> None:
+    sdtm = tmp_path / "sdtm"
+    sdtm.mkdir()
+    dm = pd.DataFrame(
+        {
+            "STUDYID": ["S"] * 2,
+            "DOMAIN": ["DM"] * 2,
+            "USUBJID": ["S-1", "S-2"],
+            "SITEID": ["01", "01"],
+            "RFICDTC": ["2024-01-05", "2024-01-05"],
+            "RFXSTDTC": ["2024-01-10", "2024-01-10"],
+        }
+    )
+    ae = pd.DataFrame(
+        {
+            "STUDYID": ["S"],
+            "DOMAIN": ["AE"],
+            "USUBJID": ["S-1"],
+            "AESEQ": ["1"],
+            "AETERM": ["RASH"],
+            "AEDECOD": ["Rash"],
+            "AETOXGR": ["7"],
+            "AESTDTC": ["2024-01-12"],
+        }
+    )
+    dm.to_csv(sdtm / "dm.csv", index=False)
+    ae.to_csv(sdtm / "ae.csv", index=False)
+    db = tmp_path / "r.db"
+    invoke_json("db", "init", "--db", str(db))
+    result = runner.invoke(app, ["db", "import", "--db", str(db), "--sdtm", str(sdtm)])
+    assert result.exit_code == 2
+    assert "AETOXGR" in result.output and "S-1" in result.output
+    exported = invoke_json("db", "export", "--db", str(db), "--out", str(tmp_path / "o"))
+    assert exported["exported"] == {}  # DM of the same import was rolled back too
+
+
+def test_demo_writes_everything(tmp_path: Path) -> None:
+    out = tmp_path / "demo"
+    data = invoke_json("demo", "--out", str(out), "--no-pdf")
+    files = data["files"]
+    assert Path(files["database"]).exists() and Path(files["report"]).exists()
+    assert len(data["summary"]) == 5
+    assert read_dataset(out / "adam" / "adsl.csv").shape[0] > 18
