@@ -88,6 +88,37 @@ def _dose_labels(adsl: pd.DataFrame, protocol: Protocol) -> pd.Series:
     return codes.astype(str).str.replace("LM", "L-", regex=False)
 
 
+def _count_ci(row: Any) -> str:
+    """x/n (percent; exact 95 % CI)."""
+    if not row.n:
+        return "—"
+    return (
+        f"{row.x}/{row.n} ({100 * row.estimate:.0f} %; {100 * row.lower:.0f}–{100 * row.upper:.0f})"
+    )
+
+
+def _grade_pivot(grades: pd.DataFrame, top: int = 25) -> pd.DataFrame:
+    """Preferred terms (most frequent first) × dose level: patients with the term at any grade
+    and at grade ≥ 3, from :func:`oncotrial.derive.safety.ae_grade_table`'s long table."""
+    terms = grades[grades["AEDECOD"].astype(str).ne("") & grades["grade"].isin(["any", ">=3"])]
+    cells = terms.assign(
+        cell=[f"{r.n} ({r.pct:.0f} %)" for r in terms.itertuples()],
+        column=[
+            f"{g} {'any' if k == 'any' else '≥3'}"
+            for g, k in zip(terms["group"], terms["grade"], strict=True)
+        ],
+    )
+    table = cells.pivot_table(
+        index="AEDECOD", columns="column", values="cell", aggfunc="first", sort=False
+    )
+    total_any = terms[(terms["group"] == "Total") & (terms["grade"] == "any")]
+    order = total_any.sort_values("n", ascending=False)["AEDECOD"]
+    order = [t for t in order if t in table.index and t != "Any"]
+    table = table.loc[(["Any"] if "Any" in table.index else []) + order[:top]]
+    table.index.name = "patients with (% of dose level)"
+    return table
+
+
 def _rate(p: Any) -> str:
     """x/n = estimate (95 % CI lower–upper), exact Clopper–Pearson."""
     return f"{p.x}/{p.n} = {_pct(p.estimate)} (95 % CI {_pct(p.lower)}–{_pct(p.upper)})"
@@ -265,16 +296,32 @@ def build_report(
         if sdtm and "is" in sdtm:
             status = ada_subject_status(ada_samples(sdtm["is"], adam["adsl"]))
             status = status.merge(adsl[["USUBJID", "DOSE"]], on="USUBJID", how="left")
-            ctx["ada_table"] = _table(ada_incidence(status, by="DOSE"))
+            by_dose = ada_incidence(status, by="DOSE")
+            by_dose["cell"] = [_count_ci(r) for r in by_dose.itertuples()]
+            overall = ada_incidence(status)
+            overall["group"] = "All"
+            overall["cell"] = [_count_ci(r) for r in overall.itertuples()]
+            both = pd.concat([by_dose, overall])
+            ctx["ada_table"] = _table(
+                both.pivot_table(
+                    index="measure", columns="group", values="cell", aggfunc="first", sort=False
+                ),
+                index=True,
+            )
             overall = ada_incidence(status)
             summary["ada"] = overall.to_dict(orient="records")
         # safety
         if "adae" in adam:
             overview = ae_overview(adam["adae"], adsl, group="DOSE")
-            ctx["ae_overview"] = _table(overview)
+            overview["cell"] = [f"{r.n}/{r.N} ({r.pct:.0f} %)" for r in overview.itertuples()]
+            ctx["ae_overview"] = _table(
+                overview.pivot_table(
+                    index="category", columns="group", values="cell", aggfunc="first", sort=False
+                ),
+                index=True,
+            )
             grades = ae_grade_table(adam["adae"], adsl, group="DOSE")
-            top = grades[grades["AEDECOD"].astype(str).ne("")].head(40)
-            ctx["ae_grades"] = _table(top)
+            ctx["ae_grades"] = _table(_grade_pivot(grades), index=True)
     env = Environment(
         loader=PackageLoader("oncotrial.report", "templates"),
         autoescape=select_autoescape(["html"]),

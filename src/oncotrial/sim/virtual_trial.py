@@ -514,7 +514,8 @@ def _write_adverse_events(
         ongoing = end_day > min(treatment_end + 30, patient.last_contact_day)
         action = "DOSE NOT CHANGED"
         if grade >= 3 and related == "RELATED":
-            action = "DRUG INTERRUPTED"
+            # grade 4 ends treatment (see _complete_patient); grade 3 interrupts it
+            action = "DRUG WITHDRAWN" if grade >= 4 else "DRUG INTERRUPTED"
             severe.append((onset_day, grade, True))
         out.add(
             "AE",
