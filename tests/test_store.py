@@ -78,7 +78,7 @@ def test_migration_creates_exactly_the_models(store: Store) -> None:
 
 def test_sqlite_connections_use_wal_and_foreign_keys(store: Store) -> None:
     if store.engine.dialect.name != "sqlite":
-        pytest.skip("SQLite pragmas")
+        pytest.skip("WAL and foreign-key pragmas are SQLite settings; this run is on PostgreSQL")
     with store.engine.connect() as connection:
         assert connection.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
         assert connection.exec_driver_sql("PRAGMA foreign_keys").scalar() == 1

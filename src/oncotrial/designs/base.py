@@ -18,6 +18,25 @@ class DesignError(ValueError):
     """A design was given parameters or data it cannot work with."""
 
 
+def check_cohort_design(
+    n_doses: int,
+    target: float,
+    cohort_size: int,
+    n_cohorts: int,
+    start: int,
+    error: type[DesignError] = DesignError,
+) -> None:
+    """The parameter checks every cohort-based design shares (raised as ``error``)."""
+    if n_doses < 1:
+        raise error("a design needs at least one dose")
+    if not 0.0 < target < 1.0:
+        raise error(f"target must be in (0, 1), got {target}")
+    if cohort_size < 1 or n_cohorts < 1:
+        raise error("cohort size and number of cohorts must be at least 1")
+    if not 0 <= start < n_doses:
+        raise error(f"start dose {start + 1} is outside 1..{n_doses}")
+
+
 @dataclass(frozen=True)
 class Patient:
     """One patient's dose-limiting-toxicity (DLT) data.

@@ -26,7 +26,7 @@ from oncotrial.designs.admissibility import (
     eliminated_doses,
     lowest_eliminated_from_mask,
 )
-from oncotrial.designs.base import Decision, TrialState
+from oncotrial.designs.base import Decision, TrialState, check_cohort_design
 from oncotrial.designs.mtd import isotonic_mtd
 from oncotrial.designs.simulation import (
     AccrualModel,
@@ -233,14 +233,9 @@ class BOIN:
     name: str = "boin"
 
     def __post_init__(self) -> None:
-        if self.n_doses < 1:
-            raise BoinError("BOIN needs at least one dose")
-        if not 0.0 < self.target < 1.0:
-            raise BoinError(f"target must be in (0, 1), got {self.target}")
-        if self.cohort_size < 1 or self.n_cohorts < 1:
-            raise BoinError("cohort size and number of cohorts must be at least 1")
-        if not 0 <= self.start < self.n_doses:
-            raise BoinError(f"start dose {self.start + 1} is outside 1..{self.n_doses}")
+        check_cohort_design(
+            self.n_doses, self.target, self.cohort_size, self.n_cohorts, self.start, BoinError
+        )
         if not 0.0 < self.cutoff_eli < 1.0 or not 0.0 <= self.offset < 0.5:
             raise BoinError("cutoff_eli must be in (0, 1) and offset in [0, 0.5)")
         boin_lambdas(self.target, self.p_saf, self.p_tox)

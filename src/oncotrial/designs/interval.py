@@ -40,7 +40,7 @@ from oncotrial.designs.admissibility import (
     eliminated_doses,
     lowest_eliminated_from_mask,
 )
-from oncotrial.designs.base import Decision, DesignError, TrialState
+from oncotrial.designs.base import Decision, DesignError, TrialState, check_cohort_design
 from oncotrial.designs.mtd import isotonic_mtd
 from oncotrial.designs.simulation import (
     AccrualModel,
@@ -174,14 +174,14 @@ class _TableDesign:
     name: str = "interval"
 
     def __post_init__(self) -> None:
-        if self.n_doses < 1:
-            raise IntervalDesignError("a design needs at least one dose")
-        if not 0.0 < self.target < 1.0:
-            raise IntervalDesignError(f"target must be in (0, 1), got {self.target}")
-        if self.cohort_size < 1 or self.n_cohorts < 1:
-            raise IntervalDesignError("cohort size and number of cohorts must be at least 1")
-        if not 0 <= self.start < self.n_doses:
-            raise IntervalDesignError(f"start dose {self.start + 1} is outside 1..{self.n_doses}")
+        check_cohort_design(
+            self.n_doses,
+            self.target,
+            self.cohort_size,
+            self.n_cohorts,
+            self.start,
+            IntervalDesignError,
+        )
         if self.n_earlystop is not None and self.n_earlystop < 1:
             raise IntervalDesignError("n_earlystop must be at least 1 (or None)")
         if not 0.0 < self.cutoff_eli < 1.0 or self.min_n_eliminate < 1:
