@@ -55,7 +55,7 @@ from oncotrial.derive.dates import (
     text_values,
 )
 from oncotrial.derive.errors import DataError, raise_all
-from oncotrial.derive.io import require_columns
+from oncotrial.derive.io import require_columns, unique_subjects
 from oncotrial.stats.binomial import clopper_pearson
 from oncotrial.stats.survival import kaplan_meier_by
 
@@ -144,17 +144,7 @@ def first_dose_times(adsl: pd.DataFrame) -> pd.Series:
     require_columns(adsl, ["USUBJID"], "ADSL")
     column = "TRTSDTM" if "TRTSDTM" in adsl.columns else "TRTSDT"
     require_columns(adsl, [column], "ADSL")
-    subjects = text_values(adsl["USUBJID"])
-    duplicated = subjects.duplicated()
-    if duplicated.any():
-        i = int(np.flatnonzero(duplicated.to_numpy())[0])
-        raise DataError(
-            "subject appears more than once",
-            dataset="ADSL",
-            subject=subjects.iloc[i],
-            row=i + 1,
-            column="USUBJID",
-        )
+    subjects = unique_subjects(adsl)
     times = datetime_column(adsl, column, "ADSL", required=False)
     if column == "TRTSDTM" and "TRTSDT" in adsl.columns:
         fallback = datetime_column(adsl, "TRTSDT", "ADSL", required=False)

@@ -36,6 +36,7 @@ import numpy as np
 import pandas as pd
 
 from oncotrial import __version__
+from oncotrial.derive.dates import text_values
 from oncotrial.derive.errors import CombinedDataError, DataError
 
 Format = Literal["csv", "parquet", "xpt", "json", "ndjson"]
@@ -881,6 +882,23 @@ def require_columns(df: pd.DataFrame, columns: Iterable[str], dataset: str) -> N
             dataset=dataset,
             column=", ".join(missing),
         )
+
+
+def unique_subjects(frame: pd.DataFrame, dataset: str = "ADSL") -> pd.Series:
+    """The USUBJID column as text, refusing a subject listed twice (one row per subject,
+    ADaMIG ADSL structure) with :class:`DataError` naming the first repeated row."""
+    subjects = text_values(frame["USUBJID"])
+    repeated = subjects.duplicated()
+    if repeated.any():
+        i = int(np.flatnonzero(repeated.to_numpy())[0])
+        raise DataError(
+            "subject appears more than once",
+            dataset=dataset,
+            subject=subjects.iloc[i],
+            row=i + 1,
+            column="USUBJID",
+        )
+    return subjects
 
 
 def check_duplicates(df: pd.DataFrame, keys: Sequence[str], dataset: str) -> None:

@@ -42,7 +42,7 @@ from oncotrial.derive.dates import (
     text_values,
 )
 from oncotrial.derive.errors import DataError, raise_all
-from oncotrial.derive.io import require_columns
+from oncotrial.derive.io import require_columns, unique_subjects
 from oncotrial.protocol.model import DltCriterion, DltDefinition
 
 #: ``AEREL`` values meaning at least possibly related (CDISC CT and common sponsor values).
@@ -122,25 +122,10 @@ def normalise_term(term: str) -> str:
 # input helpers
 
 
-def _unique_subjects(adsl: pd.DataFrame) -> pd.Series:
-    subjects = text_values(adsl["USUBJID"])
-    dup = subjects.duplicated()
-    if dup.any():
-        i = int(np.flatnonzero(dup.to_numpy())[0])
-        raise DataError(
-            "subject appears more than once",
-            dataset="ADSL",
-            subject=subjects.iloc[i],
-            row=i + 1,
-            column="USUBJID",
-        )
-    return subjects
-
-
 def _adsl_dates(adsl: pd.DataFrame, column: str) -> pd.Series:
     """An ADSL date column (ISO text or typed dates; the time is ignored) by USUBJID; NaT
     where missing. Partial or impossible dates raise :class:`DataError`."""
-    subjects = _unique_subjects(adsl)
+    subjects = unique_subjects(adsl)
     if column not in adsl.columns:
         return pd.Series(pd.NaT, index=subjects.to_numpy(), dtype="datetime64[s]")
     days = datetime_column(adsl, column, "ADSL").astype("datetime64[D]").astype("datetime64[s]")
@@ -372,7 +357,7 @@ def ae_dates(ae: pd.DataFrame, adsl: pd.DataFrame) -> pd.DataFrame:
 
 
 def _check_subjects(subjects: pd.Series, adsl: pd.DataFrame) -> None:
-    known = set(_unique_subjects(adsl))
+    known = set(unique_subjects(adsl))
     unknown = ~subjects.isin(known)
     if unknown.any():
         i = int(np.flatnonzero(unknown.to_numpy())[0])
@@ -899,7 +884,7 @@ def dlt_summary(
 def _population(adsl: pd.DataFrame, group: str, population: str | None) -> pd.DataFrame:
     keep = ["USUBJID", group] + ([population] if population else [])
     require_columns(adsl, keep, "ADSL")
-    _unique_subjects(adsl)
+    unique_subjects(adsl)
     frame = pd.DataFrame({c: text_values(adsl[c]).to_numpy() for c in keep})
     if population:
         frame = frame[frame[population] == "Y"]

@@ -538,6 +538,35 @@ def _write_adverse_events(
     return severe
 
 
+def _add_exposure(
+    out: _Domains,
+    usubjid: str,
+    drug: Any,
+    dose: Any,
+    frequency: str,
+    start: float,
+    end: float,
+    visit: tuple[str, str],
+    adjustment: str = "",
+) -> None:
+    """One EX record: ``drug`` at ``dose`` from day ``start`` to day ``end``."""
+    out.add(
+        "EX",
+        usubjid,
+        EXTRT=drug.name.upper(),
+        EXDOSE=f"{dose.amount:g}",
+        EXDOSU=dose.unit,
+        EXDOSFRM=drug.form.upper(),
+        EXDOSFRQ=frequency,
+        EXROUTE=drug.route.upper(),
+        VISITNUM=visit[0],
+        VISIT=visit[1],
+        EXSTDTC=_iso(out.start, start),
+        EXENDTC=_iso(out.start, end),
+        EXADJ=adjustment,
+    )
+
+
 def _write_exposure(
     rng: np.random.Generator,
     out: _Domains,
@@ -550,70 +579,31 @@ def _write_exposure(
     event, then resumed one dose level lower) and toripalimab 240 mg every cycle."""
     cycle_days = protocol.schedule.cycle_days or 21
     escalated = protocol.escalated_drugs[0]
-    fixed = [d for d in protocol.drugs if d.role == "fixed"]
     level = patient.dose_index
     start = patient.first_dose_day
+
+    def period(end: float, adjustment: str) -> None:
+        dose = protocol.dose_levels[level].doses[escalated.name]
+        visit = _visit(start - patient.first_dose_day, cycle_days)
+        _add_exposure(
+            out, patient.usubjid, escalated, dose, dose.frequency, start, end, visit, adjustment
+        )
+
     for onset, _grade, _tki in sorted(severe):
         if onset <= start or onset >= treatment_end:
             continue
-        dose = protocol.dose_levels[level].doses[escalated.name]
-        visitnum, visit = _visit(start - patient.first_dose_day, cycle_days)
-        out.add(
-            "EX",
-            patient.usubjid,
-            EXTRT=escalated.name.upper(),
-            EXDOSE=f"{dose.amount:g}",
-            EXDOSU=dose.unit,
-            EXDOSFRM=escalated.form.upper(),
-            EXDOSFRQ=dose.frequency,
-            EXROUTE=escalated.route.upper(),
-            VISITNUM=visitnum,
-            VISIT=visit,
-            EXSTDTC=_iso(out.start, start),
-            EXENDTC=_iso(out.start, onset),
-            EXADJ="",
-        )
+        period(onset, "")
         start = onset + float(rng.integers(7, 15))
         if level > 0:
             level -= 1
     if start < treatment_end:
-        dose = protocol.dose_levels[level].doses[escalated.name]
-        visitnum, visit = _visit(start - patient.first_dose_day, cycle_days)
-        out.add(
-            "EX",
-            patient.usubjid,
-            EXTRT=escalated.name.upper(),
-            EXDOSE=f"{dose.amount:g}",
-            EXDOSU=dose.unit,
-            EXDOSFRM=escalated.form.upper(),
-            EXDOSFRQ=dose.frequency,
-            EXROUTE=escalated.route.upper(),
-            VISITNUM=visitnum,
-            VISIT=visit,
-            EXSTDTC=_iso(out.start, start),
-            EXENDTC=_iso(out.start, treatment_end),
-            EXADJ="DOSE REDUCED" if level != patient.dose_index else "",
-        )
-    for drug in fixed:
+        period(treatment_end, "DOSE REDUCED" if level != patient.dose_index else "")
+    for drug in (d for d in protocol.drugs if d.role == "fixed"):
         assert drug.fixed_dose is not None
         day = patient.first_dose_day
         while day <= treatment_end:
-            visitnum, visit = _visit(day - patient.first_dose_day, cycle_days)
-            out.add(
-                "EX",
-                patient.usubjid,
-                EXTRT=drug.name.upper(),
-                EXDOSE=f"{drug.fixed_dose.amount:g}",
-                EXDOSU=drug.fixed_dose.unit,
-                EXDOSFRM=drug.form.upper(),
-                EXDOSFRQ="ONCE",
-                EXROUTE=drug.route.upper(),
-                VISITNUM=visitnum,
-                VISIT=visit,
-                EXSTDTC=_iso(out.start, day),
-                EXENDTC=_iso(out.start, day),
-                EXADJ="",
-            )
+            visit = _visit(day - patient.first_dose_day, cycle_days)
+            _add_exposure(out, patient.usubjid, drug, drug.fixed_dose, "ONCE", day, day, visit)
             day += cycle_days
 
 
@@ -623,138 +613,107 @@ def _diameter_test(lesion: Lesion) -> tuple[str, str]:
     return ("SAXIS", "Short Axis") if lesion.nodal else ("LDIAM", "Longest Diameter")
 
 
+def _add_identification(
+    out: _Domains, usubjid: str, lesion: Lesion, role: str, visit: tuple[str, str], when: str
+) -> None:
+    """One TU record (TUMIDENT) of ``lesion`` as ``role`` (TARGET / NON-TARGET / NEW)."""
+    out.add(
+        "TU",
+        usubjid,
+        TULNKID=lesion.link_id,
+        TUTESTCD="TUMIDENT",
+        TUTEST="Tumor Identification",
+        TUORRES=role,
+        TUSTRESC=role,
+        TULOC=lesion.location,
+        TUMETHOD="CT SCAN",
+        TUEVAL="INVESTIGATOR",
+        VISITNUM=visit[0],
+        VISIT=visit[1],
+        TUDTC=when,
+    )
+
+
+def _add_result(
+    out: _Domains,
+    usubjid: str,
+    group: str,
+    link: str,
+    test: tuple[str, str],
+    result: str,
+    visit: tuple[str, str],
+    when: str,
+) -> None:
+    """One TR record: a diameter in mm (LDIAM/SAXIS) or a tumour state (TUMSTATE)."""
+    measured = test[0] != "TUMSTATE"
+    out.add(
+        "TR",
+        usubjid,
+        TRGRPID=group,
+        TRLNKID=link,
+        TRTESTCD=test[0],
+        TRTEST=test[1],
+        TRORRES=result,
+        TRORRESU="mm" if measured else "",
+        TRSTRESC=result,
+        TRSTRESN=result if measured else "",
+        TRSTRESU="mm" if measured else "",
+        TREVAL="INVESTIGATOR",
+        VISITNUM=visit[0],
+        VISIT=visit[1],
+        TRDTC=when,
+    )
+
+
+TUMOUR_STATE = ("TUMSTATE", "Tumor State")
+
+
 def _write_tumours(
     out: _Domains, patient: VirtualPatient, lesions: list[Lesion], visits: list[Assessment]
 ) -> None:
     """TU identification at screening (and at first appearance of a new lesion) and TR
     measurements: LDIAM (short axis for nodes) of targets, TUMSTATE of non-target and new
     lesions (pharmaverse ``tu_onco_recist``/``tr_onco_recist`` conventions)."""
-    screening = max(patient.consent_day, patient.first_dose_day - 7)
+    subject = patient.usubjid
+    screening = ("1", "SCREENING")
+    when = _iso(out.start, max(patient.consent_day, patient.first_dose_day - 7))
     for les in lesions:
-        out.add(
-            "TU",
-            patient.usubjid,
-            TULNKID=les.link_id,
-            TUTESTCD="TUMIDENT",
-            TUTEST="Tumor Identification",
-            TUORRES=les.role,
-            TUSTRESC=les.role,
-            TULOC=les.location,
-            TUMETHOD="CT SCAN",
-            TUEVAL="INVESTIGATOR",
-            VISITNUM="1",
-            VISIT="SCREENING",
-            TUDTC=_iso(out.start, screening),
-        )
+        _add_identification(out, subject, les, les.role, screening, when)
         if les.role == "TARGET":
-            out.add(
-                "TR",
-                patient.usubjid,
-                TRGRPID="TARGET",
-                TRLNKID=les.link_id,
-                TRTESTCD=_diameter_test(les)[0],
-                TRTEST=_diameter_test(les)[1],
-                TRORRES=f"{les.baseline:g}",
-                TRORRESU="mm",
-                TRSTRESC=f"{les.baseline:g}",
-                TRSTRESN=f"{les.baseline:g}",
-                TRSTRESU="mm",
-                TREVAL="INVESTIGATOR",
-                VISITNUM="1",
-                VISIT="SCREENING",
-                TRDTC=_iso(out.start, screening),
+            _add_result(
+                out,
+                subject,
+                "TARGET",
+                les.link_id,
+                _diameter_test(les),
+                f"{les.baseline:g}",
+                screening,
+                when,
             )
         else:
-            out.add(
-                "TR",
-                patient.usubjid,
-                TRGRPID="NON-TARGET",
-                TRLNKID=les.link_id,
-                TRTESTCD="TUMSTATE",
-                TRTEST="Tumor State",
-                TRORRES="PRESENT",
-                TRORRESU="",
-                TRSTRESC="PRESENT",
-                TRSTRESN="",
-                TRSTRESU="",
-                TREVAL="INVESTIGATOR",
-                VISITNUM="1",
-                VISIT="SCREENING",
-                TRDTC=_iso(out.start, screening),
+            _add_result(
+                out, subject, "NON-TARGET", les.link_id, TUMOUR_STATE, "PRESENT", screening, when
             )
     by_link = {les.link_id: les for les in lesions}
-    for k, visit in enumerate(visits, start=1):
-        visitnum, name = str(100 + k), f"TUMOUR ASSESSMENT {k}"
-        when = _iso(out.start, visit.day)
-        for link, size in visit.sizes.items():
-            out.add(
-                "TR",
-                patient.usubjid,
-                TRGRPID="TARGET",
-                TRLNKID=link,
-                TRTESTCD=_diameter_test(by_link[link])[0],
-                TRTEST=_diameter_test(by_link[link])[1],
-                TRORRES=f"{size:g}",
-                TRORRESU="mm",
-                TRSTRESC=f"{size:g}",
-                TRSTRESN=f"{size:g}",
-                TRSTRESU="mm",
-                TREVAL="INVESTIGATOR",
-                VISITNUM=visitnum,
-                VISIT=name,
-                TRDTC=when,
+    for k, assessment in enumerate(visits, start=1):
+        visit = (str(100 + k), f"TUMOUR ASSESSMENT {k}")
+        when = _iso(out.start, assessment.day)
+        for link, size in assessment.sizes.items():
+            _add_result(
+                out,
+                subject,
+                "TARGET",
+                link,
+                _diameter_test(by_link[link]),
+                f"{size:g}",
+                visit,
+                when,
             )
-        for link, state in visit.nontarget.items():
-            out.add(
-                "TR",
-                patient.usubjid,
-                TRGRPID="NON-TARGET",
-                TRLNKID=link,
-                TRTESTCD="TUMSTATE",
-                TRTEST="Tumor State",
-                TRORRES=state,
-                TRORRESU="",
-                TRSTRESC=state,
-                TRSTRESN="",
-                TRSTRESU="",
-                TREVAL="INVESTIGATOR",
-                VISITNUM=visitnum,
-                VISIT=name,
-                TRDTC=when,
-            )
-        for les in visit.new_lesions:
-            out.add(
-                "TU",
-                patient.usubjid,
-                TULNKID=les.link_id,
-                TUTESTCD="TUMIDENT",
-                TUTEST="Tumor Identification",
-                TUORRES="NEW",
-                TUSTRESC="NEW",
-                TULOC=les.location,
-                TUMETHOD="CT SCAN",
-                TUEVAL="INVESTIGATOR",
-                VISITNUM=visitnum,
-                VISIT=name,
-                TUDTC=when,
-            )
-            out.add(
-                "TR",
-                patient.usubjid,
-                TRGRPID="NEW",
-                TRLNKID=les.link_id,
-                TRTESTCD="TUMSTATE",
-                TRTEST="Tumor State",
-                TRORRES="UNEQUIVOCAL",
-                TRORRESU="",
-                TRSTRESC="UNEQUIVOCAL",
-                TRSTRESN="",
-                TRSTRESU="",
-                TREVAL="INVESTIGATOR",
-                VISITNUM=visitnum,
-                VISIT=name,
-                TRDTC=when,
-            )
+        for link, state in assessment.nontarget.items():
+            _add_result(out, subject, "NON-TARGET", link, TUMOUR_STATE, state, visit, when)
+        for les in assessment.new_lesions:
+            _add_identification(out, subject, les, "NEW", visit, when)
+            _add_result(out, subject, "NEW", les.link_id, TUMOUR_STATE, "UNEQUIVOCAL", visit, when)
 
 
 #: ADA sampling: pre-dose cycle 1, then pre-dose of cycles 2, 4, 8, 12, 16 and 24.
