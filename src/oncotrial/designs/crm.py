@@ -441,6 +441,36 @@ class _CRMBase:
             )
         return p
 
+    def _extra_details(self, state: TrialState) -> dict[str, object]:
+        """Design-specific numbers shown with every decision (TITE-CRM: the weights)."""
+        return {}
+
+    def _opening(
+        self, state: TrialState, unit: str
+    ) -> Decision | tuple[CRMPosterior, dict[str, object]]:
+        """What both CRMs do first: start at the start dose, or stop with the final selection
+        once the sample size is reached; otherwise the posterior and its details."""
+        self._check_state(state)
+        if not state.patients:
+            return Decision(
+                next_dose=self.start,
+                continue_trial=True,
+                eliminated=(),
+                reason=f"No patient treated yet: the first {unit} starts at {_dose(self.start)}.",
+                details={"skeleton": list(self.skeleton), "ptox": list(self.skeleton)},
+            )
+        post = self.posterior(state)
+        details = {**self._details(post), **self._extra_details(state)}
+        if len(state.patients) >= self.max_patients:
+            pending = int(state.pending_counts().sum())
+            note = (
+                f" ({pending} patient(s) still in the DLT window: the selection is provisional.)"
+                if pending
+                else ""
+            )
+            return self._final(post, details, note)
+        return post, details
+
     def _details(self, post: CRMPosterior) -> dict[str, object]:
         return {
             "model": self.model,
@@ -570,26 +600,12 @@ class CRM(_CRMBase):
 
     def decide(self, state: TrialState) -> Decision:
         """Next dose for the current data (see the class docstring for the rules)."""
-        self._check_state(state)
+        opening = self._opening(state, "cohort")
+        if isinstance(opening, Decision):
+            return opening
+        post, details = opening
         n = len(state.patients)
-        if n == 0:
-            return Decision(
-                next_dose=self.start,
-                continue_trial=True,
-                eliminated=(),
-                reason=f"No patient treated yet: the first cohort starts at {_dose(self.start)}.",
-                details={"skeleton": list(self.skeleton), "ptox": list(self.skeleton)},
-            )
-        post = self.posterior(state)
-        details = self._details(post)
         pending = int(state.pending_counts().sum())
-        if n >= self.max_patients:
-            note = (
-                f" ({pending} patient(s) still in the DLT window: the selection is provisional.)"
-                if pending
-                else ""
-            )
-            return self._final(post, details, note)
         current = state.current_dose
         assert current is not None
         in_cohort = n % self.cohort_size
@@ -708,6 +724,9 @@ class TITECRM(_CRMBase):
         if self.scheme not in ("linear", "adaptive"):
             raise DesignError(f"unknown TITE weight scheme {self.scheme!r}")
 
+    def _extra_details(self, state: TrialState) -> dict[str, object]:
+        return {"weights": [float(v) for v in self.weights(state)]}
+
     def weights(self, state: TrialState) -> np.ndarray:
         """Each patient's likelihood weight (1 for a DLT or a complete window)."""
         pats = state.patients
@@ -749,27 +768,10 @@ class TITECRM(_CRMBase):
 
     def decide(self, state: TrialState) -> Decision:
         """Dose for the patient arriving now (see the class docstring for the rules)."""
-        self._check_state(state)
-        n = len(state.patients)
-        if n == 0:
-            return Decision(
-                next_dose=self.start,
-                continue_trial=True,
-                eliminated=(),
-                reason=f"No patient treated yet: the first patient starts at {_dose(self.start)}.",
-                details={"skeleton": list(self.skeleton), "ptox": list(self.skeleton)},
-            )
-        post = self.posterior(state)
-        details = self._details(post)
-        details["weights"] = [float(v) for v in self.weights(state)]
-        if n >= self.max_patients:
-            pending = int(state.pending_counts().sum())
-            note = (
-                f" ({pending} patient(s) still in the DLT window: the selection is provisional.)"
-                if pending
-                else ""
-            )
-            return self._final(post, details, note)
+        opening = self._opening(state, "patient")
+        if isinstance(opening, Decision):
+            return opening
+        post, details = opening
         current = state.current_dose
         assert current is not None
         new_dlt = self._new_dlt(state)
