@@ -34,6 +34,7 @@ from oncotrial.protocol.model import (
     Schedule,
     Study,
 )
+from oncotrial.protocol.naming import DoseNameError, DoseNames
 
 __all__ = [
     "BoinParams",
@@ -43,6 +44,8 @@ __all__ = [
     "DltException",
     "Dose",
     "DoseLevel",
+    "DoseNameError",
+    "DoseNames",
     "Drug",
     "Endpoint",
     "Endpoints",
