@@ -64,8 +64,12 @@ def main() -> None:
         if name not in DESIGN_NAMES:
             continue
         spec = DesignSpec(
-            name=name, n_doses=n_doses, target=0.3 if n_doses == 5 else 0.2, cohort_size=3,
-            n_cohorts=cohorts, skeleton=SKELETON if n_doses == 6 else None,
+            name=name,
+            n_doses=n_doses,
+            target=0.3 if n_doses == 5 else 0.2,
+            cohort_size=3,
+            n_cohorts=cohorts,
+            skeleton=SKELETON if n_doses == 6 else None,
         )
         design = build_design(spec)
         truth = np.array(TRUTH[n_doses])

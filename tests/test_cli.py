@@ -9,7 +9,7 @@ from typer.testing import CliRunner
 from oncotrial.cli.main import app
 
 PROTOCOL = str(Path(__file__).resolve().parents[1] / "protocols" / "toripalimab-donafenib-hcc.yaml")
-runner = CliRunner()
+runner = CliRunner(env={"COLUMNS": "200"})  # help text is checked for content, not layout
 
 
 def run_json(*args: str) -> dict:
@@ -153,3 +153,15 @@ def test_unknown_design_and_missing_doses_are_clear_errors() -> None:
 def test_bad_truth_is_refused(bad: str) -> None:
     result = runner.invoke(app, ["simulate", "--truth", bad, "--trials", "10"])
     assert result.exit_code == 2
+
+
+def test_errors_are_plain_unwrapped_lines_at_a_narrow_terminal(tmp_path: Path) -> None:
+    narrow = CliRunner(env={"COLUMNS": "40"})
+    folder = tmp_path / "[site1]"
+    folder.mkdir()
+    csv = folder / "patients-of-the-first-site-with-a-long-name.csv"
+    csv.write_text("dose_index,dlt\n9,yes\n")
+    result = narrow.invoke(app, ["decide", "--doses", "4", "--patients", str(csv)])
+    assert result.exit_code == 2
+    lines = [line for line in result.output.splitlines() if line.startswith("error:")]
+    assert len(lines) == 1 and "[site1]" in lines[0] and "dose_index" in lines[0]

@@ -29,7 +29,7 @@ MAP = [
     "--map",
     "is_ada=is",
 ]
-runner = CliRunner()
+runner = CliRunner(env={"COLUMNS": "200"})  # help text is checked for content, not layout
 
 
 @needs_reference

@@ -395,7 +395,7 @@ def test_bop2_boundaries_follow_the_posterior_rule(p0: float, lam: float, gam: f
 
 cli = typer.Typer()
 cli.add_typer(design_app, name="design")
-runner = CliRunner()
+runner = CliRunner(env={"COLUMNS": "200"})  # help text is checked for content, not layout
 
 
 def _json(*args: str) -> dict:

@@ -520,7 +520,7 @@ def km_app() -> typer.Typer:
     return app
 
 
-runner = CliRunner()
+runner = CliRunner(env={"COLUMNS": "200"})  # help text is checked for content, not layout
 
 
 def lung_file(tmp_path: Path, suffix: str = ".csv") -> Path:

@@ -18,7 +18,7 @@ from oncotrial.derive.io import read_dataset
 ROOT = Path(__file__).resolve().parents[1]
 PROTOCOL = str(ROOT / "protocols" / "toripalimab-donafenib-hcc.yaml")
 PHARMAVERSE = ROOT.parent / "shared" / "reference" / "pharmaverse"
-runner = CliRunner()
+runner = CliRunner(env={"COLUMNS": "200"})  # help text is checked for content, not layout
 
 
 def invoke_json(*args: str) -> dict:

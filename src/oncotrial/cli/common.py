@@ -45,8 +45,15 @@ def user_errors() -> Iterator[None]:
         yield
     except (CliError, DesignError, ProtocolError, ValueError, KeyError, OSError) as exc:
         message = exc.args[0] if isinstance(exc, KeyError) and exc.args else str(exc)
-        err_console.print(f"[bold red]error:[/] {message}", highlight=False)
+        print_error(str(message))
         raise typer.Exit(code=2) from None
+
+
+def print_error(message: str) -> None:
+    """``error: message`` on stderr as plain lines: never wrapped at the terminal width and
+    never read as markup (a path such as ``data/[site1]/ae.csv`` is printed as it is)."""
+    sys.stderr.write(f"error: {message}\n")
+    sys.stderr.flush()
 
 
 def emit_json(data: Any) -> None:

@@ -6,6 +6,7 @@ from pathlib import Path
 
 import typer
 
+from oncotrial.cli.audit import audit_app
 from oncotrial.cli.common import (
     FormatOption,
     OutputFormat,
@@ -14,19 +15,13 @@ from oncotrial.cli.common import (
     progress_bar,
     user_errors,
 )
+from oncotrial.cli.db import database_url, db_app
 from oncotrial.cli.derive import derive
 from oncotrial.cli.escalation import boundaries, decide, paths
 from oncotrial.cli.phase2 import design_app
 from oncotrial.cli.simulation import compare
 from oncotrial.cli.survival import km
-from oncotrial.cli.trial import (
-    audit_app,
-    database_url,
-    db_app,
-    make_report,
-    report,
-    simulate_trial,
-)
+from oncotrial.cli.trial import make_report, report, simulate_trial
 from oncotrial.protocol import load_protocol
 from oncotrial.sim.trial_run import run_virtual_trial
 from oncotrial.store import init_db

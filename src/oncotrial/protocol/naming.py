@@ -68,14 +68,14 @@ class DoseNames:
         return self.labels is not None
 
     def short(self, index: int) -> str:
-        """"L2" with a protocol, "dose 3" without."""
+        """ "L2" with a protocol, "dose 3" without."""
         self._check(index)
         if self.labels is None:
             return f"dose {index + 1}"
         return f"L{self.labels[index]}"
 
     def full(self, index: int) -> str:
-        """"L2, donafenib 200 mg bid" with a protocol, "dose 3" without."""
+        """ "L2, donafenib 200 mg bid" with a protocol, "dose 3" without."""
         short = self.short(index)
         if self.doses is None:
             return short
@@ -115,10 +115,10 @@ class DoseNames:
 
 
 def _dose_text(dose: Dose) -> str:
-    """"200 mg bid": amount, unit and frequency as a prescription is read aloud."""
+    """ "200 mg bid": amount, unit and frequency as a prescription is read aloud."""
     return f"{dose.amount:g} {dose.unit} {dose.frequency.lower()}"
 
 
 def names_list(names: DoseNames, indices: Sequence[int]) -> str:
-    """"L1, L2" — several levels by their short names."""
+    """ "L1, L2" — several levels by their short names."""
     return ", ".join(names.short(i) for i in indices)
