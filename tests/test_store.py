@@ -16,6 +16,7 @@ import pandas as pd
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
+from alembic.script import ScriptDirectory
 from sqlalchemy import text
 
 from oncotrial.store import (
@@ -29,6 +30,7 @@ from oncotrial.store import (
     current_revision,
     init_db,
 )
+from oncotrial.store.migrate import alembic_config
 from oncotrial.store.models import AdverseEvent, Base
 
 pytest_plugins = ["store_fixtures"]
@@ -63,13 +65,14 @@ def test_init_db_is_idempotent_and_at_head(db_url: str) -> None:
     first.close()
     again = init_db(db_url)
     try:
-        assert current_revision(again.engine) == "0001"
+        head = ScriptDirectory.from_config(alembic_config()).get_current_head()
+        assert head is not None and current_revision(again.engine) == head
     finally:
         again.close()
 
 
 def test_migration_creates_exactly_the_models(store: Store) -> None:
-    """The frozen 0001 migration and the SQLAlchemy models describe the same schema."""
+    """The frozen migrations and the SQLAlchemy models describe the same schema."""
     with store.engine.connect() as connection:
         context = MigrationContext.configure(connection, opts={"compare_type": True})
         diffs = compare_metadata(context, Base.metadata)
@@ -371,3 +374,16 @@ def test_escalation_decision_is_recorded_with_confirmation(store: Store) -> None
 def test_foreign_keys_are_enforced(store: Store) -> None:
     with pytest.raises(Exception, match="(?i)foreign key"), store.engine.begin() as connection:
         connection.execute(text("INSERT INTO sdtm_ae (usubjid, row_version) VALUES ('nobody', 1)"))
+
+
+def test_study_settings_are_audited_and_a_change_needs_a_reason(store: Store) -> None:
+    store.set_study_setting("data_cut", "2025-06-30", "statistician")
+    assert store.study_settings() == {"data_cut": "2025-06-30"}
+    with pytest.raises(ReasonRequiredError):
+        store.set_study_setting("data_cut", "2025-07-31", "statistician")
+    store.set_study_setting("data_cut", "2025-07-31", "statistician", "second data cut")
+    assert store.study_settings()["data_cut"] == "2025-07-31"
+    trail = store.audit_trail()
+    changes = trail[trail["table_name"] == "study_settings"]
+    assert len(changes) >= 2 and "second data cut" in set(changes["reason"].dropna())
+    assert store.verify_audit().ok

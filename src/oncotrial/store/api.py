@@ -61,6 +61,7 @@ from oncotrial.store.models import (
     Exposure,
     SdtmRecord,
     Site,
+    StudySetting,
     Subject,
     User,
     standard_variables,
@@ -300,6 +301,29 @@ class Store:
             lock_chain(connection)
             yield session, connection
             session.commit()
+
+    # ---- study settings ----------------------------------------------------------------------
+
+    def set_study_setting(
+        self, key: str, value: str | None, user: str, reason: str | None = None
+    ) -> None:
+        """Set a named value of the study (audited; a change of an existing value needs a
+        ``reason``), e.g. ``set_study_setting("data_cut", "2025-06-30", user, reason)``."""
+        if not key or not key.strip():
+            raise EditCheckError([Finding(None, "STUDY", "key", "required", "setting name needed")])
+        with self._write(user, reason) as (session, _):
+            setting = session.scalar(select(StudySetting).where(StudySetting.key == key))
+            if setting is None:
+                session.add(StudySetting(key=key, value=value))
+            elif setting.value != value:
+                _require_reason(reason, f"change study setting '{key}'")
+                setting.value = value
+
+    def study_settings(self) -> dict[str, str | None]:
+        """Every study setting by name."""
+        with self.engine.connect() as connection:
+            rows = connection.execute(select(StudySetting.key, StudySetting.value)).all()
+        return {key: value for key, value in rows}
 
     # ---- sites, users ------------------------------------------------------------------------
 

@@ -202,6 +202,17 @@ class EscalationDecision(Audited, Versioned, Base):
     created_at: Mapped[datetime]
 
 
+class StudySetting(Audited, Versioned, Base):
+    """A named value of the study itself, e.g. ``data_cut`` (the trial's own data-cut date)."""
+
+    __tablename__ = "study_settings"
+    __table_args__ = (NEVER_REUSE_IDS,)
+
+    id: Mapped[int] = mapped_column(primary_key=True, sort_order=-100)
+    key: Mapped[str] = mapped_column(String(80), unique=True)
+    value: Mapped[str | None]
+
+
 # ---------------------------------------------------------------------------------------------
 # Metadata and the audit trail (not audited themselves)
 
