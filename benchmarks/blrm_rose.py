@@ -24,7 +24,6 @@ import shutil  # noqa: E402
 import subprocess  # noqa: E402
 import tempfile  # noqa: E402
 import time  # noqa: E402
-from collections.abc import Callable  # noqa: E402
 
 import numpy as np  # noqa: E402
 
@@ -32,6 +31,7 @@ from oncotrial.designs.base import TrialState  # noqa: E402
 from oncotrial.designs.blrm import BLRM  # noqa: E402
 from oncotrial.designs.rose import rose_design, simulate_rose  # noqa: E402
 from oncotrial.designs.simulation import LatentPatients  # noqa: E402
+from run import best_of  # noqa: E402
 
 DONAFENIB_MG_PER_DAY = (100.0, 200.0, 400.0, 600.0)
 TRUTH = np.array([0.05, 0.12, 0.25, 0.45])
@@ -52,16 +52,6 @@ samples <- mcmc(data, model, McmcOptions())
 p <- prob(600, model, samples)
 cat(mean(p >= 0.33), "\\n")
 """
-
-
-def best_of(repeats: int, run: Callable[[], object]) -> float:
-    """Shortest wall time of ``repeats`` calls."""
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        run()
-        times.append(time.perf_counter() - start)
-    return min(times)
 
 
 def r_anchor() -> float | None:

@@ -31,7 +31,7 @@ and the final boundary not above the interim one.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from math import ceil, floor, sqrt
 from typing import Literal
 
@@ -109,12 +109,7 @@ class RoseCharacteristics:
     mean_n_per_arm: float
 
     def to_json(self) -> dict[str, float]:
-        return {
-            "select_low": self.select_low,
-            "select_high": self.select_high,
-            "early_high": self.early_high,
-            "mean_n_per_arm": self.mean_n_per_arm,
-        }
+        return asdict(self)
 
 
 def _check_probability(value: float, name: str) -> None:
@@ -493,29 +488,16 @@ class ROSE:
         """Keep randomising, or the interim or final decision once both arms have reached it."""
         d = self.design
         reached = min(arms.n_low, arms.n_high)
-        if reached >= d.n_per_arm:
-            return rose_decide(
-                d,
-                arms.responses_low,
-                arms.n_low,
-                arms.responses_high,
-                arms.n_high,
-                names=self._names,
-            )
-        if (
-            d.interim_n is not None
+        final = reached >= d.n_per_arm
+        interim = (
+            not final
+            and d.interim_n is not None
             and reached >= d.interim_n
-            and (max(arms.n_low, arms.n_high) <= d.interim_n)
-        ):
-            return rose_decide(
-                d,
-                arms.responses_low,
-                arms.n_low,
-                arms.responses_high,
-                arms.n_high,
-                interim=True,
-                names=self._names,
-            )
+            and max(arms.n_low, arms.n_high) <= d.interim_n
+        )
+        if final or interim:
+            counts = (arms.responses_low, arms.n_low, arms.responses_high, arms.n_high)
+            return rose_decide(d, *counts, interim=interim, names=self._names)
         look = d.interim_n if d.interim_n is not None and reached < d.interim_n else d.n_per_arm
         return RoseDecision(
             None,
