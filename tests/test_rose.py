@@ -126,7 +126,9 @@ def test_decisions_and_their_reasons() -> None:
     early = rose.decide(RoseArms(10, 2, 10, 5))
     assert early.selected == "high" and "select L2" in early.reason
     go_on = rose.decide(RoseArms(10, 3, 10, 4))  # difference 0.1 is not above the interim 0.1
-    assert go_on.selected is None and go_on.continue_trial
+    assert go_on.selected is None and go_on.continue_trial and "final analysis" in go_on.reason
+    later = rose.decide(RoseArms(12, 3, 12, 7, interim_done=True))  # no second interim look
+    assert later.selected is None and "of 19 patients per arm" in later.reason
     final = rose.decide(RoseArms(19, 5, 19, 6))  # 1/19 is not above 1/19
     assert final.selected == "low" and "L1, donafenib 100 mg bid" in final.reason
     with pytest.raises(DesignError, match="higher-dose arm: 12 responses among 10"):

@@ -442,12 +442,17 @@ def simulate_rose(
 
 @dataclass(frozen=True)
 class RoseArms:
-    """Randomised patients and responses so far in the lower- and higher-dose arms."""
+    """Randomised patients and responses so far in the lower- and higher-dose arms.
+
+    ``interim_done`` records that the interim analysis has been made (and the trial continued),
+    so that it is not repeated on later data.
+    """
 
     n_low: int = 0
     responses_low: int = 0
     n_high: int = 0
     responses_high: int = 0
+    interim_done: bool = False
 
 
 @dataclass(frozen=True)
@@ -492,13 +497,14 @@ class ROSE:
         interim = (
             not final
             and d.interim_n is not None
+            and not arms.interim_done
             and reached >= d.interim_n
-            and max(arms.n_low, arms.n_high) <= d.interim_n
         )
         if final or interim:
             counts = (arms.responses_low, arms.n_low, arms.responses_high, arms.n_high)
             return rose_decide(d, *counts, interim=interim, names=self._names)
-        look = d.interim_n if d.interim_n is not None and reached < d.interim_n else d.n_per_arm
+        before_interim = d.interim_n is not None and not arms.interim_done
+        look = d.interim_n if before_interim and d.interim_n is not None else d.n_per_arm
         return RoseDecision(
             None,
             True,
