@@ -11,7 +11,7 @@ least 5× faster than ``survdiff``; Kaplan–Meier and Cox (Efron) at least 5× 
 data. Without R or its survival package the ratios read "anchor unavailable".
 
 Times are either continuous (months, almost no ties) or whole days (heavy ties); by default
-both. The whole run takes about two minutes on one core.
+both. The whole run takes about two and a half minutes (most of it R).
 """
 
 from __future__ import annotations

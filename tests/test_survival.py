@@ -313,6 +313,8 @@ def test_bad_input_is_named() -> None:
     ("values", "labels", "codes"),
     [
         (["b", "a", "b", "c"], ["a", "b", "c"], [1, 0, 1, 2]),
+        ([10, 2, 10], ["2", "10"], [1, 0, 1]),
+        (["L2", "L10", "L2"], ["L10", "L2"], [1, 0, 1]),
         ([2.0, 1.0, 2.0], ["1", "2"], [1, 0, 1]),
         ([0.5, -1.25, 0.5], ["-1.25", "0.5"], [1, 0, 1]),
         ([True, False, True], ["0", "1"], [1, 0, 1]),
@@ -321,8 +323,9 @@ def test_bad_input_is_named() -> None:
     ],
 )
 def test_factor_codes_order_levels_as_r_factor(values, labels, codes) -> None:
-    """R factor(): levels sorted (numbers before text, as R's as.character of a numeric
-    column would not do: we keep numbers numeric); whole floats are labelled without '.0'."""
+    """Levels sorted as R factor() sorts a numeric or a character column (2 before 10, "L10"
+    before "L2"); whole floats are labelled without '.0'; an object column mixing numbers and
+    text (which R cannot hold) puts the numbers first."""
     got_codes, got_labels = factor_codes(values, "group", len(values))
     assert got_labels == labels and got_codes.tolist() == codes
 
