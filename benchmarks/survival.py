@@ -45,8 +45,9 @@ CASE_TITLES = {
 #: Cases with a target ratio (issue 7 §7); the stratified test is shown for information.
 TARGET_RATIO = {"logrank": 5.0, "km": 5.0, "cox": 5.0}
 COLUMNS = ("time", "status", "group", "x", "group4", "stratum")
-#: Relative tolerance of the sanity check (Cox converges to R's 1e-9 relative loglik change).
-SANITY_RTOL = {"logrank": 1e-9, "km": 1e-9, "cox": 1e-6, "logrank-strata": 1e-9}
+#: Relative tolerance of the sanity check; Cox runs R's Newton steps and stopping rule, so both
+#: stop at the same iterate (observed differences ≤ 1e-12 on 10⁶ subjects).
+SANITY_RTOL = {"logrank": 1e-9, "km": 1e-9, "cox": 1e-8, "logrank-strata": 1e-9}
 
 R_SCRIPT = r"""
 suppressPackageStartupMessages({library(survival); library(jsonlite)})
