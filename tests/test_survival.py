@@ -10,6 +10,7 @@ rounded number is quoted.
 
 from __future__ import annotations
 
+import doctest
 import functools
 import gzip
 import json
@@ -20,7 +21,7 @@ import numpy as np
 import pandas as pd
 import pytest
 import typer
-from hypothesis import given, settings
+from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 from matplotlib.text import Text
 from PIL import Image
@@ -28,15 +29,21 @@ from typer.testing import CliRunner
 
 from oncotrial.cli.survival import km
 from oncotrial.report.km_plot import MIN_FONT_PT, km_figure, plot_km
-from oncotrial.stats.survival import (
+from oncotrial.stats import cox as cox_module
+from oncotrial.stats import km as km_module
+from oncotrial.stats import logrank as logrank_module
+from oncotrial.stats import risk_sets, survival_input
+from oncotrial.stats.cox import cox_ph
+from oncotrial.stats.km import (
     KaplanMeier,
-    cox_ph,
     kaplan_meier,
     kaplan_meier_by,
-    logrank_test,
     median_followup,
     pointwise_ci,
 )
+from oncotrial.stats.logrank import logrank_test
+from oncotrial.stats.risk_sets import merge_near_ties, risk_table
+from oncotrial.stats.survival_input import factor_codes
 
 REF = Path(__file__).resolve().parent / "reference" / "survival"
 RTOL = 1e-8
@@ -258,6 +265,23 @@ def test_grouped_fit_matches_r_strata() -> None:
     assert fits["1"].label == "1"
 
 
+@pytest.mark.parametrize("conf_type", CONF_TYPES)
+def test_grouped_curves_match_r_survfit_strata(conf_type: str) -> None:
+    """survfit(Surv(time, status) ~ x, data = aml, conf.type = ...): R concatenates the curves
+    of the strata (Maintained, then Nonmaintained); ours come from one sort of all groups."""
+    aml = dataset("aml")
+    fits = kaplan_meier_by(aml["time"], aml["status"], aml["x"], conf_type=conf_type)
+    assert list(fits) == ["Maintained", "Nonmaintained"]
+    case = f"aml_by_x_{conf_type}"
+    for quantity in ("time", "n_risk", "n_event", "n_censor", "surv", "std_err", "lower", "upper"):
+        values = np.concatenate([getattr(fit, quantity) for fit in fits.values()])
+        assert_r(values, case, quantity)
+    for label, fit in fits.items():
+        alone = kaplan_meier(aml["time"][aml["x"] == label], aml["status"][aml["x"] == label])
+        np.testing.assert_array_equal(fit.surv, alone.surv)
+        assert fit.start_time == alone.start_time == 0
+
+
 def test_pointwise_ci_rejects_unknown_type() -> None:
     with pytest.raises(ValueError, match="unknown confidence interval type"):
         pointwise_ci([0.5], [0.1], "logit")  # type: ignore[arg-type]
@@ -268,15 +292,80 @@ def test_bad_input_is_named() -> None:
         kaplan_meier([1, 2], [0, 2])
     with pytest.raises(ValueError, match="time at position 0"):
         kaplan_meier([np.nan, 2], [0, 1])
+    with pytest.raises(ValueError, match="group at position 2 is missing"):
+        logrank_test([1, 2, 3], [1, 1, 1], ["a", "b", None])
+    with pytest.raises(ValueError, match="strata at position 1 is missing"):
+        logrank_test([1, 2, 3], [1, 1, 1], [1, 2, 1], strata=[1.0, np.nan, 2.0])
+    with pytest.raises(ValueError, match="by at position 0 is missing"):
+        kaplan_meier_by([1, 2], [1, 0], np.array([np.nan, "a"], dtype=object))
+    with pytest.raises(ValueError, match="one value per observation"):
+        kaplan_meier_by([1, 2], [1, 0], ["a"])
+    # R: survdiff(Surv(c(1, 1), c(1, 1)) ~ c(0, 1)) stops: "system is exactly singular"
+    with pytest.raises(ValueError, match="singular"):
+        logrank_test([1, 1], [1, 1], [0, 1])
+    # R: survdiff(Surv(c(1, 2), c(0, 0)) ~ c(0, 1), rho = 1) → Chisq 0 on -1 df, p NA
+    none = logrank_test([1, 2], [0, 0], [0, 1], rho=1)
+    assert (none.chisq, none.df, none.observed.tolist()) == (0.0, -1, [0, 0])
+    assert np.isnan(none.p)
+
+
+@pytest.mark.parametrize(
+    ("values", "labels", "codes"),
+    [
+        (["b", "a", "b", "c"], ["a", "b", "c"], [1, 0, 1, 2]),
+        ([10, 2, 10], ["2", "10"], [1, 0, 1]),
+        (["L2", "L10", "L2"], ["L10", "L2"], [1, 0, 1]),
+        ([2.0, 1.0, 2.0], ["1", "2"], [1, 0, 1]),
+        ([0.5, -1.25, 0.5], ["-1.25", "0.5"], [1, 0, 1]),
+        ([True, False, True], ["0", "1"], [1, 0, 1]),
+        ([10**12, -3, 10**12], ["-3", "1000000000000"], [1, 0, 1]),
+        (np.array(["x", 2, "a", 1], dtype=object), ["1", "2", "a", "x"], [3, 1, 2, 0]),
+    ],
+)
+def test_factor_codes_order_levels_as_r_factor(values, labels, codes) -> None:
+    """Levels sorted as R factor() sorts a numeric or a character column (2 before 10, "L10"
+    before "L2"); whole floats are labelled without '.0'; an object column mixing numbers and
+    text (which R cannot hold) puts the numbers first."""
+    got_codes, got_labels = factor_codes(values, "group", len(values))
+    assert got_labels == labels and got_codes.tolist() == codes
+
+
+@settings(max_examples=80, deadline=None)
+@given(
+    st.one_of(
+        st.lists(st.integers(min_value=-(2**40), max_value=2**40), min_size=1, max_size=30),
+        st.lists(st.integers(min_value=-3, max_value=3), min_size=1, max_size=30),
+        st.lists(st.floats(allow_nan=False, allow_infinity=False, width=32), min_size=1),
+        st.lists(st.sampled_from(["arm A", "arm B", "L2", "L10", "é"]), min_size=1),
+    )
+)
+def test_factor_codes_round_trip(values) -> None:
+    """Codes index sorted, distinct labels, and every value is its label (whatever route the
+    coding takes: counting, sorting or hashing)."""
+    codes, labels = factor_codes(values, "group", len(values))
+    distinct = sorted(set(values))
+    assert len(labels) == len(distinct)
+    assert [distinct[c] for c in codes.tolist()] == list(values)
 
 
 # --- log-rank against R survdiff ---------------------------------------------------------------
+
+
+#: make_reference.R's tiny_lr: time, status, group, stratum. Group "c" is censored before any
+#: event; in stratum 2 everybody still at risk at time 4 dies then.
+TINY_LOGRANK = (
+    [1, 2, 3, 4, 5, 6, 2, 3, 3, 4, 4],
+    [0, 1, 1, 1, 1, 0, 1, 0, 1, 1, 1],
+    ["c", "a", "b", "a", "b", "a", "a", "b", "a", "b", "a"],
+    [1, 1, 1, 1, 1, 1, 2, 2, 2, 2, 2],
+)
 
 
 def logrank_cases() -> dict[str, tuple]:
     lung = dataset("lung")
     t, e = lung_te()
     ok = lung["ph.ecog"].notna().to_numpy()
+    inst = lung["inst"].notna().to_numpy()
     veteran = dataset("veteran")
     # R's factor order of veteran$celltype (make_reference.R); groups are reported sorted
     cell = veteran["celltype"].map({"squamous": 1, "smallcell": 2, "adeno": 3, "large": 4})
@@ -296,6 +385,27 @@ def logrank_cases() -> dict[str, tuple]:
         ),
         "lr_aml_x": (aml["time"], aml["status"], aml["x"], None, 0),
         "lr_ovarian_rx": (ovarian["futime"], ovarian["fustat"], ovarian["rx"], None, 0),
+        "lr_lung_sex_rho1_strata_ecog": (t[ok], e[ok], lung["sex"][ok], lung["ph.ecog"][ok], 1),
+        "lr_lung_ecog_rho05": (t[ok], e[ok], lung["ph.ecog"][ok], None, 0.5),
+        "lr_veteran_celltype_rho1_strata_trt": (
+            veteran["time"],
+            veteran["status"],
+            cell,
+            veteran["trt"],
+            1,
+        ),
+        "lr_lung_month_sex": (np.ceil(t / 30), e, lung["sex"], None, 0),
+        "lr_lung_month_sex_rho1": (np.ceil(t / 30), e, lung["sex"], None, 1),
+        "lr_lung_sex_strata_inst": (t[inst], e[inst], lung["sex"][inst], lung["inst"][inst], 0),
+        "lr_lung_sex_rho1_strata_inst": (
+            t[inst],
+            e[inst],
+            lung["sex"][inst],
+            lung["inst"][inst],
+            1,
+        ),
+        "lr_tiny_unused_group": (*TINY_LOGRANK[:3], None, 0),
+        "lr_tiny_unused_group_strata_rho1": (*TINY_LOGRANK, 1),
     }
 
 
@@ -323,6 +433,10 @@ def cox_cases() -> dict[str, tuple]:
     lung, aml, veteran, ovarian = (dataset(n) for n in ("lung", "aml", "veteran", "ovarian"))
     t, e = lung_te()
     month = np.ceil(t / 30)
+    # R coxph drops the rows with a missing value in any variable of the model
+    ecog = lung["ph.ecog"].notna().to_numpy()
+    inst = lung["inst"].notna().to_numpy()
+    inst_karno = inst & lung["ph.karno"].notna().to_numpy()
     nonmaintained = (aml["x"] == "Nonmaintained").astype(float)
     return {
         "cox_lung_age_sex": (t, e, lung[["age", "sex"]], None, "efron"),
@@ -353,6 +467,27 @@ def cox_cases() -> dict[str, tuple]:
         ),
         "cox_lung_month": (month, e, lung[["age", "sex"]], None, "efron"),
         "cox_lung_month_breslow": (month, e, lung[["age", "sex"]], None, "breslow"),
+        "cox_lung_month_strata_ecog": (
+            month[ecog],
+            e[ecog],
+            lung[["age", "sex"]][ecog],
+            lung["ph.ecog"][ecog],
+            "efron",
+        ),
+        "cox_lung_age_sex_strata_inst": (
+            t[inst],
+            e[inst],
+            lung[["age", "sex"]][inst],
+            lung["inst"][inst],
+            "efron",
+        ),
+        "cox_lung_month_strata_inst_breslow": (
+            month[inst_karno],
+            e[inst_karno],
+            lung[["age", "sex", "ph.karno"]][inst_karno],
+            lung["inst"][inst_karno],
+            "breslow",
+        ),
     }
 
 
@@ -373,6 +508,38 @@ def test_cox_matches_r_coxph(case: str) -> None:
         assert_r([test.chisq, test.df, test.p], case, name, rtol=1e-7)
     assert_r([fit.n], case, "n")
     assert_r([fit.n_event], case, "nevent")
+
+
+@pytest.mark.parametrize("timefix", [True, False])
+def test_near_ties_as_r_timefix(timefix: bool) -> None:
+    """R ties times equal but for floating-point noise (1/3 and 1 − 2/3, 0.3 and 0.1·3, 2 and
+    2(1 + 1e-9)) in survfit, survdiff and coxph unless timefix = FALSE (survival:::aeqSurv);
+    make_reference.R's ``near`` data, read back at 17 digits."""
+    t, e, g, x = (r("near_data", v) for v in ("time", "status", "group", "x"))
+    suffix = "" if timefix else "_nofix"
+    fit = kaplan_meier(t, e, timefix=timefix)
+    for quantity in ("time", "n_risk", "n_event", "n_censor", "surv", "std_err", "lower", "upper"):
+        assert_r(getattr(fit, quantity), f"near_km{suffix}", quantity)
+    (by_group,) = kaplan_meier_by(t, e, np.ones(t.size), timefix=timefix).values()
+    np.testing.assert_array_equal(by_group.time, fit.time)
+    test = logrank_test(t, e, g, timefix=timefix)
+    for quantity in ("chisq", "observed", "expected", "var"):
+        value = test.variance.ravel(order="F") if quantity == "var" else getattr(test, quantity)
+        assert_r(np.atleast_1d(value), f"lr_near{suffix}", quantity)
+    cox = cox_ph(t, e, x, timefix=timefix)
+    for quantity in ("coef", "se", "loglik"):
+        assert_r(getattr(cox, quantity), f"cox_near{suffix}", quantity, rtol=1e-7)
+
+
+def test_merge_near_ties_keeps_real_differences() -> None:
+    """Only gaps within sqrt(machine epsilon), absolute or relative to the mean |time|, tie:
+    days, months and seconds stay distinct; a chain of tiny gaps takes its first time (R)."""
+    days = np.arange(0.0, 2000.0)
+    np.testing.assert_array_equal(merge_near_ties(days), days)
+    months = np.sort(np.arange(1, 5000) / 30.4375)
+    np.testing.assert_array_equal(merge_near_ties(months), months)
+    chain = np.array([1.0, 1 + 1e-8, 1 + 2e-8, 1 + 3e-8, 4.0])
+    assert merge_near_ties(chain).tolist() == [1.0, 1.0, 1.0, 1.0, 4.0]
 
 
 def test_cox_flags_an_infinite_coefficient() -> None:
@@ -466,22 +633,112 @@ def test_censoring_outside_the_events_changes_no_estimate(data, later) -> None:
 def test_cox_score_test_is_the_logrank_test_without_ties(rows) -> None:
     """Without tied times, the Cox score test of a two-group indicator equals the log-rank
     chi-square (Cox 1972; Therneau & Grambsch 2000, §3.3), and relabelling groups changes
-    nothing in the log-rank test."""
+    nothing in the log-rank test. Times are taken exactly as they are (``timefix=False``: two
+    floats one ulp apart are distinct times here)."""
     t = np.array([row[0] for row in rows])
     e = np.array([row[1] for row in rows], dtype=int)
     g = np.array([row[2] for row in rows], dtype=float)
     if e.sum() == 0 or g.min() == g.max():
         return
-    test = logrank_test(t, e, g)
-    swapped = logrank_test(t, e, 1.0 - g)
+    test = logrank_test(t, e, g, timefix=False)
+    swapped = logrank_test(t, e, 1.0 - g, timefix=False)
     assert test.chisq == pytest.approx(swapped.chisq, rel=1e-9, abs=1e-12)
     assert test.chisq >= 0
     if np.all(test.expected > 0) and test.variance[0, 0] > 1e-12:
         try:
-            fit = cox_ph(t, e, g)
+            fit = cox_ph(t, e, g, timefix=False)
         except ValueError:
             return  # an infinite hazard ratio (all events in one group): no estimate
         assert fit.score.chisq == pytest.approx(test.chisq, rel=1e-8, abs=1e-10)
+
+
+strata_data = st.integers(min_value=2, max_value=40).flatmap(
+    lambda n: st.tuples(
+        st.lists(st.integers(min_value=1, max_value=12), min_size=n, max_size=n),
+        st.lists(st.integers(min_value=0, max_value=1), min_size=n, max_size=n),
+        st.lists(st.integers(min_value=0, max_value=2), min_size=n, max_size=n),
+        st.lists(st.integers(min_value=0, max_value=3), min_size=n, max_size=n),
+    )
+)
+
+
+@settings(max_examples=100, deadline=None)
+@given(strata_data, st.sampled_from([0.0, 1.0, 0.5]))
+def test_stratified_logrank_sums_the_strata(data, rho) -> None:
+    """A stratified test's O, E and V are the sums of each stratum's own (R survdiff: Harrington
+    & Fleming 1982, §4); the life table of every stratum and group counts each subject once."""
+    t, e, g, s = (np.array(x) for x in data)
+    try:
+        test = logrank_test(t, e, g, strata=s, rho=rho)
+        alone_tests = [
+            (s == stratum, logrank_test(t[s == stratum], e[s == stratum], g[s == stratum], rho=rho))
+            for stratum in np.unique(s)
+        ]
+    except ValueError as error:
+        assert "singular" in str(error)
+        assume(False)
+    groups = [int(x) for x in test.groups]
+    observed = np.zeros(len(groups))
+    expected = np.zeros(len(groups))
+    variance = np.zeros((len(groups), len(groups)))
+    for _, alone in alone_tests:
+        cols = [groups.index(int(x)) for x in alone.groups]
+        observed[cols] += alone.observed
+        expected[cols] += alone.expected
+        variance[np.ix_(cols, cols)] += alone.variance
+    np.testing.assert_allclose(test.observed, observed, rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(test.expected, expected, rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(test.variance, variance, rtol=1e-10, atol=1e-12)
+    table = risk_table(t.astype(float), e.astype(float), g, 3, s)
+    assert table.n_leaving.sum() == t.size and table.n_event.sum() == e.sum()
+    for row in range(table.time.size):
+        same = s == table.stratum[row]
+        for group in range(3):
+            mine = same & (g == group)
+            assert table.n_risk[group, row] == np.sum(mine & (t >= table.time[row]))
+            assert table.n_event[group, row] == np.sum(mine & (t == table.time[row]) & (e == 1))
+
+
+@settings(max_examples=40, deadline=None)
+@given(strata_data)
+def test_cox_strata_of_copies(data) -> None:
+    """Two strata holding the same subjects give the unstratified estimate, twice its log
+    partial likelihood and half its variance (the strata's likelihoods multiply)."""
+    t, e, g, _ = (np.array(x) for x in data)
+    x = g + 0.1 * t % 3
+    if e.sum() == 0 or np.ptp(x) == 0:
+        return
+    try:
+        one = cox_ph(t, e, x)
+    except ValueError:
+        return
+    if not one.converged or any(one.possibly_infinite):
+        return
+    two = cox_ph(np.tile(t, 2), np.tile(e, 2), np.tile(x, 2), strata=np.repeat([0, 1], t.size))
+    np.testing.assert_allclose(two.coef, one.coef, rtol=1e-6, atol=1e-9)
+    np.testing.assert_allclose(two.loglik, 2 * np.array(one.loglik), rtol=1e-9)
+    np.testing.assert_allclose(two.var, one.var / 2, rtol=1e-6)
+
+
+def test_facade_exports_the_kernels() -> None:
+    """``oncotrial.stats.survival`` (the import of existing callers) re-exports the kernels'
+    own objects, each from exactly one of the modules that define them."""
+    import oncotrial.stats.survival as facade
+
+    homes = (km_module, logrank_module, cox_module)
+    for name in facade.__all__:
+        owners = [m for m in homes if name in vars(m) and vars(m)[name] is getattr(facade, name)]
+        assert len(owners) == 1, name
+    assert {"kaplan_meier", "kaplan_meier_by", "logrank_test", "cox_ph"} <= set(facade.__all__)
+
+
+@pytest.mark.parametrize(
+    "module", [km_module, logrank_module, cox_module, risk_sets, survival_input]
+)
+def test_docstring_examples_run(module) -> None:
+    """The Example sections of the public functions are true."""
+    failures, tried = doctest.testmod(module, extraglobs={"np": np}, report=True)[:2]
+    assert tried > 0 and failures == 0
 
 
 # --- figure ------------------------------------------------------------------------------------

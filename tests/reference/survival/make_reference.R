@@ -141,6 +141,31 @@ logrank("lr_veteran_trt_strata_celltype",
         survdiff(Surv(time, status) ~ trt + strata(celltype), data = veteran))
 logrank("lr_aml_x", survdiff(Surv(time, status) ~ x, data = aml))
 logrank("lr_ovarian_rx", survdiff(Surv(futime, fustat) ~ rx, data = ovarian))
+# weights within strata, k > 2 groups with a non-integer rho, heavy ties, many strata
+logrank("lr_lung_sex_rho1_strata_ecog",
+        survdiff(Surv(time, status) ~ sex + strata(ph.ecog), data = lung_e, rho = 1))
+logrank("lr_lung_ecog_rho05", survdiff(Surv(time, status) ~ ph.ecog, data = lung_e, rho = 0.5))
+logrank("lr_veteran_celltype_rho1_strata_trt",
+        survdiff(Surv(time, status) ~ celltype + strata(trt), data = veteran, rho = 1))
+lung_m <- lung
+lung_m$month <- ceiling(lung_m$time / 30)
+logrank("lr_lung_month_sex", survdiff(Surv(month, status) ~ sex, data = lung_m))
+logrank("lr_lung_month_sex_rho1", survdiff(Surv(month, status) ~ sex, data = lung_m, rho = 1))
+lung_i <- lung[!is.na(lung$inst), ]
+logrank("lr_lung_sex_strata_inst", survdiff(Surv(time, status) ~ sex + strata(inst), data = lung_i))
+logrank("lr_lung_sex_rho1_strata_inst",
+        survdiff(Surv(time, status) ~ sex + strata(inst), data = lung_i, rho = 1))
+# group "c" is censored before any event (no expected events: df drops to 1); stratum 2 ends
+# with everybody at risk dying at its last time
+tiny_lr <- data.frame(
+  time = c(1, 2, 3, 4, 5, 6, 2, 3, 3, 4, 4),
+  status = c(0, 1, 1, 1, 1, 0, 1, 0, 1, 1, 1),
+  group = c("c", "a", "b", "a", "b", "a", "a", "b", "a", "b", "a"),
+  stratum = c(1, 1, 1, 1, 1, 1, 2, 2, 2, 2, 2)
+)
+logrank("lr_tiny_unused_group", survdiff(Surv(time, status) ~ group, data = tiny_lr))
+logrank("lr_tiny_unused_group_strata_rho1",
+        survdiff(Surv(time, status) ~ group + strata(stratum), data = tiny_lr, rho = 1))
 
 # --- Cox proportional hazards ---------------------------------------------------------------
 cox <- function(case, fit) {
@@ -176,6 +201,36 @@ lung$month <- ceiling(lung$time / 30)
 cox("cox_lung_month", coxph(Surv(month, status) ~ age + sex, data = lung))
 cox("cox_lung_month_breslow",
     coxph(Surv(month, status) ~ age + sex, data = lung, ties = "breslow"))
+# heavy ties within strata, many strata (18 institutions)
+cox("cox_lung_month_strata_ecog",
+    coxph(Surv(month, status) ~ age + sex + strata(ph.ecog), data = lung))
+lung$inst_f <- lung$inst
+cox("cox_lung_age_sex_strata_inst",
+    coxph(Surv(time, status) ~ age + sex + strata(inst_f), data = lung[!is.na(lung$inst), ]))
+cox("cox_lung_month_strata_inst_breslow",
+    coxph(Surv(month, status) ~ age + sex + ph.karno + strata(inst_f),
+          data = lung[!is.na(lung$inst), ], ties = "breslow"))
+
+# --- times equal but for floating-point noise: R ties them (timefix = TRUE, aeqSurv) ---------
+# 1/3 and 1 - 2/3, 0.3 and 0.1 * 3, 2 and 2 + 1e-9 (relative), 5 and 5 + 5e-9 differ in the last
+# bits only; the data are written at 17 digits so that the tests read the same doubles
+near <- data.frame(
+  time = c(1 / 3, 1 - 2 / 3, 0.3, 0.1 * 3, 2, 2 * (1 + 1e-9), 2.5, 5, 5 + 5e-9, 5, 7, 8, 9, 9.5),
+  status = c(1, 0, 1, 1, 1, 1, 0, 1, 0, 1, 1, 0, 1, 1),
+  group = c(1, 2, 1, 2, 2, 1, 1, 2, 1, 2, 1, 2, 1, 2),
+  x = c(0.5, -1, 2, 0, 1.5, -0.5, 1, 0.25, -2, 3, 0, 1, -1, 0.75)
+)
+for (v in names(near)) out("near_data", v, near[[v]])
+for (fix in c(TRUE, FALSE)) {
+  suffix <- if (fix) "" else "_nofix"
+  curve(paste0("near_km", suffix), survfit(Surv(time, status) ~ 1, data = near, timefix = fix))
+  # survdiff(timefix = FALSE) fails in survival 3.5-3 (the argument reaches model.frame); the
+  # test depends on the order of the times only, so exact ranks give the untied test
+  near$order <- if (fix) near$time else rank(near$time, ties.method = "min")
+  logrank(paste0("lr_near", suffix), survdiff(Surv(order, status) ~ group, data = near))
+  cox(paste0("cox_near", suffix), coxph(Surv(time, status) ~ x, data = near,
+                                        control = coxph.control(timefix = fix)))
+}
 
 res <- do.call(rbind, rows)
 write.csv(res, "survival_reference.csv", row.names = FALSE, quote = FALSE)
