@@ -23,8 +23,13 @@ lint: $(STAMP)
 	$(BIN)/ruff check src tests benchmarks
 	$(BIN)/ruff format --check src tests benchmarks
 
+#: every benchmark prints its figures and their ratios to the anchor (R, where installed)
+BENCHMARKS := run.py blrm_rose.py survival.py store_import.py
+
 bench: $(STAMP)
-	$(BIN)/python benchmarks/run.py
+	@for b in $(BENCHMARKS); do \
+		if [ -f benchmarks/$$b ]; then echo "== benchmarks/$$b"; $(BIN)/python benchmarks/$$b || exit 1; fi; \
+	done
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache .hypothesis
