@@ -119,6 +119,8 @@ class EfficacyState:
 
     ``current`` is the dose of the latest escalation cohort (default: the last escalation
     patient's level); the windows are the DLT and efficacy assessment windows in days.
+    ``eliminated_from`` is the lowest dose eliminated by earlier decisions, for designs whose
+    eliminations depend on when they were made (BF-BOIN); ``None`` when none is.
     """
 
     n_doses: int
@@ -126,6 +128,7 @@ class EfficacyState:
     current: int | None = None
     tox_window_days: float = 28.0
     eff_window_days: float = 28.0
+    eliminated_from: int | None = None
 
     def __post_init__(self) -> None:
         if self.n_doses < 1:
@@ -139,6 +142,10 @@ class EfficacyState:
                 )
             if p.followup_days is not None and p.followup_days < 0:
                 raise EfficacyDesignError(f"patient {i}: follow-up {p.followup_days} is negative")
+        if self.eliminated_from is not None and not 0 <= self.eliminated_from < self.n_doses:
+            raise EfficacyDesignError(
+                f"eliminated dose index {self.eliminated_from + 1} is outside 1..{self.n_doses}"
+            )
         if self.current is not None and not 0 <= self.current < self.n_doses:
             raise EfficacyDesignError(
                 f"current dose index {self.current + 1} is outside 1..{self.n_doses}"
@@ -259,6 +266,7 @@ class EfficacyLatents(LatentPatients):
             raise ValueError("give efficacy uniforms, or the stream to draw them from")
         self._eff = eff
         self._eff_stream = None if streams is None else streams[2]
+        self._tox_stream = None if streams is None or len(streams) < 4 else streams[3]
 
     @property
     def eff(self) -> np.ndarray:
@@ -273,7 +281,17 @@ class EfficacyLatents(LatentPatients):
         :meth:`LatentPatients.draw` for the same ``(seed, block)``."""
         tox_s, time_s, gap_s, eff_s = np.random.SeedSequence([seed, block]).spawn(4)
         tox = _uniforms(tox_s, (n_trials, max_patients))
-        return cls(tox, streams=(time_s, gap_s, eff_s))
+        return cls(tox, streams=(time_s, gap_s, eff_s, tox_s))
+
+    def widened(self, max_patients: int) -> EfficacyLatents:
+        """The same patients, more of them per trial (the first columns are unchanged)."""
+        if self._tox_stream is None or self._eff_stream is None or self._streams is None:
+            raise ValueError("only latent patients drawn from streams can be widened")
+        shape = (self.n_trials, max_patients)
+        tox = _uniforms(self._tox_stream, shape)
+        return EfficacyLatents(
+            tox, streams=(self._streams[0], self._streams[1], self._eff_stream, self._tox_stream)
+        )
 
     def efficacy_uniforms(self, correlation: float = 0.0) -> np.ndarray:
         """Efficacy uniforms linked to ``tox`` by a Gaussian copula with ``correlation``.
