@@ -12,16 +12,16 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from oncotrial.designs.bfboin import (
-    BFBOIN,
-    Arrivals,
-    BfBoinError,
-    backfill_open,
-    escalation_decision,
-    weibull_dlt_days,
-)
+from oncotrial.designs.bfboin import BFBOIN, BfBoinError, backfill_open, escalation_decision
 from oncotrial.designs.bfboin_simulation import replay_bfboin_trial
-from oncotrial.designs.efficacy import EfficacyLatents, EfficacyPatient, EfficacyState
+from oncotrial.designs.efficacy import (
+    Arrivals,
+    EfficacyDesignError,
+    EfficacyLatents,
+    EfficacyPatient,
+    EfficacyState,
+    weibull_event_days,
+)
 
 REFERENCE = Path(__file__).parent / "reference" / "bfboin" / "get_oc_bf_reference.csv"
 
@@ -108,9 +108,9 @@ def test_vectorised_simulator_equals_the_scalar_decisions(name: str) -> None:
 def test_weibull_puts_half_the_dlt_probability_in_the_first_half() -> None:
     """get.oc.bf: F(window) = p and F(window / 2) = p / 2; by inversion u = p/2 is day W/2."""
     p = np.array([0.05, 0.3, 0.6])
-    assert np.allclose(weibull_dlt_days(p / 2, p, 28.0), 14.0)
-    assert np.allclose(weibull_dlt_days(p, p, 28.0), 28.0)
-    days = weibull_dlt_days(np.random.default_rng(1).uniform(0, 0.3, 100_000), 0.3, 28.0)
+    assert np.allclose(weibull_event_days(p / 2, p, 28.0), 14.0)
+    assert np.allclose(weibull_event_days(p, p, 28.0), 28.0)
+    days = weibull_event_days(np.random.default_rng(1).uniform(0, 0.3, 100_000), 0.3, 28.0)
     assert np.mean(days <= 14.0) == pytest.approx(0.5, abs=0.01)
 
 
@@ -213,9 +213,9 @@ def test_decide_assigns_arriving_patients() -> None:
 
 
 def test_bad_input_is_refused() -> None:
-    with pytest.raises(BfBoinError, match="'uniform' or 'poisson'"):
+    with pytest.raises(EfficacyDesignError, match="'uniform' or 'poisson'"):
         Arrivals(3, "weekly")
-    with pytest.raises(BfBoinError, match="positive"):
+    with pytest.raises(EfficacyDesignError, match="positive"):
         Arrivals(0)
     with pytest.raises(BfBoinError, match="at least 3"):
         BFBOIN(n_doses=3, target=0.25, cohort_size=2)

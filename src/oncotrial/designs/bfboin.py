@@ -42,6 +42,8 @@ from scipy import stats
 from oncotrial.designs.base import Decision
 from oncotrial.designs.boin import BOIN, BoinBoundaries, _lowest_eliminated, _tables_for
 from oncotrial.designs.efficacy import (
+    DAYS_PER_MONTH,
+    Arrivals,
     EfficacyDesignError,
     EfficacyLatents,
     EfficacyOutcomes,
@@ -54,52 +56,9 @@ from oncotrial.designs.tables import DEESCALATE, ELIMINATE, ESCALATE, STAY
 if TYPE_CHECKING:
     from oncotrial.protocol.naming import DoseNames
 
-DAYS_PER_MONTH = 30.0
-
 
 class BfBoinError(EfficacyDesignError):
     """Invalid BF-BOIN parameters or data."""
-
-
-@dataclass(frozen=True)
-class Arrivals:
-    """Arrival of eligible patients: ``rate_per_month`` on average, gaps ``uniform`` on
-    (0, 2/rate) (the BF-BOIN application) or exponential (``poisson``, the paper)."""
-
-    rate_per_month: float = 3.0
-    kind: str = "uniform"
-
-    def __post_init__(self) -> None:
-        if self.rate_per_month <= 0:
-            raise BfBoinError(f"accrual rate must be positive, got {self.rate_per_month}")
-        if self.kind not in ("uniform", "poisson"):
-            raise BfBoinError(f"accrual must be 'uniform' or 'poisson', got '{self.kind}'")
-
-    def gaps_days(self, uniforms: np.ndarray) -> np.ndarray:
-        """Inter-arrival gaps in days from latent uniforms."""
-        mean = DAYS_PER_MONTH / self.rate_per_month
-        if self.kind == "uniform":
-            return 2.0 * mean * uniforms
-        return -np.log1p(-uniforms) * mean
-
-    def times_days(self, uniforms: np.ndarray) -> np.ndarray:
-        """Arrival times: the first patient at day 0, then cumulative gaps (columns 1, 2, …)."""
-        times = self.gaps_days(uniforms)
-        times[:, 0] = 0.0
-        return np.cumsum(times, axis=1, out=times)
-
-
-def weibull_dlt_days(u: np.ndarray, p: np.ndarray, window_days: float) -> np.ndarray:
-    """Day of the DLT of a patient with latent uniform u < p (DLT probability p in the window).
-
-    The Weibull has F(window) = p and F(window/2) = p/2 (``get.oc.bf``); with inversion the
-    DLT happens at F⁻¹(u), so ``u < p`` decides the DLT and its time at once.
-    """
-    p = np.clip(np.asarray(p, dtype=float), 1e-12, 1 - 1e-12)
-    shape = np.log(np.log1p(-p) / np.log1p(-p / 2)) / math.log(2.0)
-    scale = window_days / (-np.log1p(-p)) ** (1.0 / shape)
-    u = np.minimum(np.asarray(u, dtype=float), p)
-    return scale * (-np.log1p(-u)) ** (1.0 / shape)
 
 
 @dataclass(frozen=True)

@@ -2,7 +2,7 @@
 
 Column j of the latent patients is the j-th arriving patient, enrolled or not: ``gap`` gives
 the arrival (:class:`~oncotrial.designs.bfboin.Arrivals`), ``tox`` the DLT at dose d
-(``tox < p_T[d]``) and its Weibull day (:func:`~oncotrial.designs.bfboin.weibull_dlt_days`),
+(``tox < p_T[d]``) and its Weibull day (:func:`~oncotrial.designs.bfboin.weibull_event_days`),
 ``eff`` the response (``eff < p_R[d]``), known at the end of the DLT window. The scalar path
 :func:`replay_bfboin_trial` walks the same arrivals one by one through ``BFBOIN.decide``; the
 tests hold the two to the same trials.
@@ -18,7 +18,6 @@ from oncotrial.designs.bfboin import (
     backfill_open,
     escalation_decision,
     highest_open,
-    weibull_dlt_days,
 )
 from oncotrial.designs.efficacy import (
     MAX_N,
@@ -28,6 +27,7 @@ from oncotrial.designs.efficacy import (
     EfficacyOutcomes,
     EfficacyPatient,
     EfficacyState,
+    weibull_event_days,
 )
 
 
@@ -202,7 +202,7 @@ def simulate_bfboin(
         u = tox[running[:, None], cols]
         pt = p_tox[d][:, None]
         dlt = u < pt
-        finish = start + np.where(dlt, weibull_dlt_days(u, pt, window), window)
+        finish = start + np.where(dlt, weibull_event_days(u, pt, window), window)
         resp = eff[running[:, None], cols] < p_resp[d][:, None]
         seen = np.where(resp, start + window, np.inf).min(axis=1)
         first_resp[running, d] = np.minimum(first_resp[running, d], seen)
@@ -246,7 +246,7 @@ def simulate_bfboin(
                     ug = tox[g_tr, g_pos]
                     pg = p_tox[g_dose]
                     g_dlt = ug < pg
-                    g_done = g_t + np.where(g_dlt, weibull_dlt_days(ug, pg, window), window)
+                    g_done = g_t + np.where(g_dlt, weibull_event_days(ug, pg, window), window)
                     ledger.add(g_tr, g_dose, g_done, g_dlt, eff[g_tr, g_pos] < p_resp[g_dose])
             pos = pos + 1
             more = pos < trigger[cand]
@@ -367,6 +367,6 @@ def replay_bfboin_trial(
         if not is_backfill and len(escalation) % design.cohort_size == 0:
             doses.append(level)
         dlt = bool(tox[j] < p_tox[level])
-        day = float(weibull_dlt_days(tox[j], p_tox[level], window)) if dlt else window
+        day = float(weibull_event_days(tox[j], p_tox[level], window)) if dlt else window
         enrolled.append((level, float(t), dlt, day, bool(eff[j] < p_resp[level]), is_backfill))
     raise BfBoinError("not enough latent arrivals to finish the trial")

@@ -13,6 +13,7 @@ copula with correlation ρ links the two when asked for.
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -26,6 +27,52 @@ from oncotrial.designs.simulation import LatentPatients, TrialOutcomes, _uniform
 
 class EfficacyDesignError(DesignError):
     """Invalid parameters or data for a toxicity-and-efficacy design."""
+
+
+DAYS_PER_MONTH = 30.0
+
+
+@dataclass(frozen=True)
+class Arrivals:
+    """Arrival of eligible patients: ``rate_per_month`` on average, gaps ``uniform`` on
+    (0, 2/rate) (the BF-BOIN application) or exponential (``poisson``, the paper)."""
+
+    rate_per_month: float = 3.0
+    kind: str = "uniform"
+
+    def __post_init__(self) -> None:
+        if self.rate_per_month <= 0:
+            raise EfficacyDesignError(f"accrual rate must be positive, got {self.rate_per_month}")
+        if self.kind not in ("uniform", "poisson"):
+            raise EfficacyDesignError(f"accrual must be 'uniform' or 'poisson', got '{self.kind}'")
+
+    def gaps_days(self, uniforms: np.ndarray) -> np.ndarray:
+        """Inter-arrival gaps in days from latent uniforms."""
+        mean = DAYS_PER_MONTH / self.rate_per_month
+        if self.kind == "uniform":
+            return 2.0 * mean * uniforms
+        return -np.log1p(-uniforms) * mean
+
+    def times_days(self, uniforms: np.ndarray) -> np.ndarray:
+        """Arrival times: the first patient at day 0, then cumulative gaps (columns 1, 2, …)."""
+        times = self.gaps_days(uniforms)
+        times[:, 0] = 0.0
+        return np.cumsum(times, axis=1, out=times)
+
+
+def weibull_event_days(u: np.ndarray, p: np.ndarray, window_days: float) -> np.ndarray:
+    """Day of the event (DLT or response) of a patient with latent uniform u < p, p being the
+    event's probability within the window.
+
+    The Weibull has F(window) = p and F(window/2) = p/2 (``bfboin::get.oc.bf``: half of the
+    events in the first half of the window); by inversion the event happens at F⁻¹(u), so
+    ``u < p`` decides the event and its day at once.
+    """
+    p = np.clip(np.asarray(p, dtype=float), 1e-12, 1 - 1e-12)
+    shape = np.log(np.log1p(-p) / np.log1p(-p / 2)) / math.log(2.0)
+    scale = window_days / (-np.log1p(-p)) ** (1.0 / shape)
+    u = np.minimum(np.asarray(u, dtype=float), p)
+    return scale * (-np.log1p(-u)) ** (1.0 / shape)
 
 
 @dataclass(frozen=True)
