@@ -14,7 +14,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from scipy import stats
 
-from oncotrial.designs.boin12 import BOIN12, Boin12Error, desirability, rank_desirability_table
+from oncotrial.designs.boin12 import BOIN12
+from oncotrial.designs.boin12_rules import Boin12Error, desirability, rank_desirability_table
 from oncotrial.designs.efficacy import (
     NONE_ADMISSIBLE,
     TOO_TOXIC,

@@ -14,7 +14,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from oncotrial.designs.boin12 import BOIN12, desirability
+from oncotrial.designs.boin12 import BOIN12
+from oncotrial.designs.boin12_rules import desirability
 from oncotrial.designs.efficacy import (
     Arrivals,
     EfficacyLatents,
@@ -27,9 +28,9 @@ from oncotrial.designs.tite_boin12 import (
     TITEBOIN12,
     effective_endpoint,
     effective_tails,
-    replay_tite_boin12_trial,
     tite_boin12_summary,
 )
+from oncotrial.designs.tite_boin12_simulation import replay_tite_boin12_trial
 
 REFERENCE = Path(__file__).parent / "reference" / "boin12"
 
