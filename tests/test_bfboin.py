@@ -127,53 +127,61 @@ def tables():
     return BFBOIN(n_doses=4, target=0.25).tables()
 
 
-def test_backfill_goes_to_the_highest_safe_dose_with_a_response() -> None:
-    """Escalation at dose 3; doses 1 and 2 (3 patients, no DLT) responded: both open."""
-    args = dict(
-        dose=np.array([2]),
-        responded=np.array([[True, True, False, False]]),
-        n_done=np.array([[3, 3, 0, 0]]),
-        y_done=np.array([[0, 0, 0, 0]]),
-        n_next_to_dose=np.array([0]),
-        y_next_to_dose=np.array([0]),
-        enrolled=np.array([[3, 3, 3, 0]]),
+def open_doses(**changes: object) -> list[bool]:
+    """backfill_open for escalation at dose 3 with doses 1 and 2 (3 patients, no DLT) having
+    responded, with ``changes`` applied."""
+    args: dict = dict(
+        dose=2,
+        responded=np.array([True, True, False, False]),
+        n_done=np.array([3, 3, 0, 0]),
+        y_done=np.array([0, 0, 0, 0]),
+        n_next_to_dose=0,
+        y_next_to_dose=0,
+        enrolled=np.array([3, 3, 3, 0]),
         cap=12,
-        tables=tables(),
+        deescalate=tables().deescalate,
+        out=np.zeros(4, dtype=bool),
     )
-    assert backfill_open(**args)[0].tolist() == [True, True, False, False]
+    args.update(changes)
+    return backfill_open(*args.values()).tolist()
+
+
+def test_backfill_goes_to_the_highest_safe_dose_with_a_response() -> None:
+    assert open_doses() == [True, True, False, False]
     # dose 2 at the cap: only dose 1
-    assert backfill_open(**{**args, "enrolled": np.array([[3, 12, 3, 0]])})[0].tolist() == [
+    assert open_doses(enrolled=np.array([3, 12, 3, 0])) == [True, False, False, False]
+    # no response at dose 2: only dose 1
+    assert open_doses(responded=np.array([True, False, False, False])) == [
         True,
         False,
         False,
         False,
     ]
-    # no response at dose 2: only dose 1
-    closed = {**args, "responded": np.array([[True, False, False, False]])}
-    assert backfill_open(**closed)[0].tolist() == [True, False, False, False]
     # dose 1 unsafe (2/3 ≥ λd alone and pooled with dose 2's 0/3 → 2/6 ≥ 2): dose 2 closes too
-    unsafe = {**args, "y_done": np.array([[2, 0, 0, 0]])}
-    assert not backfill_open(**unsafe)[0].any()
+    assert not any(open_doses(y_done=np.array([2, 0, 0, 0])))
     # dose 2 alone 1/3 (≥ λd) but pooled with dose 3's 0/3 → 1/6 < 2: safe
-    pooled = {**args, "y_done": np.array([[0, 1, 0, 0]]), "n_next_to_dose": np.array([3])}
-    assert backfill_open(**pooled)[0].tolist() == [True, True, False, False]
+    pooled = open_doses(y_done=np.array([0, 1, 0, 0]), n_next_to_dose=3)
+    assert pooled == [True, True, False, False]
 
 
 def decide_counts(dose: int, n: list[int], y: list[int], low: int = 4) -> tuple:
-    nxt, new_low, stop, ended = escalation_decision(
-        np.array([dose]),
-        np.array([n]),
-        np.array([y]),
-        np.array([n[0]]),
-        np.array([y[0]]),
-        np.array([low]),
-        tables(),
+    t = tables()
+    return escalation_decision(
+        dose,
+        np.array(n),
+        np.array(y),
+        n[0],
+        y[0],
+        low,
+        t.codes,
+        t.escalate,
+        t.deescalate,
+        t.eliminate,
+        t.stop,
+        t.stop_any,
         False,
-        0.9,
-        0.25,
         100,
     )
-    return int(nxt[0]), int(new_low[0]), bool(stop[0]), bool(ended[0])
 
 
 def test_escalation_decisions_by_hand() -> None:

@@ -37,6 +37,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 import numpy as np
+from numba import njit
 from scipy import stats
 
 from oncotrial.designs.base import Decision
@@ -67,7 +68,8 @@ class BfTables:
 
     ``codes[n, y]`` is E/S/D/DU (:mod:`oncotrial.designs.tables` codes); ``escalate``,
     ``deescalate`` and ``eliminate`` (n + 1: never) are the integer boundaries; ``stop`` the
-    extra-safe boundary for the lowest dose (n + 1: never).
+    extra-safe boundary for the lowest dose once n ≥ 3, ``stop_any`` the same without the
+    n ≥ 3 condition (``get.oc.bf``'s pooled check); both n + 2 where there is none.
     """
 
     lambda_e: float
@@ -77,6 +79,7 @@ class BfTables:
     deescalate: np.ndarray
     eliminate: np.ndarray
     stop: np.ndarray
+    stop_any: np.ndarray
 
 
 @functools.lru_cache(maxsize=32)
@@ -98,12 +101,13 @@ def bf_tables(
         out = np.concatenate([values[:1], values])
         return np.where(out < 0, ns + 1, out)
 
-    stop = np.full(n_max + 1, n_max + 2)
+    stop_any = np.full(n_max + 1, n_max + 2)
     if extra_cutoff is not None:
-        for n in range(3, n_max + 1):
+        for n in range(n_max + 1):
             over = stats.beta.sf(target, ns[: n + 1] + 1, n - ns[: n + 1] + 1) > extra_cutoff
             if over.any():
-                stop[n] = int(np.argmax(over))
+                stop_any[n] = int(np.argmax(over))
+    stop = np.where(ns >= 3, stop_any, n_max + 2)
     codes.setflags(write=False)
     return BfTables(
         bounds.lambda_e,
@@ -113,187 +117,153 @@ def bf_tables(
         by_n(bounds.deescalate),
         by_n(bounds.eliminate),
         stop,
+        stop_any,
     )
 
 
 # --------------------------------------------------------------------------------------------
-# Kernels on plain arrays (one row per trial)
+# Kernels for one trial (compiled with numba: the simulator runs them trial after trial)
 # --------------------------------------------------------------------------------------------
 
 
+@njit(cache=True)
 def backfill_open(
-    dose: np.ndarray,
+    dose: int,
     responded: np.ndarray,
     n_done: np.ndarray,
     y_done: np.ndarray,
-    n_next_to_dose: np.ndarray,
-    y_next_to_dose: np.ndarray,
+    n_next_to_dose: int,
+    y_next_to_dose: int,
     enrolled: np.ndarray,
     cap: int,
-    tables: BfTables,
+    deescalate: np.ndarray,
+    out: np.ndarray,
 ) -> np.ndarray:
-    """Doses open to backfilling (module docstring, "Backfill eligibility"), per trial.
+    """Doses open to backfilling (module docstring, "Backfill eligibility"), into ``out``.
 
     ``responded``: a response has been seen at the dose; ``n_done``/``y_done``: patients with a
     complete DLT window and their DLTs; ``n_next_to_dose``/``y_next_to_dose``: the escalation
     patients at the current dose with a complete window, pooled with the dose just below it
-    (``get.oc.bf``); ``enrolled``: everyone treated at the dose.
+    (``get.oc.bf``); ``enrolled``: everyone treated at the dose; ``deescalate[n]``: BOIN's
+    de-escalation boundary.
     """
-    rows = np.arange(dose.shape[0])
-    n_doses = n_done.shape[1]
-    below = np.arange(n_doses)[None, :] < dose[:, None]
-    safe_alone = y_done < tables.deescalate[np.maximum(n_done, 1)]
-    n_up = np.concatenate([n_done[:, 1:], np.zeros_like(n_done[:, :1])], axis=1)
-    y_up = np.concatenate([y_done[:, 1:], np.zeros_like(y_done[:, :1])], axis=1)
-    top = np.maximum(dose - 1, 0)
-    n_up[rows, top] = n_next_to_dose
-    y_up[rows, top] = y_next_to_dose
-    safe_pooled = y_done + y_up < tables.deescalate[np.maximum(n_done + n_up, 1)]
-    unsafe = below & ~(safe_alone | safe_pooled)
-    safe = below & (np.cumsum(unsafe, axis=1) == 0)
-    return safe & responded & (enrolled < cap)
+    out[:] = False
+    for k in range(dose):
+        n_up = n_next_to_dose if k == dose - 1 else n_done[k + 1]
+        y_up = y_next_to_dose if k == dose - 1 else y_done[k + 1]
+        alone = y_done[k] < deescalate[max(n_done[k], 1)]
+        pooled = y_done[k] + y_up < deescalate[max(n_done[k] + n_up, 1)]
+        if not (alone or pooled):
+            return out  # unsafe: this dose and every dose up to the escalation dose close
+        out[k] = responded[k] and enrolled[k] < cap
+    return out
 
 
-def highest_open(open_: np.ndarray) -> np.ndarray:
-    """The highest open dose per row (-1 where none is open)."""
-    n_doses = open_.shape[1]
-    last = n_doses - 1 - np.argmax(open_[:, ::-1], axis=1)
-    return np.where(open_.any(axis=1), last, -1)
-
-
-def _pooled_decision(
-    dose: np.ndarray,
-    culprit: np.ndarray,
-    n_tot: np.ndarray,
-    y_tot: np.ndarray,
-    n_esc_lowest: np.ndarray,
-    y_esc_lowest: np.ndarray,
-    low: np.ndarray,
-    tables: BfTables,
-    extrasafe: bool,
-    extra_cutoff: float,
-    target: float,
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """The pooled rule when backfill data contradict the escalation dose (module docstring):
-    pool from b*, the highest lower dose whose decision conflicts (``culprit``), up to the
-    current dose. Returns the next dose, stop flags and "stays" (subject to n_earlystop)."""
-    rows = np.arange(dose.shape[0])
-    n_doses = n_tot.shape[1]
-    k = np.arange(n_doses)[None, :]
-    b_star = np.where(culprit, k, -1).max(axis=1)
-    pool = (k >= b_star[:, None]) & (k <= dose[:, None])
-    n_cum = np.cumsum(np.where(pool, n_tot, 0), axis=1)
-    y_cum = np.cumsum(np.where(pool, y_tot, 0), axis=1)
-    n_pool, y_pool = n_cum[rows, dose], y_cum[rows, dose]
-    pool_up = y_pool <= tables.escalate[n_pool]
-    pool_down = ~pool_up & (y_pool >= tables.deescalate[n_pool])
-    rise = pool_up & (dose < n_doses - 1) & (dose + 1 < low)
-    nxt = np.where(rise, dose + 1, dose)
-    stays = (pool_up & ~rise) | (~pool_up & ~pool_down)
-    safe = pool & (y_cum < tables.deescalate[n_cum])
-    best_safe = np.where(safe, k, -1).max(axis=1)
-    none_safe = pool_down & (best_safe < 0)
-    bottom_stop = y_tot[:, 0] >= tables.eliminate[n_tot[:, 0]]
-    if extrasafe:
-        n0, y0 = n_esc_lowest, y_esc_lowest
-        bottom_stop = bottom_stop | (stats.beta.sf(target, y0 + 1, n0 - y0 + 1) > extra_cutoff)
-    stop = none_safe & (b_star == 0) & bottom_stop
-    nxt = np.where(none_safe, np.maximum(b_star - 1, 0), nxt)
-    stays |= pool_down & (best_safe == dose)
-    moved_down = pool_down & (best_safe >= 0) & (best_safe < dose)
-    nxt = np.where(moved_down, best_safe, nxt)
-    return nxt, stop, stays
-
-
+@njit(cache=True)
 def escalation_decision(
-    dose: np.ndarray,
+    dose: int,
     n_tot: np.ndarray,
     y_tot: np.ndarray,
-    n_esc_lowest: np.ndarray,
-    y_esc_lowest: np.ndarray,
-    lowest_eliminated: np.ndarray,
-    tables: BfTables,
+    n_esc_lowest: int,
+    y_esc_lowest: int,
+    lowest_eliminated: int,
+    codes: np.ndarray,
+    escalate: np.ndarray,
+    deescalate: np.ndarray,
+    eliminate: np.ndarray,
+    stop: np.ndarray,
+    stop_any: np.ndarray,
     extrasafe: bool,
-    extra_cutoff: float,
-    target: float,
     n_earlystop: int,
-) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """BF-BOIN's decision at the end of an escalation cohort (module docstring), per trial.
+) -> tuple[int, int, bool, bool]:
+    """BF-BOIN's decision at the end of an escalation cohort (module docstring).
 
     ``n_tot``/``y_tot``: patients with a complete DLT window (escalation and backfill) and their
     DLTs at each dose; ``n_esc_lowest``/``y_esc_lowest``: escalation patients at the lowest dose
-    (``get.oc.bf`` uses them in its pooled extra-safe check). Returns the next dose, the new
-    lowest eliminated dose, a flag for trials that stop with no dose selected and a flag for
-    trials that end by ``n_earlystop`` (the MTD is then selected).
+    (``get.oc.bf`` uses them in its pooled extra-safe check); the rest are :class:`BfTables`.
+    Returns the next dose, the new lowest eliminated dose, whether the trial stops with no dose
+    selected, and whether it ends by ``n_earlystop`` (the MTD is then selected).
     """
-    rows = np.arange(dose.shape[0])
-    n_doses = n_tot.shape[1]
-    k = np.arange(n_doses)[None, :]
-    code = tables.codes[np.maximum(n_tot, 1), y_tot]
-    cur = code[rows, dose]
-    lower = k < dose[:, None]
-    not_escalate = lower & (code != ESCALATE)
-    harmful = lower & (code >= DEESCALATE)
-    lower_agree_up = ~not_escalate.any(axis=1)
-    lower_agree = ~harmful.any(axis=1)
-    low = lowest_eliminated.copy()
-    nxt = dose.copy()
-    stop = np.zeros(dose.shape[0], dtype=bool)
-    stay_checked = np.zeros(dose.shape[0], dtype=bool)
-
-    def may_rise(low_now: np.ndarray) -> np.ndarray:
-        return (dose < n_doses - 1) & (dose + 1 < low_now)
-
-    def extra_safe_hit(n: np.ndarray, y: np.ndarray) -> np.ndarray:
-        return (n >= 3) & (y >= tables.stop[n]) if extrasafe else np.zeros(n.shape, bool)
-
-    first = dose == 0
-    other = ~first
-    up = (first & (cur == ESCALATE)) | (other & (cur == ESCALATE) & lower_agree_up)
-    rise = up & may_rise(low)
-    nxt = np.where(rise, dose + 1, nxt)
-    stay_checked |= up & ~rise
-    stay_checked |= (cur == STAY) & (first | lower_agree)
-    stop |= first & (cur == ELIMINATE)
-    first_down = first & (cur == DEESCALATE)
-    if extrasafe:
-        stop |= first_down & extra_safe_hit(n_tot[:, 0], y_tot[:, 0])
+    n_doses = n_tot.shape[0]
+    low = lowest_eliminated
+    cur = codes[max(n_tot[dose], 1), y_tot[dose]]
+    lower_all_up, lower_agree = True, True
+    last_not_up, last_harmful = -1, -1
+    for k in range(dose):
+        code = codes[max(n_tot[k], 1), y_tot[k]]
+        if code != ESCALATE:
+            lower_all_up, last_not_up = False, k
+        if code >= DEESCALATE:
+            lower_agree, last_harmful = False, k
+    nxt, halt, stays = dose, False, False
+    if dose == 0:
+        if cur == ESCALATE:
+            if dose + 1 < min(low, n_doses):
+                nxt = 1
+            else:
+                stays = True
+        elif cur == STAY:
+            stays = True
+        elif cur == ELIMINATE:
+            halt = True
+        elif extrasafe:
+            halt = n_tot[0] >= 3 and y_tot[0] >= stop[n_tot[0]]
+        else:
+            stays = True
+    elif cur == ESCALATE and lower_all_up:
+        if dose + 1 < min(low, n_doses):
+            nxt = dose + 1
+        else:
+            stays = True
+    elif cur == STAY and lower_agree:
+        stays = True
+    elif cur >= DEESCALATE and lower_agree:
+        if cur == ELIMINATE:
+            low = min(low, dose)
+        nxt = dose - 1
     else:
-        stay_checked |= first_down
-    simple_down = other & (cur >= DEESCALATE) & lower_agree
-    low = np.where(simple_down & (cur == ELIMINATE), np.minimum(low, dose), low)
-    nxt = np.where(simple_down, dose - 1, nxt)
-    # conflicts between the escalation dose and backfilled lower doses: pool from b*
-    conflict_up = other & (cur == ESCALATE) & ~lower_agree_up
-    conflict_down = other & (cur != ESCALATE) & ~lower_agree
-    low = np.where(conflict_down & (cur == ELIMINATE), np.minimum(low, dose), low)
-    conflict = conflict_up | conflict_down
-    if conflict.any():
-        rows_c = np.flatnonzero(conflict)
-        nxt_c, stop_c, stay_c = _pooled_decision(
-            dose[rows_c],
-            np.where(conflict_up[rows_c, None], not_escalate[rows_c], harmful[rows_c]),
-            n_tot[rows_c],
-            y_tot[rows_c],
-            n_esc_lowest[rows_c],
-            y_esc_lowest[rows_c],
-            low[rows_c],
-            tables,
-            extrasafe,
-            extra_cutoff,
-            target,
-        )
-        nxt[rows_c] = nxt_c
-        stop[rows_c] |= stop_c
-        stay_checked[rows_c] |= stay_c
+        # backfill data contradict the escalation dose: pool from b* up to it
+        if cur == ESCALATE:
+            b_star = last_not_up
+        else:
+            b_star = last_harmful
+            if cur == ELIMINATE:
+                low = min(low, dose)
+        n_pool, y_pool = 0, 0
+        for k in range(b_star, dose + 1):
+            n_pool += n_tot[k]
+            y_pool += y_tot[k]
+        if y_pool <= escalate[n_pool]:
+            if dose + 1 < min(low, n_doses):
+                nxt = dose + 1
+            else:
+                stays = True
+        elif y_pool >= deescalate[n_pool]:
+            best, n_cum, y_cum = -1, 0, 0
+            for k in range(b_star, dose + 1):
+                n_cum += n_tot[k]
+                y_cum += y_tot[k]
+                if y_cum < deescalate[n_cum]:
+                    best = k
+            if best < 0:
+                if b_star == 0:
+                    toxic = y_tot[0] >= eliminate[n_tot[0]]
+                    halt = toxic or (extrasafe and y_esc_lowest >= stop_any[n_esc_lowest])
+                nxt = max(b_star - 1, 0)
+            elif best == dose:
+                stays = True
+            else:
+                nxt = best
+        else:
+            stays = True
     # get.oc.bf can stay at a dose it has just eliminated when pooled data look safe; an
     # eliminated dose is never given again here: go below it (stop when nothing is left)
-    kept_above = ~stop & (nxt >= low)
-    stop |= kept_above & (low == 0)
-    stay_checked &= ~kept_above
-    nxt = np.where(kept_above, np.maximum(low - 1, 0), nxt)
-    ended = ~stop & stay_checked & (n_tot[rows, nxt] >= n_earlystop)
-    return nxt, low, stop, ended
+    if not halt and nxt >= low:
+        halt = low == 0
+        stays = False
+        nxt = max(low - 1, 0)
+    ended = not halt and stays and n_tot[nxt] >= n_earlystop
+    return nxt, low, halt, ended
 
 
 # --------------------------------------------------------------------------------------------
@@ -452,18 +422,19 @@ class BFBOIN:
         esc_here_done = [p for p in escalation if p.level == dose and not p.dlt_pending(window)]
         responded = state.responses() > 0
         open_ = backfill_open(
-            np.array([dose]),
-            responded[None, :],
-            n_done[None, :],
-            y_done[None, :],
-            np.array([len(esc_here_done)]),
-            np.array([sum(p.dlt for p in esc_here_done)]),
-            state.treated()[None, :],
+            dose,
+            responded,
+            n_done.astype(np.int64),
+            y_done.astype(np.int64),
+            len(esc_here_done),
+            sum(p.dlt for p in esc_here_done),
+            state.treated().astype(np.int64),
             self.backfill_cap,
-            self.tables(),
-        )[0]
+            self.tables().deescalate,
+            np.zeros(self.n_doses, dtype=np.bool_),
+        )
         details["backfill_open_dose_indices"] = [int(k) + 1 for k in np.flatnonzero(open_)]
-        target = int(highest_open(open_[None, :])[0])
+        target = int(np.flatnonzero(open_).max(initial=-1))
         if target >= 0:
             details["role"] = "backfill"
             return Decision(
@@ -500,20 +471,22 @@ class BFBOIN:
         """The escalation decision once the current cohort's DLT windows are complete."""
         tables = self.tables()
         esc_low = [p for p in escalation if p.level == 0]
-        nxt, new_low, stop, ended = escalation_decision(
-            np.array([dose]),
-            n_done[None, :],
-            y_done[None, :],
-            np.array([len(esc_low)]),
-            np.array([sum(p.dlt for p in esc_low)]),
-            np.array([low]),
-            tables,
+        nxt_i, low_i, stop, ended = escalation_decision(
+            dose,
+            n_done.astype(np.int64),
+            y_done.astype(np.int64),
+            len(esc_low),
+            sum(p.dlt for p in esc_low),
+            low,
+            tables.codes,
+            tables.escalate,
+            tables.deescalate,
+            tables.eliminate,
+            tables.stop,
+            tables.stop_any,
             self.extrasafe,
-            self.cutoff_eli - self.offset,
-            self.target,
             self.n_earlystop,
         )
-        nxt_i, low_i = int(nxt[0]), int(new_low[0])
         details["role"] = "escalation"
         details["eliminated_from_index"] = None if low_i >= self.n_doses else low_i + 1
         eliminated = tuple(range(low_i, self.n_doses))
@@ -521,7 +494,7 @@ class BFBOIN:
             f"{_dose_name(names, dose)}: {y_done[dose]} DLT(s) in {n_done[dose]} evaluated "
             "patient(s), backfilled ones included"
         )
-        if stop[0]:
+        if stop:
             return Decision(
                 None,
                 False,
@@ -530,11 +503,11 @@ class BFBOIN:
                 details=details,
             )
         cohorts_done = len(escalation) // self.cohort_size
-        if ended[0] or cohorts_done >= self.n_cohorts:
+        if ended or cohorts_done >= self.n_cohorts:
             mtd = int(self.select_mtd(n_done[None, :], y_done[None, :])[0])
             why = (
                 f"{n_done[nxt_i]} ≥ n_earlystop = {self.n_earlystop} at the dose BOIN stays at"
-                if ended[0]
+                if ended
                 else f"all {self.n_cohorts} escalation cohorts done"
             )
             pending = int(sum(p.dlt_pending(state.tox_window_days) for p in state.patients))

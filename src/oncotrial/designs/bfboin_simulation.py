@@ -1,24 +1,19 @@
-"""The BF-BOIN simulator, vectorised across trials, and its scalar reference path.
+"""The BF-BOIN simulator (compiled, trial after trial) and its scalar reference path.
 
 Column j of the latent patients is the j-th arriving patient, enrolled or not: ``gap`` gives
 the arrival (:class:`~oncotrial.designs.bfboin.Arrivals`), ``tox`` the DLT at dose d
 (``tox < p_T[d]``) and its Weibull day (:func:`~oncotrial.designs.bfboin.weibull_event_days`),
 ``eff`` the response (``eff < p_R[d]``), known at the end of the DLT window. The scalar path
-:func:`replay_bfboin_trial` walks the same arrivals one by one through ``BFBOIN.decide``; the
-tests hold the two to the same trials.
+:func:`replay_bfboin_trial` walks the same arrivals one by one through ``BFBOIN.decide``,
+building the trial's state at every arrival; the tests hold the two to the same trials.
 """
 
 from __future__ import annotations
 
 import numpy as np
+from numba import njit
 
-from oncotrial.designs.bfboin import (
-    BFBOIN,
-    BfBoinError,
-    backfill_open,
-    escalation_decision,
-    highest_open,
-)
+from oncotrial.designs.bfboin import BFBOIN, BfBoinError, backfill_open, escalation_decision
 from oncotrial.designs.efficacy import (
     MAX_N,
     N_AT_DOSE,
@@ -35,261 +30,222 @@ class ArrivalsExhaustedError(BfBoinError):
     """Some trial needed more latent arrivals than were drawn."""
 
 
-class BackfillLedger:
-    """The backfilled patients of many trials: who is still pending, and the counts so far.
+@njit(cache=True)
+def _weibull_day(u: float, shape: float, scale: float) -> float:
+    """:func:`~oncotrial.designs.efficacy.weibull_event_days` with the dose's parameters."""
+    return scale * (-np.log1p(-u)) ** (1.0 / shape)
 
-    Pending patients sit in a few slots per trial (a trial rarely has more than a window's
-    arrivals pending at once; the slots grow when needed). Asked for the counts at a later time,
-    the ledger moves the patients completed since into per-dose counts, touching only trials
-    in which one has completed: times asked for must not decrease per trial. ``record`` keeps
-    every patient for the final count at an earlier time.
-    """
 
-    def __init__(self, n_trials: int, n_doses: int) -> None:
-        self.n_doses = n_doses
-        self.n_done = np.zeros((n_trials, n_doses), dtype=np.int64)
-        self.y_done = np.zeros_like(self.n_done)
-        self.enrolled = np.zeros_like(self.n_done)
-        self.next_done = np.full(n_trials, np.inf)
-        self.pending = np.full((n_trials, 8), np.inf)
-        self.pending_flat = np.zeros((n_trials, 8), dtype=np.int64)
-        self.pending_dlt = np.zeros((n_trials, 8), dtype=bool)
-        self.count = np.zeros(n_trials, dtype=np.int64)
-        self.rec_done = np.full((n_trials, 16), np.inf)
-        self.rec_flat = np.zeros((n_trials, 16), dtype=np.int64)
-        self.rec_dlt = np.zeros((n_trials, 16), dtype=bool)
-        self.rec_resp = np.zeros((n_trials, 16), dtype=bool)
-
-    @staticmethod
-    def _grow(arrays: list[np.ndarray], fill: list) -> list[np.ndarray]:
-        width = arrays[0].shape[1]
-        return [
-            np.concatenate([a, np.full((a.shape[0], width), f, dtype=a.dtype)], axis=1)
-            for a, f in zip(arrays, fill, strict=True)
-        ]
-
-    def add(
-        self,
-        rows: np.ndarray,
-        dose: np.ndarray,
-        done: np.ndarray,
-        dlt: np.ndarray,
-        resp: np.ndarray,
-    ) -> None:
-        """Backfill one patient in each of ``rows`` (distinct trials)."""
-        flat = rows * self.n_doses + dose
-        free = np.isinf(self.pending[rows])
-        if not free.any(axis=1).all():
-            self.pending, self.pending_flat, self.pending_dlt = self._grow(
-                [self.pending, self.pending_flat, self.pending_dlt], [np.inf, 0, False]
+@njit(cache=True)
+def _run_trials(
+    p_tox, p_resp, tox, eff, arrival, start, n_cohorts, cohort_size, cap, window, shape, scale,
+    codes, escalate, deescalate, eliminate, stop, stop_any, extrasafe, n_earlystop,
+    out_n, out_y, out_r, out_bf, out_duration, out_reason, out_cohorts,
+):  # fmt: skip
+    """Every trial, arrival by arrival (see :func:`simulate_bfboin`); returns False when some
+    trial runs out of latent arrivals."""
+    n_trials, width = tox.shape
+    n_doses = p_tox.shape[0]
+    most = n_doses * cap
+    esc_n = np.zeros(n_doses, np.int64)
+    esc_y = np.zeros(n_doses, np.int64)
+    esc_r = np.zeros(n_doses, np.int64)
+    enrolled = np.zeros(n_doses, np.int64)
+    n_done = np.zeros(n_doses, np.int64)
+    y_done = np.zeros(n_doses, np.int64)
+    responded = np.zeros(n_doses, np.bool_)
+    open_ = np.zeros(n_doses, np.bool_)
+    first_resp = np.empty(n_doses)
+    bf_done = np.empty(most)
+    bf_dose = np.empty(most, np.int64)
+    bf_dlt = np.empty(most, np.bool_)
+    bf_resp = np.empty(most, np.bool_)
+    cohort_done = np.empty(cohort_size)
+    cohort_dlt = np.empty(cohort_size, np.bool_)
+    for i in range(n_trials):
+        esc_n[:] = 0
+        esc_y[:] = 0
+        esc_r[:] = 0
+        enrolled[:] = 0
+        first_resp[:] = np.inf
+        n_bf = 0
+        dose, low, ptr, last_done, reason, cohorts = start, n_doses, 0, 0.0, 0, 0
+        for _ in range(n_cohorts):
+            if ptr + cohort_size >= width:
+                return False
+            done_at = 0.0
+            for j in range(cohort_size):
+                t, u = arrival[i, ptr + j], tox[i, ptr + j]
+                dlt = u < p_tox[dose]
+                cohort_dlt[j] = dlt
+                cohort_done[j] = t + (_weibull_day(u, shape[dose], scale[dose]) if dlt else window)
+                done_at = max(done_at, cohort_done[j])
+                if eff[i, ptr + j] < p_resp[dose]:
+                    esc_r[dose] += 1
+                    first_resp[dose] = min(first_resp[dose], t + window)
+            ptr += cohort_size
+            cohorts += 1
+            # arrivals while the cohort is followed: backfill the highest open dose
+            while arrival[i, ptr] <= done_at:
+                t = arrival[i, ptr]
+                seen = False
+                for k in range(dose):
+                    responded[k] = first_resp[k] < t
+                    seen = seen or responded[k]
+                if seen:
+                    n_done[:] = esc_n
+                    y_done[:] = esc_y
+                    for b in range(n_bf):
+                        if bf_done[b] < t:
+                            n_done[bf_dose[b]] += 1
+                            y_done[bf_dose[b]] += bf_dlt[b]
+                    n_here, y_here = esc_n[dose], esc_y[dose]
+                    for j in range(cohort_size):
+                        if cohort_done[j] < t:
+                            n_here += 1
+                            y_here += cohort_dlt[j]
+                    backfill_open(
+                        dose,
+                        responded,
+                        n_done,
+                        y_done,
+                        n_here,
+                        y_here,
+                        esc_n + enrolled,
+                        cap,
+                        deescalate,
+                        open_,
+                    )
+                    for k in range(dose - 1, -1, -1):
+                        if open_[k]:
+                            u = tox[i, ptr]
+                            dlt = u < p_tox[k]
+                            day = _weibull_day(u, shape[k], scale[k]) if dlt else window
+                            bf_done[n_bf], bf_dose[n_bf], bf_dlt[n_bf] = t + day, k, dlt
+                            bf_resp[n_bf] = eff[i, ptr] < p_resp[k]
+                            n_bf += 1
+                            enrolled[k] += 1
+                            break
+                ptr += 1
+                if ptr >= width:
+                    return False
+            # the escalation decision when the next patient arrives
+            decide_at = arrival[i, ptr]
+            esc_n[dose] += cohort_size
+            for j in range(cohort_size):
+                esc_y[dose] += cohort_dlt[j]
+            last_done = done_at
+            n_done[:] = esc_n
+            y_done[:] = esc_y
+            for b in range(n_bf):
+                if bf_done[b] < decide_at:
+                    n_done[bf_dose[b]] += 1
+                    y_done[bf_dose[b]] += bf_dlt[b]
+            dose, low, halt, ended = escalation_decision(
+                dose,
+                n_done,
+                y_done,
+                esc_n[0],
+                esc_y[0],
+                low,
+                codes,
+                escalate,
+                deescalate,
+                eliminate,
+                stop,
+                stop_any,
+                extrasafe,
+                n_earlystop,
             )
-            free = np.isinf(self.pending[rows])
-        slot = np.argmax(free, axis=1)
-        self.pending[rows, slot] = done
-        self.pending_flat[rows, slot] = flat
-        self.pending_dlt[rows, slot] = dlt
-        self.next_done[rows] = np.minimum(self.next_done[rows], done)
-        if int(self.count[rows].max()) >= self.rec_done.shape[1]:
-            self.rec_done, self.rec_flat, self.rec_dlt, self.rec_resp = self._grow(
-                [self.rec_done, self.rec_flat, self.rec_dlt, self.rec_resp],
-                [np.inf, 0, False, False],
-            )
-        at = self.count[rows]
-        self.rec_done[rows, at] = done
-        self.rec_flat[rows, at] = flat
-        self.rec_dlt[rows, at] = dlt
-        self.rec_resp[rows, at] = resp
-        self.count[rows] += 1
-        self.enrolled.ravel()[flat] += 1
-
-    def completed(self, rows: np.ndarray, t: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """Backfilled patients with a complete DLT window before t, and their DLTs, per dose."""
-        stale = self.next_done[rows] < t
-        if stale.any():
-            r, now = rows[stale], t[stale][:, None]
-            times = self.pending[r]
-            done = times < now
-            i, j = np.nonzero(done)
-            cells, where, counts = np.unique(
-                self.pending_flat[r[i], j], return_inverse=True, return_counts=True
-            )
-            self.n_done.ravel()[cells] += counts
-            dlts = np.bincount(where, self.pending_dlt[r[i], j], minlength=cells.size)
-            self.y_done.ravel()[cells] += dlts.astype(np.int64)
-            self.pending[r[i], j] = np.inf
-            self.next_done[r] = np.where(done, np.inf, times).min(axis=1)
-        return self.n_done[rows], self.y_done[rows]
-
-    def final(self, t: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """Per dose, the backfilled patients complete before t (any t), their DLTs and
-        responses."""
-        shape = self.n_done.shape
-        done = self.rec_done < t[:, None]
-        flat = self.rec_flat[done]
-        n = np.bincount(flat, minlength=shape[0] * shape[1]).reshape(shape)
-        y = np.bincount(flat, self.rec_dlt[done], minlength=n.size).reshape(shape)
-        r = np.bincount(flat, self.rec_resp[done], minlength=n.size).reshape(shape)
-        return n, y.astype(np.int64), r.astype(np.int64)
-
-
-def first_after(
-    arrival: np.ndarray, rows: np.ndarray, start: np.ndarray, time: np.ndarray
-) -> np.ndarray:
-    """Index of the first arrival after ``time`` at or beyond column ``start``, per row.
-
-    Arrival times increase along a row: a binary search, vectorised over the rows (the last
-    column when no arrival comes after ``time``).
-    """
-    flat = arrival.ravel()
-    width = arrival.shape[1]
-    base = rows * width
-    lo, hi = start.copy(), np.full(start.shape, width - 1)
-    while True:
-        todo = lo < hi
-        if not todo.any():
-            return lo
-        mid = (lo + hi) // 2
-        early = flat[base + mid] <= time
-        lo = np.where(todo & early, mid + 1, lo)
-        hi = np.where(todo & ~early, mid, hi)
+            if halt:
+                reason = TOO_TOXIC
+                break
+            if ended:
+                reason = N_AT_DOSE
+                break
+        # the data are those complete when the last escalation cohort completed
+        out_n[i, :] = esc_n
+        out_y[i, :] = esc_y
+        out_r[i, :] = esc_r
+        out_bf[i, :] = 0
+        for b in range(n_bf):
+            if bf_done[b] < last_done:
+                out_n[i, bf_dose[b]] += 1
+                out_y[i, bf_dose[b]] += bf_dlt[b]
+                out_r[i, bf_dose[b]] += bf_resp[b]
+                out_bf[i, bf_dose[b]] += 1
+        out_duration[i] = last_done
+        out_reason[i] = reason
+        out_cohorts[i] = cohorts
+    return True
 
 
 def simulate_bfboin(
     design: BFBOIN, p_tox: np.ndarray, p_resp: np.ndarray, latent: EfficacyLatents
 ) -> EfficacyOutcomes:
-    """BF-BOIN trials, one pass per escalation cohort over the trials still running.
+    """BF-BOIN trials, each arrival by arrival, compiled with numba (the event-driven backfill
+    of one trial does not vectorise well across trials; numba runs the same kernels as
+    ``BFBOIN.decide``, trial after trial).
 
-    Each pass enrols the cohort's arrivals, then walks the arrivals that come while the cohort
-    is followed (backfilling each to the highest open dose, all trials at once), then makes the
-    escalation decision when the first patient after the cohort's last DLT assessment arrives;
-    that patient starts the next cohort. ``n_per_dose``/``dlt_per_dose`` count the patients
-    whose DLT window was complete when the last escalation cohort completed (``get.oc.bf``);
-    ``duration_days`` is that time.
+    Per escalation cohort: enrol the cohort's arrivals, backfill the arrivals that come while
+    it is followed to the highest open dose, then make the escalation decision when the first
+    patient after the cohort's last DLT assessment arrives; that patient starts the next
+    cohort. ``n_per_dose``/``dlt_per_dose`` count the patients whose DLT window was complete
+    when the last escalation cohort completed (``get.oc.bf``); ``duration_days`` is that time.
+    Raises :class:`ArrivalsExhaustedError` when a trial needs more arrivals than drawn.
     """
     n_trials, width = latent.tox.shape
-    n_doses, cs, cap = design.n_doses, design.cohort_size, design.backfill_cap
-    window = design.window_days
+    n_doses = design.n_doses
     tables = design.tables()
-    extra_cutoff = design.cutoff_eli - design.offset
-    arrival = design.arrivals.times_days(latent.gap[:, :width])
-    tox, eff = latent.tox, latent.eff
-    esc_n = np.zeros((n_trials, n_doses), dtype=np.int64)
-    esc_y = np.zeros_like(esc_n)
-    esc_r = np.zeros_like(esc_n)
-    ledger = BackfillLedger(n_trials, n_doses)
-    first_resp = np.full((n_trials, n_doses), np.inf)
-    dose = np.full(n_trials, design.start, dtype=np.int64)
-    low = np.full(n_trials, n_doses, dtype=np.int64)
-    ptr = np.zeros(n_trials, dtype=np.int64)
-    last_done = np.zeros(n_trials)
-    no_dose = np.zeros(n_trials, dtype=bool)
+    p = np.clip(p_tox, 1e-12, 1 - 1e-12)
+    shape = np.log(np.log1p(-p) / np.log1p(-p / 2)) / np.log(2.0)
+    scale = design.window_days / (-np.log1p(-p)) ** (1.0 / shape)
+    arrival = np.ascontiguousarray(design.arrivals.times_days(latent.gap[:, :width]))
+    out_n, out_y, out_r, out_bf = (np.zeros((n_trials, n_doses), np.int64) for _ in range(4))
+    duration = np.zeros(n_trials)
     reason = np.full(n_trials, MAX_N, dtype=np.int8)
     cohorts = np.zeros(n_trials, dtype=np.int64)
-
-    def need(cols: np.ndarray) -> None:
-        if cols.size and int(cols.max()) >= width:
-            raise ArrivalsExhaustedError(f"the trials need more than the {width} arrivals drawn")
-
-    doses = np.arange(n_doses)
-    running = np.arange(n_trials)
-    for _ in range(design.n_cohorts):
-        if running.size == 0:
-            break
-        d = dose[running]
-        cols = ptr[running][:, None] + np.arange(cs)[None, :]
-        need(cols)
-        start = arrival[running[:, None], cols]
-        u = tox[running[:, None], cols]
-        pt = p_tox[d][:, None]
-        dlt = u < pt
-        finish = start + np.where(dlt, weibull_event_days(u, pt, window), window)
-        resp = eff[running[:, None], cols] < p_resp[d][:, None]
-        seen = np.where(resp, start + window, np.inf).min(axis=1)
-        first_resp[running, d] = np.minimum(first_resp[running, d], seen)
-        cohort_done = finish.max(axis=1)
-        ptr[running] += cs
-        cohorts[running] += 1
-        # arrivals while the cohort is followed may be backfilled; the first one after its
-        # last DLT assessment triggers the escalation decision and starts the next cohort
-        first_wait = ptr[running]
-        trigger = first_after(arrival, running, first_wait, cohort_done)
-        need(np.where(arrival[running, trigger] > cohort_done, trigger, width))
-        below = doses[None, :] < d[:, None]
-        resp_below = np.where(below, first_resp[running], np.inf).min(axis=1)
-        cand = np.flatnonzero((trigger > first_wait) & (resp_below < cohort_done))
-        pos = first_wait[cand]
-        while cand.size:
-            tr = running[cand]
-            t = arrival[tr, pos]
-            # a dose can be opened only once a response is known below the escalation dose
-            live = t > resp_below[cand]
-            if live.any():
-                w, tr_w, t_w, pos_w = cand[live], tr[live], t[live], pos[live]
-                d_w = d[w]
-                n_bf, y_bf = ledger.completed(tr_w, t_w)
-                here_done = finish[w] < t_w[:, None]
-                open_ = backfill_open(
-                    d_w,
-                    first_resp[tr_w] < t_w[:, None],
-                    esc_n[tr_w] + n_bf,
-                    esc_y[tr_w] + y_bf,
-                    esc_n[tr_w, d_w] + here_done.sum(axis=1),
-                    esc_y[tr_w, d_w] + (here_done & dlt[w]).sum(axis=1),
-                    esc_n[tr_w] + ledger.enrolled[tr_w],
-                    cap,
-                    tables,
-                )
-                target = highest_open(open_)
-                go = target >= 0
-                if go.any():
-                    g_tr, g_dose, g_t, g_pos = tr_w[go], target[go], t_w[go], pos_w[go]
-                    ug = tox[g_tr, g_pos]
-                    pg = p_tox[g_dose]
-                    g_dlt = ug < pg
-                    g_done = g_t + np.where(g_dlt, weibull_event_days(ug, pg, window), window)
-                    ledger.add(g_tr, g_dose, g_done, g_dlt, eff[g_tr, g_pos] < p_resp[g_dose])
-            pos = pos + 1
-            more = pos < trigger[cand]
-            cand, pos = cand[more], pos[more]
-        ptr[running] = trigger
-        # the escalation decision when the next patient arrives
-        decide_at = arrival[running, ptr[running]]
-        esc_n[running, d] += cs
-        esc_y[running, d] += dlt.sum(axis=1)
-        esc_r[running, d] += resp.sum(axis=1)
-        last_done[running] = cohort_done
-        n_bf, y_bf = ledger.completed(running, decide_at)
-        nxt, new_low, stop, ended = escalation_decision(
-            d,
-            esc_n[running] + n_bf,
-            esc_y[running] + y_bf,
-            esc_n[running, 0],
-            esc_y[running, 0],
-            low[running],
-            tables,
-            design.extrasafe,
-            extra_cutoff,
-            design.target,
-            design.n_earlystop,
-        )
-        low[running] = new_low
-        dose[running] = nxt
-        no_dose[running[stop]] = True
-        reason[running[stop]] = TOO_TOXIC
-        reason[running[ended]] = N_AT_DOSE
-        running = running[~stop & ~ended]
-    n_bf, y_bf, r_bf = ledger.final(last_done)
-    n_all = esc_n + n_bf
-    y_all = esc_y + y_bf
-    selected = np.where(no_dose, -1, design.select_mtd(n_all, y_all))
+    complete = _run_trials(
+        np.asarray(p_tox, float),
+        np.asarray(p_resp, float),
+        np.ascontiguousarray(latent.tox),
+        np.ascontiguousarray(latent.eff),
+        arrival,
+        design.start,
+        design.n_cohorts,
+        design.cohort_size,
+        design.backfill_cap,
+        float(design.window_days),
+        shape,
+        scale,
+        tables.codes,
+        tables.escalate,
+        tables.deescalate,
+        tables.eliminate,
+        tables.stop,
+        tables.stop_any,
+        design.extrasafe,
+        design.n_earlystop,
+        out_n,
+        out_y,
+        out_r,
+        out_bf,
+        duration,
+        reason,
+        cohorts,
+    )
+    if not complete:
+        raise ArrivalsExhaustedError(f"the trials need more than the {width} arrivals drawn")
+    no_dose = reason == TOO_TOXIC
+    selected = np.where(no_dose, -1, design.select_mtd(out_n, out_y))
     return EfficacyOutcomes(
         selected=selected,
-        n_per_dose=n_all,
-        dlt_per_dose=y_all,
+        n_per_dose=out_n,
+        dlt_per_dose=out_y,
         stopped_early=(reason != MAX_N) & (cohorts < design.n_cohorts),
-        duration_days=last_done,
-        response_per_dose=esc_r + r_bf,
-        backfill_per_dose=n_bf,
+        duration_days=duration,
+        response_per_dose=out_r,
+        backfill_per_dose=out_bf,
         stop_reason=reason,
     )
 

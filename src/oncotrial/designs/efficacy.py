@@ -22,7 +22,7 @@ import numpy as np
 from scipy import special
 
 from oncotrial.designs.base import DesignError
-from oncotrial.designs.simulation import LatentPatients, TrialOutcomes, _uniforms
+from oncotrial.designs.simulation import LatentPatients, TrialOutcomes
 
 
 class EfficacyDesignError(DesignError):
@@ -55,9 +55,9 @@ class Arrivals:
 
     def times_days(self, uniforms: np.ndarray) -> np.ndarray:
         """Arrival times: the first patient at day 0, then cumulative gaps (columns 1, 2, …)."""
-        times = self.gaps_days(uniforms)
-        times[:, 0] = 0.0
-        return np.cumsum(times, axis=1, out=times)
+        times = self.gaps_days(np.asarray(uniforms).T)  # patients first: a fast cumsum
+        times[0] = 0.0
+        return np.cumsum(times, axis=0, out=times).T
 
 
 def weibull_event_days(u: np.ndarray, p: np.ndarray, window_days: float) -> np.ndarray:
@@ -292,12 +292,21 @@ def parse_efficacy_outcomes(text: str, n_doses: int) -> tuple[EfficacyPatient, .
     return tuple(patients)
 
 
+def _patient_major(stream: np.random.SeedSequence, shape: tuple[int, int]) -> np.ndarray:
+    """The numbers of :func:`~oncotrial.designs.simulation._uniforms` for (trials, patients),
+    as a view on the patient-major draw (no transposed copy)."""
+    n_trials, max_patients = shape
+    rng = np.random.Generator(np.random.PCG64(stream))
+    return rng.random((max_patients, n_trials)).T
+
+
 class EfficacyLatents(LatentPatients):
     """:class:`LatentPatients` with a fourth stream: the efficacy uniform of each patient.
 
     ``eff`` is drawn patient-major from the block's fourth stream, so a patient's number does not
     depend on how many patients were drawn, and ``tox``/``time``/``gap`` stay the numbers the
-    toxicity-only designs see for the same ``(seed, block)``.
+    toxicity-only designs see for the same ``(seed, block)``. The arrays are views of the
+    patient-major draws (column-major), which saves a transposed copy.
     """
 
     def __init__(
@@ -319,15 +328,29 @@ class EfficacyLatents(LatentPatients):
     def eff(self) -> np.ndarray:
         if self._eff is None:
             assert self._eff_stream is not None
-            self._eff = _uniforms(self._eff_stream, self.tox.shape)
+            self._eff = _patient_major(self._eff_stream, self.tox.shape)
         return self._eff
+
+    @property
+    def time(self) -> np.ndarray:
+        if self._time is None:
+            assert self._streams is not None
+            self._time = _patient_major(self._streams[0], self.tox.shape)
+        return self._time
+
+    @property
+    def gap(self) -> np.ndarray:
+        if self._gap is None:
+            assert self._streams is not None
+            self._gap = _patient_major(self._streams[1], self.tox.shape)
+        return self._gap
 
     @classmethod
     def draw(cls, n_trials: int, max_patients: int, seed: int, block: int = 0) -> EfficacyLatents:
         """The block's latent patients; the first three streams are those of
         :meth:`LatentPatients.draw` for the same ``(seed, block)``."""
         tox_s, time_s, gap_s, eff_s = np.random.SeedSequence([seed, block]).spawn(4)
-        tox = _uniforms(tox_s, (n_trials, max_patients))
+        tox = _patient_major(tox_s, (n_trials, max_patients))
         return cls(tox, streams=(time_s, gap_s, eff_s, tox_s))
 
     def widened(self, max_patients: int) -> EfficacyLatents:
@@ -335,7 +358,7 @@ class EfficacyLatents(LatentPatients):
         if self._tox_stream is None or self._eff_stream is None or self._streams is None:
             raise ValueError("only latent patients drawn from streams can be widened")
         shape = (self.n_trials, max_patients)
-        tox = _uniforms(self._tox_stream, shape)
+        tox = _patient_major(self._tox_stream, shape)
         return EfficacyLatents(
             tox, streams=(self._streams[0], self._streams[1], self._eff_stream, self._tox_stream)
         )
