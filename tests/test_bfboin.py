@@ -101,7 +101,7 @@ def test_vectorised_simulator_equals_the_scalar_decisions(name: str) -> None:
         assert np.array_equal(trial["backfill"], out.backfill_per_dose[i]), i
         assert trial["duration_days"] == pytest.approx(out.duration_days[i])
         stopped = "no dose is selected" in trial["decision"].reason
-        mtd = -1 if stopped else int(design.select_mtd(trial["n"][None], trial["y"][None])[0])
+        mtd = -1 if stopped else int(design.mtd_from_counts(trial["n"][None], trial["y"][None])[0])
         assert mtd == out.selected[i], i
 
 

@@ -81,6 +81,18 @@ class BfTables:
     stop: np.ndarray
     stop_any: np.ndarray
 
+    @property
+    def decision_args(self) -> tuple[np.ndarray, ...]:
+        """The tables :func:`escalation_decision` takes, in its order."""
+        return (
+            self.codes,
+            self.escalate,
+            self.deescalate,
+            self.eliminate,
+            self.stop,
+            self.stop_any,
+        )
+
 
 @functools.lru_cache(maxsize=32)
 def bf_tables(
@@ -276,11 +288,11 @@ def _dose_name(names: DoseNames | None, index: int) -> str:
 
 
 @dataclass(frozen=True)
-class BFBOIN:
-    """BF-BOIN (module docstring), defaults of ``bfboin::get.oc.bf`` (cap 12 patients a dose).
-
-    ``window_days`` is the DLT window; responses are known at its end. ``n_earlystop`` ends
-    the trial once the dose BOIN stays at holds that many evaluated patients.
+class BFBOIN(BOIN):
+    """BF-BOIN (module docstring): BOIN's parameters, plus the backfill cap (12 patients a dose,
+    as ``bfboin::get.oc.bf``), the DLT window in days (responses are known at its end) and the
+    arrival of patients used by :meth:`simulate`. ``n_earlystop`` ends the trial once the dose
+    BOIN stays at holds that many evaluated patients.
 
     Example
     -------
@@ -290,24 +302,13 @@ class BFBOIN:
     3
     """
 
-    n_doses: int
-    target: float
-    cohort_size: int = 3
-    n_cohorts: int = 10
-    start: int = 0
-    p_saf: float | None = None
-    p_tox: float | None = None
-    cutoff_eli: float = 0.95
-    extrasafe: bool = False
-    offset: float = 0.05
-    bound_mtd: bool = False
-    n_earlystop: int = 100
-    backfill_cap: int = 12
     window_days: float = 30.0
+    backfill_cap: int = 12
     arrivals: Arrivals = Arrivals()
     name: str = "bf-boin"
 
     def __post_init__(self) -> None:
+        super().__post_init__()
         if self.cohort_size < 3:
             raise BfBoinError("BF-BOIN needs cohorts of at least 3 patients (as bfboin)")
         if self.backfill_cap < 1:
@@ -316,26 +317,6 @@ class BFBOIN:
             raise BfBoinError("the DLT window must be positive")
         if self.n_doses < 2:
             raise BfBoinError("backfilling needs at least two doses")
-        _ = self.boin  # builds (and so validates) the BOIN design underneath
-
-    @functools.cached_property
-    def boin(self) -> BOIN:
-        """The BOIN design underneath (boundaries, elimination and MTD selection)."""
-        return BOIN(
-            n_doses=self.n_doses,
-            target=self.target,
-            cohort_size=self.cohort_size,
-            n_cohorts=self.n_cohorts,
-            start=self.start,
-            p_saf=self.p_saf,
-            p_tox=self.p_tox,
-            cutoff_eli=self.cutoff_eli,
-            extrasafe=self.extrasafe,
-            offset=self.offset,
-            n_earlystop=self.n_earlystop,
-            bound_mtd=self.bound_mtd,
-            window_days=self.window_days,
-        )
 
     @property
     def max_escalation_patients(self) -> int:
@@ -356,16 +337,18 @@ class BFBOIN:
         per_window = self.arrivals.rate_per_month * self.window_days / DAYS_PER_MONTH
         return self.n_cohorts * (self.cohort_size + int(math.ceil(1.5 * per_window)) + 2) + 10
 
-    def select_mtd(self, n: np.ndarray, y: np.ndarray) -> np.ndarray:
+    def mtd_from_counts(self, n: np.ndarray, y: np.ndarray) -> np.ndarray:
         """BOIN's MTD (isotonic, with elimination and the extra-safe rule) per row of counts."""
-        tables, stop = _tables_for(self.boin, int(np.max(n, initial=0)))
+        tables, stop = _tables_for(self, int(np.max(n, initial=0)))
         lowest = _lowest_eliminated(n, y, tables, stop)
         bound = tables.lambda_d if self.bound_mtd else None
         return isotonic_mtd(n, y, self.target, lowest, bound)
 
     # ---- conduct ----------------------------------------------------------------------------
 
-    def decide(self, state: EfficacyState, names: DoseNames | None = None) -> Decision:
+    def decide(  # type: ignore[override]
+        self, state: EfficacyState, names: DoseNames | None = None
+    ) -> Decision:
         """Where the next arriving patient goes, or the escalation decision when the current
         escalation cohort is complete.
 
@@ -478,12 +461,7 @@ class BFBOIN:
             len(esc_low),
             sum(p.dlt for p in esc_low),
             low,
-            tables.codes,
-            tables.escalate,
-            tables.deescalate,
-            tables.eliminate,
-            tables.stop,
-            tables.stop_any,
+            *tables.decision_args,
             self.extrasafe,
             self.n_earlystop,
         )
@@ -504,7 +482,7 @@ class BFBOIN:
             )
         cohorts_done = len(escalation) // self.cohort_size
         if ended or cohorts_done >= self.n_cohorts:
-            mtd = int(self.select_mtd(n_done[None, :], y_done[None, :])[0])
+            mtd = int(self.mtd_from_counts(n_done[None, :], y_done[None, :])[0])
             why = (
                 f"{n_done[nxt_i]} ≥ n_earlystop = {self.n_earlystop} at the dose BOIN stays at"
                 if ended
@@ -532,7 +510,7 @@ class BFBOIN:
 
     # ---- simulation -------------------------------------------------------------------------
 
-    def simulate(
+    def simulate(  # type: ignore[override]
         self, p_tox: np.ndarray, p_response: np.ndarray, latent: EfficacyLatents
     ) -> EfficacyOutcomes:
         """Operating characteristics on latent arrivals, vectorised across trials.

@@ -37,6 +37,18 @@ def _weibull_day(u: float, shape: float, scale: float) -> float:
 
 
 @njit(cache=True)
+def _complete_by(t, esc_n, esc_y, bf_done, bf_dose, bf_dlt, n_bf, n_done, y_done):
+    """Patients with a complete DLT window before t, and their DLTs, per dose: every evaluated
+    escalation patient and the backfilled ones done by then (into ``n_done``/``y_done``)."""
+    n_done[:] = esc_n
+    y_done[:] = esc_y
+    for b in range(n_bf):
+        if bf_done[b] < t:
+            n_done[bf_dose[b]] += 1
+            y_done[bf_dose[b]] += bf_dlt[b]
+
+
+@njit(cache=True)
 def _run_trials(
     p_tox, p_resp, tox, eff, arrival, start, n_cohorts, cohort_size, cap, window, shape, scale,
     codes, escalate, deescalate, eliminate, stop, stop_any, extrasafe, n_earlystop,
@@ -93,12 +105,7 @@ def _run_trials(
                     responded[k] = first_resp[k] < t
                     seen = seen or responded[k]
                 if seen:
-                    n_done[:] = esc_n
-                    y_done[:] = esc_y
-                    for b in range(n_bf):
-                        if bf_done[b] < t:
-                            n_done[bf_dose[b]] += 1
-                            y_done[bf_dose[b]] += bf_dlt[b]
+                    _complete_by(t, esc_n, esc_y, bf_done, bf_dose, bf_dlt, n_bf, n_done, y_done)
                     n_here, y_here = esc_n[dose], esc_y[dose]
                     for j in range(cohort_size):
                         if cohort_done[j] < t:
@@ -135,12 +142,7 @@ def _run_trials(
             for j in range(cohort_size):
                 esc_y[dose] += cohort_dlt[j]
             last_done = done_at
-            n_done[:] = esc_n
-            y_done[:] = esc_y
-            for b in range(n_bf):
-                if bf_done[b] < decide_at:
-                    n_done[bf_dose[b]] += 1
-                    y_done[bf_dose[b]] += bf_dlt[b]
+            _complete_by(decide_at, esc_n, esc_y, bf_done, bf_dose, bf_dlt, n_bf, n_done, y_done)
             dose, low, halt, ended = escalation_decision(
                 dose,
                 n_done,
@@ -218,12 +220,7 @@ def simulate_bfboin(
         float(design.window_days),
         shape,
         scale,
-        tables.codes,
-        tables.escalate,
-        tables.deescalate,
-        tables.eliminate,
-        tables.stop,
-        tables.stop_any,
+        *tables.decision_args,
         design.extrasafe,
         design.n_earlystop,
         out_n,
@@ -237,7 +234,7 @@ def simulate_bfboin(
     if not complete:
         raise ArrivalsExhaustedError(f"the trials need more than the {width} arrivals drawn")
     no_dose = reason == TOO_TOXIC
-    selected = np.where(no_dose, -1, design.select_mtd(out_n, out_y))
+    selected = np.where(no_dose, -1, design.mtd_from_counts(out_n, out_y))
     return EfficacyOutcomes(
         selected=selected,
         n_per_dose=out_n,

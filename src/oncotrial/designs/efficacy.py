@@ -324,26 +324,24 @@ class EfficacyLatents(LatentPatients):
         self._eff_stream = None if streams is None else streams[2]
         self._tox_stream = None if streams is None or len(streams) < 4 else streams[3]
 
+    def _drawn(self, name: str, stream: np.random.SeedSequence | None) -> np.ndarray:
+        """The uniforms held in attribute ``name``, drawn from ``stream`` on first use."""
+        if getattr(self, name) is None:
+            assert stream is not None
+            setattr(self, name, _patient_major(stream, self.tox.shape))
+        return getattr(self, name)
+
     @property
     def eff(self) -> np.ndarray:
-        if self._eff is None:
-            assert self._eff_stream is not None
-            self._eff = _patient_major(self._eff_stream, self.tox.shape)
-        return self._eff
+        return self._drawn("_eff", self._eff_stream)
 
     @property
     def time(self) -> np.ndarray:
-        if self._time is None:
-            assert self._streams is not None
-            self._time = _patient_major(self._streams[0], self.tox.shape)
-        return self._time
+        return self._drawn("_time", None if self._streams is None else self._streams[0])
 
     @property
     def gap(self) -> np.ndarray:
-        if self._gap is None:
-            assert self._streams is not None
-            self._gap = _patient_major(self._streams[1], self.tox.shape)
-        return self._gap
+        return self._drawn("_gap", None if self._streams is None else self._streams[1])
 
     @classmethod
     def draw(cls, n_trials: int, max_patients: int, seed: int, block: int = 0) -> EfficacyLatents:
