@@ -50,6 +50,8 @@ from oncotrial.designs.efficacy import (
     EfficacyOutcomes,
     EfficacyState,
     check_truth,
+    dose_name,
+    opening_decision,
 )
 from oncotrial.designs.mtd import isotonic_mtd
 from oncotrial.designs.tables import DEESCALATE, ELIMINATE, ESCALATE, STAY
@@ -283,10 +285,6 @@ def escalation_decision(
 # --------------------------------------------------------------------------------------------
 
 
-def _dose_name(names: DoseNames | None, index: int) -> str:
-    return f"dose {index + 1}" if names is None else names.short(index)
-
-
 @dataclass(frozen=True)
 class BFBOIN(BOIN):
     """BF-BOIN (module docstring): BOIN's parameters, plus the backfill cap (12 patients a dose,
@@ -358,17 +356,13 @@ class BFBOIN(BOIN):
         ``details["eliminated_from_index"]`` is to be carried in the next state's
         ``eliminated_from``.
         """
-        if state.n_doses != self.n_doses:
-            raise BfBoinError(f"the data have {state.n_doses} doses, the design {self.n_doses}")
+        opening = opening_decision(
+            state, self.n_doses, self.start, names, BfBoinError, {"role": "escalation"}
+        )
+        if opening is not None:
+            return opening
         dose = state.current_dose
-        if dose is None:
-            return Decision(
-                self.start,
-                True,
-                (),
-                f"no patient treated yet: start at {_dose_name(names, self.start)}",
-                details={"role": "escalation"},
-            )
+        assert dose is not None
         window = state.tox_window_days
         low = self.n_doses if state.eliminated_from is None else state.eliminated_from
         escalation = [p for p in state.patients if not p.backfill]
@@ -377,7 +371,7 @@ class BFBOIN(BOIN):
         done = [p for p in state.patients if not p.dlt_pending(window)]
         n_done = EfficacyState(self.n_doses, tuple(done)).treated()
         y_done = EfficacyState(self.n_doses, tuple(done)).dlts()
-        here = _dose_name(names, dose)
+        here = dose_name(names, dose)
         details: dict = {
             "n_complete": n_done.tolist(),
             "dlts": y_done.tolist(),
@@ -425,7 +419,7 @@ class BFBOIN(BOIN):
                 True,
                 eliminated,
                 f"the escalation cohort at {here} is being followed; "
-                f"{_dose_name(names, target)} is the highest dose open to backfilling "
+                f"{dose_name(names, target)} is the highest dose open to backfilling "
                 "(cleared, a response seen, under the cap): backfill the next patient there",
                 details=details,
             )
@@ -469,7 +463,7 @@ class BFBOIN(BOIN):
         details["eliminated_from_index"] = None if low_i >= self.n_doses else low_i + 1
         eliminated = tuple(range(low_i, self.n_doses))
         counts = (
-            f"{_dose_name(names, dose)}: {y_done[dose]} DLT(s) in {n_done[dose]} evaluated "
+            f"{dose_name(names, dose)}: {y_done[dose]} DLT(s) in {n_done[dose]} evaluated "
             "patient(s), backfilled ones included"
         )
         if stop:
@@ -490,7 +484,7 @@ class BFBOIN(BOIN):
             )
             pending = int(sum(p.dlt_pending(state.tox_window_days) for p in state.patients))
             extra = f" ({pending} backfilled patient(s) still pending are not used)" * (pending > 0)
-            chosen = "none" if mtd < 0 else _dose_name(names, mtd)
+            chosen = "none" if mtd < 0 else dose_name(names, mtd)
             return Decision(
                 None,
                 False,
@@ -504,7 +498,7 @@ class BFBOIN(BOIN):
             nxt_i,
             True,
             eliminated,
-            f"{counts}; {move} → the next escalation cohort at {_dose_name(names, nxt_i)}",
+            f"{counts}; {move} → the next escalation cohort at {dose_name(names, nxt_i)}",
             details=details,
         )
 

@@ -21,7 +21,6 @@ from oncotrial.designs.boin12_rules import (
     boin12_decision,
     boin12_next,
     boin12_tables,
-    dose_name,
     eliminations_from_counts,
     obd_selection,
     rank_desirability_table,
@@ -37,6 +36,8 @@ from oncotrial.designs.efficacy import (
     EfficacyState,
     Utilities,
     check_truth,
+    dose_name,
+    opening_decision,
 )
 from oncotrial.designs.mtd import isotonic_mtd
 from oncotrial.designs.simulation import AccrualModel, cohort_durations
@@ -274,16 +275,11 @@ class BOIN12:
         patients with a pending outcome BOIN12 waits (TITE-BOIN12 decides with pending
         outcomes). ``names`` names the levels in the reason (default "dose k").
         """
-        if state.n_doses != self.n_doses:
-            raise Boin12Error(f"the data have {state.n_doses} doses, the design {self.n_doses}")
+        opening = opening_decision(state, self.n_doses, self.start, names, Boin12Error)
+        if opening is not None:
+            return opening
         dose = state.current_dose
-        if dose is None:
-            return Decision(
-                self.start,
-                True,
-                (),
-                f"no patient treated yet: start at {dose_name(names, self.start)}",
-            )
+        assert dose is not None
         n, y, r, s = self._counts(state)
         tables = self.tables(int(n.max(initial=0)))
         low_arr, futile_arr = eliminations_from_counts(n, y, r, tables)

@@ -46,7 +46,7 @@ from scipy import special, stats
 from oncotrial.designs.admissibility import lowest_eliminated_from_mask
 from oncotrial.designs.base import Decision
 from oncotrial.designs.boin import BoinBoundaries, boin_lambdas
-from oncotrial.designs.efficacy import EfficacyDesignError, Utilities
+from oncotrial.designs.efficacy import EfficacyDesignError, Utilities, dose_name
 from oncotrial.designs.mtd import isotonic_mtd
 
 if TYPE_CHECKING:
@@ -325,11 +325,6 @@ def rank_desirability_table(
     for row in rows:
         row.setdefault("rds", None)
     return rows
-
-
-def dose_name(names: DoseNames | None, index: int) -> str:
-    """A level as people read it: the protocol's short name, or \"dose k\" without one."""
-    return f"dose {index + 1}" if names is None else names.short(index)
 
 
 def boin12_decision(

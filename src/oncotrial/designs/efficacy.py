@@ -17,12 +17,16 @@ import math
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import numpy as np
 from scipy import special
 
-from oncotrial.designs.base import DesignError
-from oncotrial.designs.simulation import LatentPatients, TrialOutcomes
+from oncotrial.designs.base import Decision, DesignError
+from oncotrial.designs.simulation import LatentPatients, OperatingCharacteristics, TrialOutcomes
+
+if TYPE_CHECKING:
+    from oncotrial.protocol.naming import DoseNames
 
 
 class EfficacyDesignError(DesignError):
@@ -453,24 +457,16 @@ MAX_N, N_AT_DOSE, TOO_TOXIC, NONE_ADMISSIBLE = range(4)
 
 
 @dataclass(frozen=True)
-class EfficacyCharacteristics:
+class EfficacyCharacteristics(OperatingCharacteristics):
     """:class:`~oncotrial.designs.simulation.OperatingCharacteristics` plus the efficacy side.
 
     ``selected_pct`` is the selection of the design's final dose (the OBD for BOIN12, the MTD
     for BF-BOIN); ``mean_duration_months`` uses 30-day months.
     """
 
-    n_trials: int
-    selected_pct: list[float]
-    no_mtd_pct: float
-    mean_patients: list[float]
-    mean_dlts: list[float]
-    stopped_pct: float
-    mean_n: float
-    mean_duration_days: float | None
-    mean_responses: list[float]
-    mean_backfill: list[float]
-    stop_reason_pct: dict[str, float]
+    mean_responses: list[float] = field(default_factory=list)
+    mean_backfill: list[float] = field(default_factory=list)
+    stop_reason_pct: dict[str, float] = field(default_factory=dict)
 
     @property
     def mean_duration_months(self) -> float | None:
@@ -478,19 +474,40 @@ class EfficacyCharacteristics:
 
     def to_json(self) -> dict:
         return {
-            "n_trials": self.n_trials,
-            "selected_pct": self.selected_pct,
-            "no_selection_pct": self.no_mtd_pct,
-            "mean_patients": self.mean_patients,
-            "mean_dlts": self.mean_dlts,
+            **super().to_json(),
             "mean_responses": self.mean_responses,
             "mean_backfill": self.mean_backfill,
-            "stopped_pct": self.stopped_pct,
             "stop_reason_pct": self.stop_reason_pct,
-            "mean_n": self.mean_n,
-            "mean_duration_days": self.mean_duration_days,
             "mean_duration_months": self.mean_duration_months,
         }
+
+
+def dose_name(names: DoseNames | None, index: int) -> str:
+    """A level as people read it: the protocol's short name, or "dose k" without one."""
+    return f"dose {index + 1}" if names is None else names.short(index)
+
+
+def opening_decision(
+    state: EfficacyState,
+    n_doses: int,
+    start: int,
+    names: DoseNames | None,
+    error: type[EfficacyDesignError],
+    details: dict | None = None,
+) -> Decision | None:
+    """The checks every design makes first: the data's doses are the design's (else ``error``),
+    and before anyone is treated the answer is the start dose; ``None`` otherwise."""
+    if state.n_doses != n_doses:
+        raise error(f"the data have {state.n_doses} doses, the design {n_doses}")
+    if state.current_dose is not None:
+        return None
+    return Decision(
+        start,
+        True,
+        (),
+        f"no patient treated yet: start at {dose_name(names, start)}",
+        details=details or {},
+    )
 
 
 def replay_efficacy_trial(

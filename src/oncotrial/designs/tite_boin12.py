@@ -37,7 +37,6 @@ from oncotrial.designs.boin12_rules import (
     admissible_mask,
     boin12_decision,
     desirability,
-    dose_name,
     neighbours,
 )
 from oncotrial.designs.efficacy import (
@@ -47,6 +46,7 @@ from oncotrial.designs.efficacy import (
     EfficacyState,
     Utilities,
     check_truth,
+    dose_name,
 )
 
 if TYPE_CHECKING:
