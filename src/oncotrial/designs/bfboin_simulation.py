@@ -62,7 +62,7 @@ def _run_trials(
     esc_n = np.zeros(n_doses, np.int64)
     esc_y = np.zeros(n_doses, np.int64)
     esc_r = np.zeros(n_doses, np.int64)
-    enrolled = np.zeros(n_doses, np.int64)
+    treated = np.zeros(n_doses, np.int64)  # escalation patients evaluated + backfilled
     n_done = np.zeros(n_doses, np.int64)
     y_done = np.zeros(n_doses, np.int64)
     responded = np.zeros(n_doses, np.bool_)
@@ -78,7 +78,7 @@ def _run_trials(
         esc_n[:] = 0
         esc_y[:] = 0
         esc_r[:] = 0
-        enrolled[:] = 0
+        treated[:] = 0
         first_resp[:] = np.inf
         n_bf = 0
         dose, low, ptr, last_done, reason, cohorts = start, n_doses, 0, 0.0, 0, 0
@@ -118,7 +118,7 @@ def _run_trials(
                         y_done,
                         n_here,
                         y_here,
-                        esc_n + enrolled,
+                        treated,
                         cap,
                         deescalate,
                         open_,
@@ -131,7 +131,7 @@ def _run_trials(
                             bf_done[n_bf], bf_dose[n_bf], bf_dlt[n_bf] = t + day, k, dlt
                             bf_resp[n_bf] = eff[i, ptr] < p_resp[k]
                             n_bf += 1
-                            enrolled[k] += 1
+                            treated[k] += 1
                             break
                 ptr += 1
                 if ptr >= width:
@@ -139,6 +139,7 @@ def _run_trials(
             # the escalation decision when the next patient arrives
             decide_at = arrival[i, ptr]
             esc_n[dose] += cohort_size
+            treated[dose] += cohort_size
             for j in range(cohort_size):
                 esc_y[dose] += cohort_dlt[j]
             last_done = done_at
