@@ -148,11 +148,11 @@ def redacted_text(value: Any) -> str | None:
     return f"<redacted sha256={digest}>"
 
 
-def audited_models() -> list[type[Any]]:
-    """Every mapped model marked :class:`~oncotrial.store.models.Audited`, in table-name order
-    (read from the metadata, so models added later are included)."""
+def audited_models(base: type[Any] = Base) -> list[type[Any]]:
+    """Every model mapped on ``base`` and marked :class:`~oncotrial.store.models.Audited`, in
+    table-name order (read from the metadata, so models added later are included)."""
     models = {
-        mapper.class_ for mapper in Base.registry.mappers if issubclass(mapper.class_, Audited)
+        mapper.class_ for mapper in base.registry.mappers if issubclass(mapper.class_, Audited)
     }
     return sorted(models, key=lambda model: model.__table__.name)
 

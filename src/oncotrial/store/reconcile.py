@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import json
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -368,6 +368,7 @@ def reconcile(
     limit: int = DEFAULT_LIMIT,
     connection: Connection | None = None,
     progress: Progress | None = None,
+    models: Sequence[type[Any]] | None = None,
 ) -> ReconcileReport:
     """Replay the audit trail of every audited table and compare it with the stored rows.
 
@@ -382,6 +383,9 @@ def reconcile(
         shared with the chain check) instead of a new snapshot.
     progress
         ``progress(done, total)`` in audit entries replayed.
+    models
+        The audited models (default: every one the metadata marks
+        :class:`~oncotrial.store.models.Audited`).
 
     Returns
     -------
@@ -398,7 +402,9 @@ def reconcile(
     """
     if connection is None:
         with read_snapshot(engine) as snapshot:
-            return reconcile(engine, limit=limit, connection=snapshot, progress=progress)
+            return reconcile(
+                engine, limit=limit, connection=snapshot, progress=progress, models=models
+            )
     found: Bounded[Discrepancy] = Bounded(limit)
     kinds: Counter[str] = Counter()
     entries = dict(
@@ -409,11 +415,11 @@ def reconcile(
         ).all()
     )
     total = sum(entries.values())
-    models = {model.__table__.name: model for model in audited_models()}
+    by_table = {model.__table__.name: model for model in models or audited_models()}
     present = set(inspect(connection).get_table_names())
     tables: list[TableReplay] = []
     done = 0
-    for name, model in models.items():
+    for name, model in by_table.items():
         reconciler = _TableReconciler(name, found, kinds)
         if name not in present:
             if entries.get(name):
@@ -426,7 +432,7 @@ def reconcile(
         done += reconciler.entries
         if progress is not None:
             progress(done, total)
-    for name in sorted(set(entries) - set(models)):
+    for name in sorted(set(entries) - set(by_table)):
         reconciler = _TableReconciler(name, found, kinds)
         message = f"the trail has {entries[name]} record changes of a table that is not audited"
         reconciler.report("*", "trail", message)
