@@ -22,7 +22,7 @@ from sqlalchemy import text
 from audit_tampering import behind_the_back, busy_trial, rehash_from, trail_rows
 from oncotrial.store import Store, init_db
 from oncotrial.store.audit_check import check_audit, take_checkpoint
-from oncotrial.store.chain import audit_head, read_snapshot, verify_audit
+from oncotrial.store.chain import AuditHead, audit_head, read_snapshot, verify_audit
 from oncotrial.store.checkpoint import (
     CheckpointError,
     compare_checkpoint,
@@ -146,11 +146,11 @@ def test_a_consistently_rewritten_tail_is_caught_only_by_the_checkpoint(
     assert "rewritten from this row on" in str(finding)
 
 
-def test_a_trail_truncated_after_the_checkpoint_is_caught(
+def checkpoint_then_cut_the_last_change(
     store: Store, keys: tuple[Path, Path], tmp_path: Path
-) -> None:
-    """The insider removes the last change (the second data cut) from the trail, puts the old
-    value back and moves the head back: only the checkpoint sees it."""
+) -> tuple[Path, Path, AuditHead]:
+    """A busy trial checkpointed; then the insider removes the last change (the second data
+    cut) from the trail, puts the old value back and moves the head back."""
     private, public = keys
     busy_trial(store)
     head = audit_head(store.engine)
@@ -159,6 +159,14 @@ def test_a_trail_truncated_after_the_checkpoint_is_caught(
         dba.execute(text("DELETE FROM audit_log WHERE seq = :s"), {"s": head.seq})
         dba.execute(text("UPDATE study_settings SET value = '2024-06-30'"))
         rehash_from(dba, head.seq)
+    return path, public, head
+
+
+def test_a_trail_truncated_after_the_checkpoint_is_caught(
+    store: Store, keys: tuple[Path, Path], tmp_path: Path
+) -> None:
+    """The last change cut from the trail and from the table: only the checkpoint sees it."""
+    path, public, head = checkpoint_then_cut_the_last_change(store, keys, tmp_path)
     assert verify_audit(store.engine).ok and reconcile(store.engine).ok
     assert findings(store, path, public) == [("truncated", head.seq)]
     [held] = check_audit(store.engine, checkpoints=[path], key=public).checkpoints
@@ -170,14 +178,7 @@ def test_truncated_then_regrown_past_the_checkpoint_is_caught(
 ) -> None:
     """Cut back, then new work appended: the trail is longer than the checkpoint again, but row
     ``head.seq`` is no longer the row that was anchored."""
-    private, public = keys
-    busy_trial(store)
-    head = audit_head(store.engine)
-    path = checkpoint_now(store, private, tmp_path / "cp.json")
-    with behind_the_back(store) as dba:
-        dba.execute(text("DELETE FROM audit_log WHERE seq = :s"), {"s": head.seq})
-        dba.execute(text("UPDATE study_settings SET value = '2024-06-30'"))
-        rehash_from(dba, head.seq)
+    path, public, head = checkpoint_then_cut_the_last_change(store, keys, tmp_path)
     store.add_records("AE", [{"USUBJID": "01-003", "AETERM": "Cough", "AETOXGR": "1"}], "crc")
     store.add_records("AE", [{"USUBJID": "01-003", "AETERM": "Fever", "AETOXGR": "1"}], "crc")
     assert verify_audit(store.engine).ok and reconcile(store.engine).ok

@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import json
 from collections import Counter
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -296,19 +296,41 @@ class _TableReconciler:
             except ValueError:
                 self.report(record_id, "trail", f"audit row {seq}: deleted record is not JSON")
                 found = values
-            for name in _field_differences(found, values):
-                self.report(
-                    record_id,
-                    "changed_unaudited",
-                    f"deleted at audit row {seq} holding {_show(found.get(name))}, but the trail "
-                    f"had {_show(values.get(name))}: changed outside the application before",
-                    field=name,
-                    stored=found.get(name),
-                    audited=values.get(name),
-                    seq=seq,
-                    subject=_subject(values),
-                )
+            self._fields(
+                record_id,
+                "changed_unaudited",
+                found,
+                values,
+                seq,
+                lambda was, had, at: (
+                    f"deleted at audit row {at} holding {was}, but the trail had "
+                    f"{had}: changed outside the application before"
+                ),
+            )
         known.alive, known.seq, known.values = False, seq, {}
+
+    def _fields(
+        self,
+        record_id: str,
+        problem: Problem,
+        found: dict[str, str],
+        audited: dict[str, str],
+        seq: int,
+        describe: Callable[[str, str, int], str],
+    ) -> None:
+        """One discrepancy per field where ``found`` (in the table, or in an audited change)
+        differs from what the replay of the trail had."""
+        for name in _field_differences(found, audited):
+            self.report(
+                record_id,
+                problem,
+                describe(_show(found.get(name)), _show(audited.get(name)), seq),
+                field=name,
+                stored=found.get(name),
+                audited=audited.get(name),
+                seq=seq,
+                subject=_subject(found) or _subject(audited),
+            )
 
     def compare(self, rows: Iterator[tuple[str, dict]]) -> int:
         """Compare the stored rows with the replay; the number of rows."""
@@ -332,18 +354,17 @@ class _TableReconciler:
             audited = self._parsed(known.seq, record_id, known)
             if audited is None or audited == stored:
                 continue
-            for name in _field_differences(stored, audited):
-                self.report(
-                    record_id,
-                    "changed",
-                    f"stored {_show(stored.get(name))}, but the audit trail (to row {known.seq}) "
-                    f"gives {_show(audited.get(name))}: changed outside the application",
-                    field=name,
-                    stored=stored.get(name),
-                    audited=audited.get(name),
-                    seq=known.seq,
-                    subject=_subject(stored),
-                )
+            self._fields(
+                record_id,
+                "changed",
+                stored,
+                audited,
+                known.seq,
+                lambda now, then, at: (
+                    f"stored {now}, but the audit trail (to row {at}) gives "
+                    f"{then}: changed outside the application"
+                ),
+            )
         for record_id, known in self.state.items():
             if known.alive:
                 message = (
