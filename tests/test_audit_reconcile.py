@@ -10,6 +10,7 @@ truth here is the raw SQL statement, not our replay).
 from __future__ import annotations
 
 import threading
+from pathlib import Path
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -17,7 +18,7 @@ from sqlalchemy import Integer, String, text
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from audit_tampering import behind_the_back, busy_trial
-from oncotrial.store import Store
+from oncotrial.store import Store, init_db
 from oncotrial.store.audit import audited_models, redacted_text
 from oncotrial.store.audit_check import check_audit
 from oncotrial.store.chain import audit_head, read_snapshot, verify_audit
@@ -326,3 +327,17 @@ def test_property_audited_operations_reconcile_and_any_raw_change_is_named(
     assert [(d.table, d.record_id, d.field, d.stored) for d in report.discrepancies] == [
         ("sdtm_ae", str(record_id), field, tampered)
     ]
+
+
+def test_a_json_cell_that_is_not_json_any_more_is_reported_not_a_crash(tmp_path: Path) -> None:
+    """SQLite only: PostgreSQL's JSONB refuses a cell that is not JSON."""
+    store = init_db(f"sqlite:///{tmp_path / 'trial.db'}")
+    busy_trial(store)
+    with behind_the_back(store) as dba:
+        dba.execute(text("UPDATE escalation_decisions SET output = 'escalate!'"))
+        dba.execute(text("UPDATE sdtm_tr SET extra = '{broken' WHERE id = 1"))
+    report = reconcile(store.engine)
+    got = {(d.table, d.field, d.stored) for d in report.discrepancies}
+    assert ("escalation_decisions", "output", "escalate!") in got
+    assert ("sdtm_tr", "extra", "{broken") in got and ("sdtm_tr", "TRNOTE", None) in got
+    store.close()

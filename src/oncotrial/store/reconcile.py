@@ -30,11 +30,11 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from sqlalchemy import Connection, Engine, func, inspect, select
+from sqlalchemy import JSON, Connection, Engine, Text, cast, func, inspect, select
 
 from oncotrial.store.audit import RECORD_ACTIONS, audited_models, record_identity, values_reader
 from oncotrial.store.chain import DEFAULT_LIMIT, Bounded, Progress, read_snapshot
-from oncotrial.store.models import AuditLog
+from oncotrial.store.models import AuditLog, SdtmRecord
 
 Problem = Literal["changed", "inserted", "deleted", "reappeared", "changed_unaudited", "trail"]
 
@@ -167,6 +167,17 @@ def _field_differences(stored: dict[str, str], audited: dict[str, str]) -> Itera
             yield name
 
 
+def _json_cell(raw: str | None, key: str, sdtm: bool) -> Any:
+    """A JSON column read as text, parsed here so that a cell corrupted behind the
+    application's back (not JSON at all) is reported as a changed value, not a crash."""
+    if raw is None:
+        return None
+    try:
+        return json.loads(raw)
+    except ValueError:
+        return {key: raw} if sdtm and key == "extra" else raw
+
+
 def stored_records(connection: Connection, model: type[Any]) -> Iterator[tuple[str, dict]]:
     """Every stored row of ``model`` as ``(record_id, audited values)``."""
     mapper = inspect(model)
@@ -174,9 +185,16 @@ def stored_records(connection: Connection, model: type[Any]) -> Iterator[tuple[s
     columns = [attr.columns[0] for attr in attrs]
     keys = [attr.key for attr in attrs]
     key_at = [next(i for i, c in enumerate(columns) if c is pk) for pk in mapper.primary_key]
+    json_at = [i for i, column in enumerate(columns) if isinstance(column.type, JSON)]
+    selected = [cast(c, Text) if i in json_at else c for i, c in enumerate(columns)]
+    sdtm = issubclass(model, SdtmRecord)
     read = values_reader(model, tuple(keys))
-    result = connection.execution_options(yield_per=CHUNK).execute(select(*columns))
+    result = connection.execution_options(yield_per=CHUNK).execute(select(*selected))
     for row in result:
+        if json_at:
+            row = list(row)
+            for i in json_at:
+                row[i] = _json_cell(row[i], keys[i], sdtm)
         yield record_identity(mapper, [row[i] for i in key_at]), read(row)
 
 
