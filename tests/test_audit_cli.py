@@ -236,7 +236,7 @@ def test_head_prints_what_the_report_will(store: Store) -> None:
 @pytest.mark.parametrize("columns", WIDTHS)
 def test_every_audit_command_explains_itself(columns: str) -> None:
     for command, phrase in (
-        ("verify", "replay it against every audited table"),
+        ("verify", "the trail is replayed against every audited table"),
         ("checkpoint", "signed"),
         ("keygen", "Ed25519 key pair"),
         ("head", "head of the audit chain"),

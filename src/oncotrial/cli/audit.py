@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
+import inspect
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import typer
-from sqlalchemy import inspect, make_url
-from sqlalchemy.exc import OperationalError
 
 from oncotrial.cli.common import (
     CliError,
@@ -27,6 +27,20 @@ audit_app = typer.Typer(
     no_args_is_help=True,
 )
 
+
+def command(name: str) -> Callable[[Callable[..., None]], Callable[..., None]]:
+    """Register an ``audit`` command whose help is its docstring with each paragraph on one
+    line, so that the help re-flows to the terminal's width instead of keeping the source's
+    line breaks."""
+
+    def register(function: Callable[..., None]) -> Callable[..., None]:
+        paragraphs = inspect.cleandoc(function.__doc__ or "").split("\n\n")
+        flowed = "\n\n".join(" ".join(paragraph.split()) for paragraph in paragraphs)
+        return audit_app.command(name, help=flowed)(function)
+
+    return register
+
+
 LimitOption = typer.Option(
     50, "--limit", min=1, help="How many problems of each kind to list (all are counted)."
 )
@@ -36,12 +50,17 @@ def _sqlite_file(db: str) -> Path | None:
     """The file of a SQLite database given as a path or ``sqlite:///`` URL (None for a server)."""
     if "://" not in db:
         return Path(db)
+    from sqlalchemy import make_url
+
     url = make_url(db)
     return Path(url.database or "") if url.get_backend_name() == "sqlite" else None
 
 
 def open_store(db: str) -> Any:
     """The store of an existing trial database; a clear error (and no new file) otherwise."""
+    from sqlalchemy import inspect as inspect_database
+    from sqlalchemy.exc import OperationalError
+
     from oncotrial.store import Store
 
     hint = f"{db}: not a trial database; run `oncotrial db init --db {db}`"
@@ -50,7 +69,7 @@ def open_store(db: str) -> Any:
         raise CliError(hint)
     store = Store.open(database_url(db))
     try:
-        tables = inspect(store.engine).get_table_names()
+        tables = inspect_database(store.engine).get_table_names()
     except OperationalError as exc:
         store.close()
         raise CliError(f"{db}: cannot open the database ({str(exc.orig).strip()})") from None
@@ -93,7 +112,7 @@ def _status(ok: bool, good: str, bad: str) -> None:
     console.print(good if ok else bad, style=style, highlight=False, markup=False)
 
 
-@audit_app.command("verify")
+@command("verify")
 def audit_verify(
     db: str = DbOption,
     checkpoint: list[Path] = typer.Option(
@@ -112,10 +131,14 @@ def audit_verify(
     limit: int = LimitOption,
     fmt: OutputFormat = FormatOption,
 ) -> None:
-    """Check the audit trail three ways: (1) recompute its SHA-256 hash chain (rows altered,
-    removed or added), (2) replay it against every audited table (rows inserted, changed or
-    deleted by raw SQL, named by table, record and field), (3) hold it against signed
-    checkpoints (a trail rewritten or cut short since). Exit status 1 when anything is wrong."""
+    """Check that nothing changed behind the application's back (exit status 1 if anything did).
+
+    Three checks, in one snapshot of the database: (1) the SHA-256 hash chain is recomputed
+    (audit rows altered, removed or added); (2) the trail is replayed against every audited
+    table (rows inserted, changed or deleted by raw SQL, named by table, record, subject and
+    field); (3) with --checkpoint and --key, the trail must still hold each signed head (a
+    trail rewritten or cut short since the checkpoint, even with the triggers dropped).
+    """
     with user_errors():
         from oncotrial.store.audit_check import check_audit
 
@@ -147,7 +170,7 @@ def audit_verify(
             raise typer.Exit(code=1)
 
 
-@audit_app.command("checkpoint")
+@command("checkpoint")
 def audit_checkpoint(
     db: str = DbOption,
     key: Path = typer.Option(
@@ -165,10 +188,14 @@ def audit_checkpoint(
     limit: int = LimitOption,
     fmt: OutputFormat = FormatOption,
 ) -> None:
-    """Verify the trail, then write its head (sequence, hash, UTC time, which database) signed
-    with Ed25519 to a file kept outside the database. A later `audit verify --checkpoint FILE
-    --key KEY.pub` then finds the trail rewritten or truncated even by someone who dropped the
-    append-only triggers. A trail that fails the check gets no checkpoint (exit status 1)."""
+    """Sign the head of a verified trail into a file kept outside the database.
+
+    The file holds the head (sequence number, hash), the UTC time, which database it is, and a
+    short digest of every row, signed with the Ed25519 key from `audit keygen`. A later
+    `audit verify --checkpoint FILE --key KEY.pub` then finds the trail rewritten or truncated,
+    even by someone who dropped the append-only triggers, and names the first row concerned.
+    A trail that fails the check gets no checkpoint (exit status 1).
+    """
     with user_errors():
         from oncotrial.store.audit_check import take_checkpoint
 
@@ -210,7 +237,7 @@ def _inside_git_work_tree(path: Path) -> bool:
     return any((parent / ".git").exists() for parent in path.resolve().parents)
 
 
-@audit_app.command("keygen")
+@command("keygen")
 def audit_keygen(
     out: Path = typer.Option(
         ...,
@@ -220,9 +247,12 @@ def audit_keygen(
     ),
     fmt: OutputFormat = FormatOption,
 ) -> None:
-    """Make an Ed25519 key pair for checkpoints: the private key (mode 0600) signs them — keep
-    it away from the database server and out of any repository; the public key (OUT.pub)
-    verifies them — give it to monitors and inspectors. Existing files are never overwritten."""
+    """Make the Ed25519 key pair that signs and verifies checkpoints.
+
+    The private key (OUT, mode 0600) signs: keep it away from the database server and out of
+    any repository. The public key (OUT.pub) verifies: give it to monitors and inspectors; it
+    cannot make a checkpoint. Existing files are never overwritten.
+    """
     with user_errors():
         from oncotrial.store.checkpoint import generate_key
 
@@ -245,10 +275,12 @@ def audit_keygen(
         typer.echo(f"key id: {keys.key_id}")
 
 
-@audit_app.command("head")
+@command("head")
 def audit_head_command(db: str = DbOption, fmt: OutputFormat = FormatOption) -> None:
-    """Print the head of the audit chain (last sequence number and its SHA-256): the state a
-    report or an export was made from."""
+    """Print the head of the audit chain: its last sequence number and SHA-256 hash.
+
+    Two equal heads mean the same trail; a report or an export names the head it was made from.
+    """
     with user_errors():
         from oncotrial.store.chain import audit_head
 
@@ -263,7 +295,7 @@ def audit_head_command(db: str = DbOption, fmt: OutputFormat = FormatOption) -> 
             typer.echo(f"audit head {head.seq}, sha256 {head.hash}")
 
 
-@audit_app.command("export")
+@command("export")
 def audit_export(
     db: str = DbOption,
     out: Path = typer.Option(
@@ -280,9 +312,12 @@ def audit_export(
     record: str | None = typer.Option(None, "--record", help="Only this record id."),
     fmt: OutputFormat = FormatOption,
 ) -> None:
-    """Export the audit trail for inspectors (21 CFR 11.10(b), (e)): every column of every row
-    — who, when (UTC), what, old and new value, why — with the hashes, so the chain can be
-    recomputed without oncotrial. CSV quotes every text, so an unquoted empty cell is null."""
+    """Export the audit trail as CSV or JSON for inspectors (21 CFR 11.10(b), (e)).
+
+    Every column of every row: who, when (UTC), what, old and new value, why, and the hashes,
+    so the chain can be recomputed without oncotrial. CSV quotes every text, so an unquoted
+    empty cell is null.
+    """
     with user_errors():
         from oncotrial.store.audit_export import export_audit
 
