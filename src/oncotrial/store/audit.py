@@ -38,7 +38,7 @@ from datetime import UTC, date, datetime
 from typing import Any, Literal, NamedTuple
 
 from sqlalchemy import Connection, event, inspect, select, update
-from sqlalchemy.orm import Mapper, Session
+from sqlalchemy.orm import Session
 from sqlalchemy.orm.exc import StaleDataError
 
 from oncotrial.store.engine import bulk_insert
@@ -275,7 +275,7 @@ def _identity(obj: Any) -> str:
     key = mapper.primary_key_from_instance(obj)
     if any(part is None for part in key):
         raise RuntimeError(f"{obj!r} has no primary key yet")
-    return record_identity(mapper, key)
+    return record_identity(key)
 
 
 def _committed_value(obj: Any, key: str) -> Any:
@@ -298,7 +298,7 @@ def object_values(obj: Any, *, committed: bool = False) -> dict[str, str]:
     return audited_values(type(obj), columns)
 
 
-def record_identity(mapper: Mapper[Any], key: Sequence[Any]) -> str:
+def record_identity(key: Sequence[Any]) -> str:
     """The ``record_id`` of an audit row: the primary-key values joined by commas."""
     return ",".join(str(part) for part in key)
 

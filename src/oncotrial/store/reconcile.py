@@ -195,7 +195,7 @@ def stored_records(connection: Connection, model: type[Any]) -> Iterator[tuple[s
             row = list(row)
             for i in json_at:
                 row[i] = _json_cell(row[i], keys[i], sdtm)
-        yield record_identity(mapper, [row[i] for i in key_at]), read(row)
+        yield record_identity([row[i] for i in key_at]), read(row)
 
 
 class _TableReconciler:
