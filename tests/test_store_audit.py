@@ -2,7 +2,9 @@
 
 Triggers refuse UPDATE/DELETE of audit rows; a DBA who bypasses them (dropping the SQLite
 triggers, or ``session_replication_role = replica`` on PostgreSQL) is caught by the SHA-256 hash
-chain: ``verify_audit`` names the first broken link — altered (hash mismatch) or removed (gap).
+chain: ``verify_audit`` names every broken link — altered (hash mismatch) or removed (gap) —
+first one first. Data changed without the trail: ``test_audit_reconcile.py``; a trail rewritten
+consistently or cut short: ``test_audit_checkpoint.py``.
 """
 
 from __future__ import annotations
