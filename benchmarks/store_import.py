@@ -14,6 +14,8 @@ import os
 import tempfile
 import time
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -66,36 +68,51 @@ def run(url: str, frames: dict[str, pd.DataFrame]) -> dict[str, Any]:
     return out
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__)
+@contextmanager
+def postgresql_schema(base: str) -> Iterator[str]:
+    """The URL of a new schema on the server ``base`` names; dropped on exit."""
+    schema = f"oncotrial_bench_{uuid.uuid4().hex[:12]}"
+    admin = create_engine(base, isolation_level="AUTOCOMMIT")
+    with admin.connect() as connection:
+        connection.execute(text(f'CREATE SCHEMA "{schema}"'))
+    try:
+        url = make_url(base).update_query_dict({"options": f"-csearch_path={schema}"})
+        yield url.render_as_string(hide_password=False)
+    finally:
+        with admin.connect() as connection:
+            connection.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
+        admin.dispose()
+
+
+def parse_args(description: str | None) -> argparse.Namespace:
+    """``--postgresql URL`` (default ``$ONCOTRIAL_TEST_PG``) and ``--format text|json``."""
+    parser = argparse.ArgumentParser(description=description)
     parser.add_argument(
         "--postgresql",
         default=os.environ.get("ONCOTRIAL_TEST_PG"),
         help="PostgreSQL URL (default: $ONCOTRIAL_TEST_PG)",
     )
     parser.add_argument("--format", choices=("text", "json"), default="text")
-    args = parser.parse_args()
-    frames = {
+    return parser.parse_args()
+
+
+def pharmaverse_frames() -> dict[str, pd.DataFrame]:
+    """The pharmaverse SDTM domains of :data:`FILES`, every cell as text."""
+    return {
         domain: pd.read_csv(SDTM / f"{name}.csv.gz", dtype=str, keep_default_na=False)
         for domain, name in FILES
     }
+
+
+def main() -> None:
+    args = parse_args(__doc__)
+    frames = pharmaverse_frames()
     results = []
     with tempfile.TemporaryDirectory() as directory:
         results.append(run(f"sqlite:///{Path(directory) / 'bench.db'}", frames))
     if args.postgresql:
-        schema = f"oncotrial_bench_{uuid.uuid4().hex[:12]}"
-        admin = create_engine(args.postgresql, isolation_level="AUTOCOMMIT")
-        with admin.connect() as connection:
-            connection.execute(text(f'CREATE SCHEMA "{schema}"'))
-        try:
-            url = make_url(args.postgresql).update_query_dict(
-                {"options": f"-csearch_path={schema}"}
-            )
-            results.append(run(url.render_as_string(hide_password=False), frames))
-        finally:
-            with admin.connect() as connection:
-                connection.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
-            admin.dispose()
+        with postgresql_schema(args.postgresql) as url:
+            results.append(run(url, frames))
     if args.format == "json":
         print(json.dumps(results, indent=2))
         return

@@ -2,7 +2,9 @@
 
 Triggers refuse UPDATE/DELETE of audit rows; a DBA who bypasses them (dropping the SQLite
 triggers, or ``session_replication_role = replica`` on PostgreSQL) is caught by the SHA-256 hash
-chain: ``verify_audit`` names the first broken link — altered (hash mismatch) or removed (gap).
+chain: ``verify_audit`` names every broken link — altered (hash mismatch) or removed (gap) —
+first one first. Data changed without the trail: ``test_audit_reconcile.py``; a trail rewritten
+consistently or cut short: ``test_audit_checkpoint.py``.
 """
 
 from __future__ import annotations
@@ -172,3 +174,20 @@ def test_verify_catches_a_row_rewritten_with_a_recomputed_hash(store: Store) -> 
     assert report.broken is not None
     assert (report.broken.seq, report.broken.problem) == (4, "altered")
     assert "prev_hash" in report.broken.message
+
+
+def test_verify_lists_every_broken_link_not_only_the_first(store: Store) -> None:
+    """Two rows altered and one removed: all three are named, the list bounded by ``limit``."""
+    populate(store)
+    with as_dba(store) as dba:
+        dba.exec_driver_sql("UPDATE audit_log SET user_name = 'mallory' WHERE seq IN (2, 6)")
+        dba.exec_driver_sql("DELETE FROM audit_log WHERE seq = 8")
+    report = verify_audit(store.engine)
+    assert [(link.seq, link.problem) for link in report.problems] == [
+        (2, "altered"),
+        (6, "altered"),
+        (8, "removed"),
+    ]
+    assert report.problem_count == 3 and "(and 2 more problems)" in str(report)
+    bounded = verify_audit(store.engine, limit=1)
+    assert len(bounded.problems) == 1 and bounded.problem_count == 3

@@ -39,6 +39,7 @@ from oncotrial.store.audit import (
     text_record_json,
     verify_audit,
 )
+from oncotrial.store.chain import AuditHead, audit_head
 from oncotrial.store.checks import Finding, SubjectDates
 from oncotrial.store.engine import bulk_insert, make_engine, reserve_ids, write_engine
 from oncotrial.store.errors import (
@@ -1334,6 +1335,11 @@ class Store:
             if progress is not None:
                 progress(len(ids), len(rows))
         return ids
+
+    def audit_head(self) -> AuditHead:
+        """The head of the audit chain now (sequence, hash): what a report was built from.
+        See :func:`oncotrial.store.chain.audit_head`."""
+        return audit_head(self.engine)
 
 
 __all__ = [

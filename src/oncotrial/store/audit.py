@@ -18,21 +18,26 @@ information"; ICH E6(R3) asks that changes to data be attributable and explained
   the first row altered or removed behind the application's back.
 
 The chain is tamper-evident, not tamper-proof: someone able to rewrite every later row and the
-head with recomputed hashes can hide a change. Keeping copies of the head hash outside the
-database (e.g. with each export or signed report) closes that gap.
+head with recomputed hashes can hide a change. A signed checkpoint of the head kept outside the
+database (:mod:`oncotrial.store.checkpoint`) closes that gap, and replaying the trail against
+the tables (:mod:`oncotrial.store.reconcile`) finds data changed without an audit row.
+
+Which models are audited is read from the metadata (:func:`audited_models`: every mapped class
+marked :class:`~oncotrial.store.models.Audited`), so a new audited table is covered everywhere
+without a list to edit.
 """
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import uuid
-from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable, Sequence
 from datetime import UTC, date, datetime
 from typing import Any, Literal, NamedTuple
 
-from sqlalchemy import Connection, Engine, event, inspect, select, update
+from sqlalchemy import Connection, event, inspect, select, update
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.exc import StaleDataError
 
@@ -42,7 +47,7 @@ from oncotrial.store.errors import (
     ConcurrentEditError,
     ReasonRequiredError,
 )
-from oncotrial.store.models import AuditChainHead, Audited, AuditLog, SdtmRecord
+from oncotrial.store.models import AuditChainHead, Audited, AuditLog, Base, SdtmRecord
 
 #: ``prev_hash`` of the first row of the chain.
 GENESIS_HASH = "0" * 64
@@ -63,6 +68,14 @@ HASHED_FIELDS = (
 )
 
 Action = Literal["INSERT", "UPDATE", "DELETE"]
+
+#: The actions that change a record (and are replayed by the reconciliation); other actions,
+#: such as a login written by the web application, are events and name no record state.
+RECORD_ACTIONS: tuple[Action, ...] = ("INSERT", "UPDATE", "DELETE")
+
+#: Columns of audited models that the trail does not record: the record's own id (it is the
+#: audit row's ``record_id``) and the optimistic-locking counter.
+UNAUDITED_COLUMNS = frozenset({"id", "row_version"})
 
 
 class AuditEntry(NamedTuple):
@@ -113,6 +126,8 @@ def audit_text(value: Any) -> str | None:
         return value
     if isinstance(value, bool):
         return "true" if value else "false"
+    if isinstance(value, datetime) and value.tzinfo is not None:
+        return value.astimezone(UTC).isoformat()
     if isinstance(value, datetime | date):
         return value.isoformat()
     if isinstance(value, dict | list | tuple):
@@ -120,10 +135,72 @@ def audit_text(value: Any) -> str | None:
     return str(value)
 
 
-def record_json(values: dict[str, Any]) -> str:
-    """A whole record for an INSERT/DELETE audit row: its non-missing values as compact JSON,
+def redacted_text(value: Any) -> str | None:
+    """A redacted value as the trail writes it: ``<redacted sha256=HEX>`` (None stays None).
+
+    The fingerprint lets the reconciliation notice a redacted column (e.g. a password hash)
+    replaced behind the application's back without the trail holding the value. It is only as
+    secret as the value is unguessable: redact high-entropy values (hashes, tokens), not PINs.
+    """
+    if value is None:
+        return None
+    digest = hashlib.sha256(str(audit_text(value)).encode("utf-8")).hexdigest()
+    return f"<redacted sha256={digest}>"
+
+
+def audited_models(base: type[Any] = Base) -> list[type[Any]]:
+    """Every model mapped on ``base`` and marked :class:`~oncotrial.store.models.Audited`, in
+    table-name order (read from the metadata, so models added later are included)."""
+    models = {
+        mapper.class_ for mapper in base.registry.mappers if issubclass(mapper.class_, Audited)
+    }
+    return sorted(models, key=lambda model: model.__table__.name)
+
+
+def audited_values(model: type[Any], columns: dict[str, Any]) -> dict[str, str]:
+    """A record as the audit trail records it: ``{field: text}``, missing values left out.
+
+    ``columns`` maps the model's column attributes to their values. SDTM records are named by
+    their variables (``TRSTRESC``; non-standard variables from ``extra``), other models by
+    their attributes; redacted columns become :func:`redacted_text`; :data:`UNAUDITED_COLUMNS`
+    are left out. INSERT and DELETE rows write this as JSON, and the reconciliation compares
+    the stored rows in this form with the replay of the trail.
+    """
+    return values_reader(model, tuple(columns))(tuple(columns.values()))
+
+
+@functools.cache
+def values_reader(
+    model: type[Any], keys: tuple[str, ...]
+) -> Callable[[Sequence[Any]], dict[str, str]]:
+    """:func:`audited_values` for rows of ``keys`` given as tuples: the names worked out once,
+    so the reconciliation turns a 56,000-row table into audited records quickly."""
+    sdtm = issubclass(model, SdtmRecord)
+    redact = frozenset() if sdtm else model.__audit_redact__
+    extra_at = keys.index("extra") if sdtm and "extra" in keys else None
+    fields = [
+        (i, key.upper() if sdtm else key, redacted_text if key in redact else audit_text)
+        for i, key in enumerate(keys)
+        if key not in UNAUDITED_COLUMNS and i != extra_at
+    ]
+
+    def read(row: Sequence[Any]) -> dict[str, str]:
+        values: dict[str, str] = {}
+        for i, name, text in fields:
+            value = row[i]
+            if value is not None:
+                values[name] = value if type(value) is str and text is audit_text else text(value)
+        if extra_at is not None and row[extra_at]:
+            values.update((k, v) for k, v in row[extra_at].items() if v is not None)
+        return values
+
+    return read
+
+
+def record_json(values: dict[str, str]) -> str:
+    """A whole record for an INSERT/DELETE audit row (:func:`audited_values`) as compact JSON,
     keys in the record's column order (the stored text is what the hash covers)."""
-    return _ENCODER.encode({k: audit_text(v) for k, v in values.items() if v is not None})
+    return _ENCODER.encode(values)
 
 
 def text_record_json(values: dict[str, str | None]) -> str:
@@ -194,10 +271,11 @@ def append_audit(
 
 
 def _identity(obj: Any) -> str:
-    key = inspect(obj).mapper.primary_key_from_instance(obj)
+    mapper = inspect(obj).mapper
+    key = mapper.primary_key_from_instance(obj)
     if any(part is None for part in key):
         raise RuntimeError(f"{obj!r} has no primary key yet")
-    return ",".join(str(part) for part in key)
+    return record_identity(key)
 
 
 def _committed_value(obj: Any, key: str) -> Any:
@@ -209,25 +287,20 @@ def _committed_value(obj: Any, key: str) -> Any:
     return getattr(obj, key)
 
 
-def object_values(obj: Any, *, committed: bool = False) -> dict[str, Any]:
-    """An audited object as ``{name: value}``: SDTM variables (and extras) for domain records,
-    column values (redacted where marked) for other models; ``row_version`` left out."""
+def object_values(obj: Any, *, committed: bool = False) -> dict[str, str]:
+    """An audited object as the trail records it (:func:`audited_values`): its values now, or
+    as last loaded from the database (``committed``, for the old record of a DELETE)."""
     mapper = inspect(obj).mapper
-    redact = type(obj).__audit_redact__
-    values: dict[str, Any] = {}
-    for attr in mapper.column_attrs:
-        key = attr.key
-        if key in ("id", "row_version"):
-            continue
-        value = _committed_value(obj, key) if committed else getattr(obj, key)
-        if isinstance(obj, SdtmRecord):
-            if key == "extra":
-                values.update(value or {})
-            else:
-                values[key.upper()] = value
-        else:
-            values[key] = "<redacted>" if key in redact and value is not None else value
-    return values
+    columns = {
+        attr.key: _committed_value(obj, attr.key) if committed else getattr(obj, attr.key)
+        for attr in mapper.column_attrs
+    }
+    return audited_values(type(obj), columns)
+
+
+def record_identity(key: Sequence[Any]) -> str:
+    """The ``record_id`` of an audit row: the primary-key values joined by commas."""
+    return ",".join(str(part) for part in key)
 
 
 def _field_changes(obj: Any) -> Iterable[AuditEntry]:
@@ -255,9 +328,8 @@ def _field_changes(obj: Any) -> Iterable[AuditEntry]:
         if old == new:
             continue
         field = key.upper() if isinstance(obj, SdtmRecord) else key
-        if key in redact:
-            old, new = ("<redacted>" if old is not None else None), "<redacted>"
-        yield AuditEntry("UPDATE", table, record_id, field, audit_text(old), audit_text(new))
+        text = redacted_text if key in redact else audit_text
+        yield AuditEntry("UPDATE", table, record_id, field, text(old), text(new))
 
 
 class AuditedSession(Session):
@@ -345,141 +417,11 @@ event.listen(AuditedSession, "after_flush", _after_flush)
 event.listen(AuditedSession, "after_begin", _after_begin)
 
 
-# ---------------------------------------------------------------------------------------------
-# Verification
+def __getattr__(name: str) -> Any:
+    """The chain's verification lives in :mod:`oncotrial.store.chain`; these names are still
+    importable from here."""
+    if name in ("BrokenLink", "VerifyReport", "verify_audit"):
+        from oncotrial.store import chain
 
-
-@dataclass(frozen=True)
-class BrokenLink:
-    """The first place where the audit chain does not hold.
-
-    ``problem`` is ``"altered"`` (a row's content or link no longer matches its hash),
-    ``"removed"`` (a gap in the sequence, or rows missing from the end) or ``"inserted"`` (rows
-    beyond the chain head). ``table`` and ``record_id`` are those of the row at ``seq`` (None
-    when that row is gone).
-    """
-
-    seq: int
-    table: str | None
-    record_id: str | None
-    problem: Literal["altered", "removed", "inserted"]
-    message: str
-
-    def __str__(self) -> str:
-        where = f" ({self.table} #{self.record_id})" if self.table else ""
-        return f"audit row {self.seq}{where} {self.problem}: {self.message}"
-
-
-@dataclass(frozen=True)
-class VerifyReport:
-    """The result of :func:`verify_audit`: ``ok``, or the first broken link."""
-
-    rows_checked: int
-    last_seq: int
-    broken: BrokenLink | None
-
-    @property
-    def ok(self) -> bool:
-        return self.broken is None
-
-    def __bool__(self) -> bool:
-        return self.ok
-
-    def __str__(self) -> str:
-        if self.broken is None:
-            return f"audit trail intact: {self.rows_checked} rows, chain head {self.last_seq}"
-        return f"audit trail broken at {self.broken}"
-
-
-def verify_audit(engine: Engine) -> VerifyReport:
-    """Re-compute the hash chain of the audit trail and report the first broken link.
-
-    Checks, in sequence order, that sequence numbers have no gap (a gap means rows were
-    removed), that each row's ``prev_hash`` is the previous row's hash and that its ``hash``
-    matches its content (else it was altered), and that the chain head names the last row.
-    """
-    columns = [getattr(AuditLog, name) for name in (*HASHED_FIELDS, "prev_hash", "hash")]
-    expected_seq, prev_hash, checked = 1, GENESIS_HASH, 0
-    with engine.connect() as connection:
-        head_seq, head_hash = connection.execute(
-            select(AuditChainHead.last_seq, AuditChainHead.last_hash).where(AuditChainHead.id == 1)
-        ).one()
-        result = connection.execution_options(yield_per=5000).execute(
-            select(*columns).order_by(AuditLog.seq)
-        )
-        for mapping in result.mappings():
-            row = dict(mapping)
-            seq = int(row["seq"])
-            if seq != expected_seq:
-                if seq < expected_seq:
-                    return _report(
-                        checked, head_seq, seq, row, "inserted", "sequence number repeats"
-                    )
-                return _report(
-                    checked,
-                    head_seq,
-                    expected_seq,
-                    None,
-                    "removed",
-                    f"rows {expected_seq}–{seq - 1} are missing (gap before row {seq}, "
-                    f"{row['table_name']} #{row['record_id']})",
-                )
-            if row["prev_hash"] != prev_hash:
-                return _report(
-                    checked,
-                    head_seq,
-                    seq,
-                    row,
-                    "altered",
-                    "prev_hash does not match the hash of the row before: that row was "
-                    "rewritten (with a recomputed hash) or this row's link was edited",
-                )
-            if chain_hash(prev_hash, row) != row["hash"]:
-                return _report(
-                    checked, head_seq, seq, row, "altered", "content does not match its hash"
-                )
-            prev_hash = row["hash"]
-            expected_seq += 1
-            checked += 1
-    last = expected_seq - 1
-    if head_seq > last:
-        return _report(
-            checked,
-            head_seq,
-            last + 1,
-            None,
-            "removed",
-            f"the chain head says {head_seq} rows but the trail ends at row {last}",
-        )
-    if head_seq < last:
-        return _report(
-            checked,
-            head_seq,
-            int(head_seq) + 1,
-            None,
-            "inserted",
-            f"rows after the chain head ({head_seq}) up to {last}",
-        )
-    if head_hash != prev_hash:
-        return _report(
-            checked, head_seq, last, None, "altered", "the chain head hash does not match row"
-        )
-    return VerifyReport(rows_checked=checked, last_seq=int(head_seq), broken=None)
-
-
-def _report(
-    checked: int,
-    head_seq: int,
-    seq: int,
-    row: dict[str, Any] | None,
-    problem: Literal["altered", "removed", "inserted"],
-    message: str,
-) -> VerifyReport:
-    link = BrokenLink(
-        seq=seq,
-        table=row["table_name"] if row else None,
-        record_id=row["record_id"] if row else None,
-        problem=problem,
-        message=message,
-    )
-    return VerifyReport(rows_checked=checked, last_seq=int(head_seq), broken=link)
+        return getattr(chain, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
