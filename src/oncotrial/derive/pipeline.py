@@ -17,6 +17,7 @@ from oncotrial.derive.ada import ada_samples, ada_subject_status, adab_parameter
 from oncotrial.derive.adsl import ONCOLOGY_ALIVE_SOURCES, derive_adsl
 from oncotrial.derive.recist import evaluate_recist, rs_from_timepoints
 from oncotrial.derive.response import ResponseWindows, derive_adrs
+from oncotrial.derive.response_terms import category_matches, terms_for
 from oncotrial.derive.safety import derive_adae
 from oncotrial.derive.tte import derive_adtte
 
@@ -31,8 +32,14 @@ class DerivedStudy:
     reference_date: str = ""
 
 
-def _has_overall_response(rs: pd.DataFrame | None) -> bool:
-    return rs is not None and "RSTESTCD" in rs.columns and rs["RSTESTCD"].eq("OVRLRESP").any()
+def _has_overall_response(rs: pd.DataFrame | None, criteria: str) -> bool:
+    """RS holds overall responses by ``criteria`` (by its ``RSCAT``; blank counts for any)."""
+    if rs is None or "RSTESTCD" not in rs.columns:
+        return False
+    overall = rs["RSTESTCD"].eq("OVRLRESP")
+    if "RSCAT" in rs.columns:
+        overall &= category_matches(rs["RSCAT"], terms_for(criteria))
+    return bool(overall.any())
 
 
 def adtr_from_timepoints(timepoints: pd.DataFrame, adsl: pd.DataFrame) -> pd.DataFrame:
@@ -136,7 +143,7 @@ def derive_study(
         if not adtr.empty:
             out.datasets["adtr"] = adtr
     rs = sdtm.get("rs")
-    if use_investigator_response and _has_overall_response(rs):
+    if use_investigator_response and _has_overall_response(rs, criteria):
         out.response_source = "investigator (SDTM RS)"
     elif timepoints is not None:
         rs = rs_from_timepoints(timepoints)
@@ -145,7 +152,9 @@ def derive_study(
         rs = None
     if rs is not None:
         windows = ResponseWindows(reference_date=reference, sd_min_days=sd_min_days)
-        adrs = derive_adrs(rs, adsl, sdtm.get("tu"), evaluator=evaluator, windows=windows)
+        adrs = derive_adrs(
+            rs, adsl, sdtm.get("tu"), evaluator=evaluator, windows=windows, criteria=criteria
+        )
         out.datasets["adrs"] = adrs.data
         out.notes += [f"ADRS: {n.message}" for n in adrs.notes]
         adtte = derive_adtte(adsl, adrs.data, start_date=reference)
