@@ -56,6 +56,7 @@ from oncotrial.derive.events import (
     require_columns,
     subject_keys,
 )
+from oncotrial.derive.recist import evaluate_recist, rs_from_timepoints
 from oncotrial.derive.response_events import (
     DEFAULT_WINDOWS,
     PARAMETERS,
@@ -102,6 +103,7 @@ __all__ = [
     "best_percent_change",
     "confirmed_event",
     "derive_adrs",
+    "derive_adrs_from_lesions",
     "derive_aseq",
     "derive_ovr",
     "derive_param",
@@ -685,3 +687,27 @@ def derive_adrs(
     adsl_first = [*keys, *[c for c in adsl.columns if c in adrs.columns and c not in keys]]
     columns = [*adsl_first, *[c for c in adrs.columns if c not in adsl_first]]
     return Derived(adrs[columns].sort_values([*keys, "ASEQ"]).reset_index(drop=True), notes)
+
+
+def derive_adrs_from_lesions(
+    tu: pd.DataFrame,
+    tr: pd.DataFrame,
+    adsl: pd.DataFrame,
+    *,
+    criteria: str | ResponseTerms = RECIST11_TERMS,
+    windows: ResponseWindows = DEFAULT_WINDOWS,
+    evaluator: str | None = "INVESTIGATOR",
+) -> Derived:
+    """ADRS from lesion measurements: the RECIST engine's time points by ``criteria``
+    (:func:`oncotrial.derive.recist.evaluate_recist`) as RS records, then
+    :func:`derive_adrs` — e.g. the mRECIST reading of an HCC trial beside its RECIST 1.1 one."""
+    terms = terms_for(criteria)
+    timepoints = evaluate_recist(tu, tr, terms.key).timepoints
+    return derive_adrs(
+        rs_from_timepoints(timepoints),
+        adsl,
+        tu,
+        evaluator=evaluator,
+        windows=windows,
+        criteria=terms,
+    )

@@ -15,6 +15,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Literal
 
+import numpy as np
 import pandas as pd
 
 from oncotrial.derive.events import (
@@ -170,26 +171,30 @@ def confirmed_event(
     """A CR (PR) confirmed by a CR (CR or PR) at least ``confirm_min_days`` later, at most
     ``max_ne_between`` NE up to the confirmation and, for PR, no PR after a CR in between
     (RECIST 1.1 §4.6; admiralonco ``crsp_y_cr``/``crsp_y_pr``; iCR/iPR alike under iRECIST)."""
-    gap = pd.Timedelta(days=windows.confirm_min_days)
+    gap = np.timedelta64(windows.confirm_min_days, "D")
     code = terms.cr if response == "CR" else terms.pr
-    confirmers = (terms.cr,) if response == "CR" else (terms.cr, terms.pr)
-    allowed = {*confirmers, terms.ne}
+    confirmers = [terms.cr] if response == "CR" else [terms.cr, terms.pr]
+    allowed = [*confirmers, terms.ne]
 
-    def upper(row: Mapping[str, object], later: pd.DataFrame) -> pd.Series:
-        return later["AVALC"].isin(confirmers) & (later["ADT"] >= row["ADT"] + gap)
+    def upper(row: Mapping[str, object], later: pd.DataFrame) -> np.ndarray:
+        dates = later["ADT"].to_numpy(dtype="datetime64[ns]")
+        start = np.datetime64(row["ADT"], "ns")
+        return np.isin(later["AVALC"].to_numpy(), confirmers) & (dates >= start + gap)
 
     def condition(row: Mapping[str, object], window: pd.DataFrame) -> bool:
-        values = window["AVALC"]
-        ok = (
-            row["AVALC"] == code
-            and bool(values.isin(allowed).all())
-            and int(values.eq(terms.ne).sum()) <= windows.max_ne_between
-        )
-        if ok and response == "PR":
-            cr = window.loc[values.eq(terms.cr), "ADT"]
-            pr = window.loc[values.eq(terms.pr), "ADT"]
-            ok = cr.empty or pr.empty or cr.min() > pr.max()
-        return ok
+        if row["AVALC"] != code:
+            return False
+        values = window["AVALC"].to_numpy()
+        if (
+            not np.isin(values, allowed).all()
+            or (values == terms.ne).sum() > windows.max_ne_between
+        ):
+            return False
+        if response == "CR":
+            return True
+        dates = window["ADT"].to_numpy(dtype="datetime64[ns]")
+        cr, pr = dates[values == terms.cr], dates[values == terms.pr]
+        return bool(cr.size == 0 or pr.size == 0 or cr.min() > pr.max())
 
     return JoinedEvent(
         "ovr",
