@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from types import MappingProxyType
 from typing import Literal
 
+import numpy as np
 import pandas as pd
 
 from oncotrial.derive.errors import DataError
@@ -227,3 +228,47 @@ def category_matches(rscat: pd.Series, terms: ResponseTerms) -> pd.Series:
             return False
 
     return rscat.map(matches).astype(bool)
+
+
+@dataclass(frozen=True)
+class Labels:
+    """Who assessed and by which criteria: fills ``PARAM``, ``PARCAT2`` and ``PARCAT3``
+    (``criteria`` None: the criteria's own name, e.g. "RECIST 1.1", "iRECIST")."""
+
+    assessor: str = "Investigator"
+    criteria: str | None = None
+
+
+DEFAULT_LABELS = Labels()
+
+PARAM_TEXTS: dict[str, str] = {
+    "OVR": "Overall Response by {a}",
+    "PD": "Disease Progression by {a}",
+    "CPD": "Confirmation of Disease Progression by {a}",
+    "UPD": "Unconfirmed Disease Progression by {a}",
+    "RSP": "Response by {a} (confirmation not required)",
+    "CB": "Clinical Benefit by {a} (confirmation for response not required)",
+    "BOR": "Best Overall Response by {a} (confirmation not required)",
+    "BCP": "Best Overall Response of CR/PR by {a} (confirmation not required)",
+    "CRSP": "Confirmed Response by {a}",
+    "CCB": "Confirmed Clinical Benefit by {a}",
+    "CBOR": "Best Confirmed Overall Response by {a}",
+    "CBCP": "Best Confirmed Overall Response of CR/PR by {a}",
+    "LSTA": "Last Disease Assessment by {a}",
+    "MDIS": "Measurable Disease at Baseline by {a}",
+}
+
+
+def param_values(base: str, labels: Labels, terms: ResponseTerms) -> dict[str, object]:
+    """PARAMCD (in the criteria's vocabulary), PARAM and PARCAT1-3 of a parameter."""
+    paramcd = "OVR" if base == "OVR" else terms.paramcd(base)
+    values: dict[str, object] = {
+        "PARAMCD": paramcd,
+        "PARAM": terms.param_prefix + PARAM_TEXTS[base].format(a=labels.assessor),
+        "PARCAT1": "Tumor Response",
+        "PARCAT2": labels.assessor,
+        "PARCAT3": labels.criteria or terms.name,
+    }
+    if base == "MDIS":
+        values["PARCAT1"] = np.nan
+    return values
