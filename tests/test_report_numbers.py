@@ -69,7 +69,7 @@ class _Tables(HTMLParser):
 
     def handle_data(self, data):
         if self._cell is not None:
-            self._cell += data
+            self._cell += data.replace("\xa0", " ")  # "(N = 12)" is kept on one line
 
 
 def frame(rows: list[list[str]]) -> pd.DataFrame:

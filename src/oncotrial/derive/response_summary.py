@@ -73,8 +73,7 @@ def objective_response_rate(
     response CR or PR (iCR or iPR under iRECIST), with its exact interval (FDA 2018 endpoints
     guidance: ORR = CR + PR). ``criteria`` None: the one the ADRS was derived with."""
     terms = _terms(adrs, criteria)
-    paramcd = terms.paramcd("CBOR" if confirmed else "BOR")
-    return response_rate(adrs, terms.responses, paramcd=paramcd, subjects=subjects, level=level)
+    return _best_rate(adrs, terms, terms.responses, confirmed, subjects, level)
 
 
 def disease_control_rate(
@@ -88,10 +87,19 @@ def disease_control_rate(
     """DCR: best overall response CR, PR, SD or NON-CR/NON-PD (SD only from the SD window on,
     as BOR defines it; the iRECIST equivalents under iRECIST), with its exact interval."""
     terms = _terms(adrs, criteria)
+    return _best_rate(adrs, terms, terms.disease_control, confirmed, subjects, level)
+
+
+def _best_rate(
+    adrs: pd.DataFrame,
+    terms: ResponseTerms,
+    codes: Iterable[str],
+    confirmed: bool,
+    subjects: Iterable[str] | None,
+    level: float,
+) -> Proportion:
     paramcd = terms.paramcd("CBOR" if confirmed else "BOR")
-    return response_rate(
-        adrs, terms.disease_control, paramcd=paramcd, subjects=subjects, level=level
-    )
+    return response_rate(adrs, codes, paramcd=paramcd, subjects=subjects, level=level)
 
 
 def time_to_response(

@@ -17,7 +17,7 @@ The numeric codes (``AVAL``) and the "worst response per date" order are admiral
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from types import MappingProxyType
 from typing import Literal
 
@@ -105,19 +105,7 @@ RECIST11_TERMS = ResponseTerms(
 worst per date NE < NED < CR < PR < SD < NON-CR/NON-PD < PD, ties to the last ``RSSEQ``
 (admiralonco ADRS template, ``worst_resp()``)."""
 
-MRECIST_TERMS = ResponseTerms(
-    key="mrecist",
-    name="mRECIST",
-    cr="CR",
-    pr="PR",
-    sd="SD",
-    non_cr_pd="NON-CR/NON-PD",
-    pd="PD",
-    unconfirmed_pd=None,
-    aval=_RECIST_AVAL,
-    worst_rank=_RECIST_WORST,
-    worst_tie="last",
-)
+MRECIST_TERMS = replace(RECIST11_TERMS, key="mrecist", name="mRECIST")
 """mRECIST for HCC: RECIST 1.1's vocabulary (the criteria differ in what is measured)."""
 
 IRECIST_TERMS = ResponseTerms(

@@ -151,7 +151,7 @@ def plot_swimmer(lanes: pd.DataFrame, path: Path) -> Path:
     data = lanes.sort_values(["level", "on_study"], ascending=[False, True]).reset_index(drop=True)
     gaps = data["level"].ne(data["level"].shift()).cumsum() - 1
     y = np.arange(len(data)) + gaps.to_numpy() * 1.0
-    height = max(3.0, 0.16 * (len(data) + gaps.max() + 1) + 1.6)
+    height = max(3.5, 0.16 * (len(data) + gaps.max() + 1) + 2.2)
     fig, ax = plt.subplots(figsize=(9, height))
     levels = sorted(data["level"].dropna().unique())
     for level in levels:
@@ -161,7 +161,7 @@ def plot_swimmer(lanes: pd.DataFrame, path: Path) -> Path:
         ax.barh(y[at], data.loc[at, "on_study"], color=colour, alpha=0.3, height=0.75)
         ax.barh(y[at], data.loc[at, "on_treatment"], color=colour, height=0.75, label=name)
     for column, marker, colour, label in (
-        ("response", "^", "#1a9850", "first confirmed response"),
+        ("response", "^", "white", "first confirmed response"),
         ("progression", "s", "#d73027", "progression"),
         ("death", "X", "black", "death"),
     ):
@@ -170,8 +170,10 @@ def plot_swimmer(lanes: pd.DataFrame, path: Path) -> Path:
             data.loc[rows, column],
             y[rows],
             marker=marker,
-            color=colour,
-            s=22,
+            facecolors=colour,
+            edgecolors="black",
+            linewidths=0.6,
+            s=26,
             zorder=3,
             label=label,
         )
@@ -187,6 +189,6 @@ def plot_swimmer(lanes: pd.DataFrame, path: Path) -> Path:
     ax.set_yticks(y, data["subject"], fontsize=6 if len(data) > 40 else 8)
     ax.set_xlabel("months since first dose (dark: on treatment; light: in follow-up)")
     ax.set_title("Swimmer plot by dose level")
-    ax.legend(fontsize=8, loc="lower right")
+    ax.legend(fontsize=8, loc="upper center", bbox_to_anchor=(0.5, -0.07), ncol=4, frameon=False)
     ax.grid(axis="x", alpha=0.3)
     return _save(fig, path)

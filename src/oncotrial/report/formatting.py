@@ -45,6 +45,11 @@ RESPONSE_NAMES = {
 RESPONSE_ORDER = tuple(RESPONSE_NAMES)
 
 
+def group_header(name: str, n: int) -> str:
+    """A column of patients: "L2, donafenib 200 mg bid (N = 12)", the count kept on one line."""
+    return f"{name} (N\u00a0=\u00a0{n})"
+
+
 def pct(n: int, total: int) -> str:
     """``12 (40.0 %)``; ``0`` for an empty column."""
     if not total:
@@ -88,9 +93,11 @@ def table(
     *,
     caption: str | None = None,
     first_column: str | None = None,
+    text: bool = False,
 ) -> str:
     """An HTML table with id ``table_id``: the index (named ``first_column``) as the first
-    column when given, every cell escaped, no index or column names of the code."""
+    column when given, every cell escaped, no index or column names of the code; ``text``
+    aligns every column left (listings), else numbers are right-aligned."""
     data = frame.copy()
     if first_column is not None:
         data.index.name = None
@@ -102,8 +109,9 @@ def table(
         cells = "".join(f"<td>{html.escape('' if _blank(v) else str(v))}</td>" for v in values)
         rows.append(f"<tr>{cells}</tr>")
     title = f"<caption>{html.escape(caption)}</caption>" if caption else ""
+    kind = "data text" if text else "data"
     return (
-        f'<table class="data" id="{html.escape(table_id)}">{title}'
+        f'<table class="{kind}" id="{html.escape(table_id)}">{title}'
         f"<thead><tr>{head}</tr></thead><tbody>{''.join(rows)}</tbody></table>"
     )
 

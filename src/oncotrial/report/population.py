@@ -10,7 +10,13 @@ import numpy as np
 import pandas as pd
 
 from oncotrial.protocol.model import Protocol
-from oncotrial.report.formatting import DAYS_PER_MONTH, LevelNames, median_range, pct
+from oncotrial.report.formatting import (
+    DAYS_PER_MONTH,
+    LevelNames,
+    group_header,
+    median_range,
+    pct,
+)
 
 ALL = "All patients"
 PHASES = {"I": "Phase I (dose escalation)", "II": "Phase II (expansion)"}
@@ -25,9 +31,9 @@ def level_groups(
     groups = []
     for level in levels.present(index):
         members = adsl[index.eq(level).to_numpy()]
-        groups.append((f"{levels.full(level)} (N = {len(members)})", members))
+        groups.append((group_header(levels.full(level), len(members)), members))
     if total:
-        groups.append((f"{ALL} (N = {len(adsl)})", adsl))
+        groups.append((group_header(ALL, len(adsl)), adsl))
     return groups
 
 

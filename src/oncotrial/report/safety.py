@@ -74,7 +74,7 @@ def dlt_table(dlt: pd.DataFrame, phase1: pd.DataFrame, levels: LevelNames) -> pd
             .astype(str)
             .to_numpy(),
         },
-        index=[n.rsplit(" (N = ", 1)[0] for n in order],
+        index=[n.rsplit(" (N\u00a0=", 1)[0] for n in order],
     )
 
 
@@ -130,7 +130,7 @@ def ae_grade_table_by_level(
         .tolist()[:top]
     )
     columns = [
-        (group, grade, f"{group.rsplit(' (N = ', 1)[0]}: {label}")
+        (group, grade, f"{group.rsplit(' (N', 1)[0]}: {label}")
         for group in _columns(adsl, levels)
         for grade, label in (("any", "any grade"), (">=3", "grade ≥ 3"))
     ]

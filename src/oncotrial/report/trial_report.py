@@ -178,7 +178,9 @@ def build_report(
         dlt = safety.dlt_evaluation(adam["adae"], protocol) if "adae" in adam else None
         if escalation:
             steps = pd.DataFrame([s.__dict__ for s in escalation])
-            tables["escalation"] = table(steps.rename(columns=ESCALATION_HEADERS), "escalation")
+            tables["escalation"] = table(
+                steps.rename(columns=ESCALATION_HEADERS), "escalation", text=True
+            )
             with_dlt = safety.dlt_subjects(dlt) if dlt is not None else set()
             ctx["escalation_plot"] = _escalation_figure(
                 phase1, levels, with_dlt, protocol, tmp / "escalation.png"
@@ -189,7 +191,7 @@ def build_report(
             )
             listing = safety.dlt_listing(dlt, phase1, levels)
             if not listing.empty:
-                tables["dlt_listing"] = table(listing, "dlt-listing")
+                tables["dlt_listing"] = table(listing, "dlt-listing", text=True)
         # efficacy
         if "adrs" in adam:
             _efficacy(
@@ -239,10 +241,10 @@ def build_report(
                 first_column="Preferred term",
             )
             serious = safety.serious_ae_listing(adae, adsl, levels)
-            tables["sae"] = table(serious, "sae-listing") if len(serious) else ""
+            tables["sae"] = table(serious, "sae-listing", text=True) if len(serious) else ""
         if "adtte" in adam:
             deaths = safety.death_listing(adsl, adam["adtte"], levels)
-            tables["deaths"] = table(deaths, "death-listing") if len(deaths) else ""
+            tables["deaths"] = table(deaths, "death-listing", text=True) if len(deaths) else ""
     env = Environment(
         loader=PackageLoader("oncotrial.report", "templates"),
         autoescape=select_autoescape(["html"]),
@@ -290,7 +292,9 @@ def _efficacy(
             first_column="",
         )
     if stage1 is not None:
-        tables["stage1"] = table(efficacy.stage1_table(stage1, adrs), "stage1", first_column="")
+        tables["stage1"] = table(
+            efficacy.stage1_table(stage1, adrs), "stage1", first_column="", text=True
+        )
         summary["stage1"] = {"responders": stage1.responders, "decision": stage1.decision}
     if "adtr" in adam and not adam["adtr"].empty:
         adtr = adam["adtr"]
