@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from datetime import date
 from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
 
 import pandas as pd
 import typer
@@ -161,6 +162,15 @@ def _data_cut(settings: dict[str, str | None], override: date | None) -> tuple[d
         raise CliError(f"study setting data_cut '{text}' is not a date (YYYY-MM-DD)") from exc
 
 
+def _shown(db: str) -> str:
+    """The database as the report names it: a URL without its password."""
+    parts = urlsplit(db)
+    if "://" not in db or parts.password is None:
+        return db
+    netloc = parts.netloc.replace(f":{parts.password}@", ":***@", 1)
+    return urlunsplit(parts._replace(netloc=netloc))
+
+
 def secondary_criteria(sdtm: dict[str, pd.DataFrame], protocol: Protocol) -> list[str]:
     """Criteria read besides the primary one: mRECIST for hepatocellular carcinoma (its
     intrahepatic lesions are measured as viable tumour) when the data have lesions."""
@@ -220,7 +230,7 @@ def make_report(
         stage1=stage1,
         secondary_adrs=secondary,
         provenance=Provenance(
-            data_cut=cut, data_cut_source=cut_source, audit_head=head, source=str(db)
+            data_cut=cut, data_cut_source=cut_source, audit_head=head, source=_shown(db)
         ),
         make_pdf=pdf,
     )

@@ -62,7 +62,7 @@ def derive_disposition(adsl: pd.DataFrame, ds: pd.DataFrame) -> pd.DataFrame:
     study = _event(data, "END OF STUDY")
     out = adsl.copy()
     subjects = out["USUBJID"].astype(str)
-    reason = subjects.map(treatment["DSDECOD"]).fillna("")
+    reason = subjects.map(treatment["DSDECOD"]).astype(object).fillna("").astype(str)
     out["EOTSTT"] = np.select(
         [reason.eq(""), reason.str.upper().eq(_COMPLETED)], ["ONGOING", _COMPLETED], "DISCONTINUED"
     )
@@ -81,6 +81,6 @@ def derive_disposition(adsl: pd.DataFrame, ds: pd.DataFrame) -> pd.DataFrame:
         full = parsed.impute("none") if parsed is not None else None
         dates.append(pd.Timestamp(full) if full is not None else pd.NaT)
     out["DCTDT"] = pd.to_datetime(pd.Series(dates, index=out.index))
-    ended = subjects.map(study["DSDECOD"]).fillna("")
+    ended = subjects.map(study["DSDECOD"]).astype(object).fillna("").astype(str)
     out["DCSREAS"] = ended.where(~ended.str.upper().eq(_COMPLETED), "")
     return out

@@ -25,6 +25,7 @@ from typing import Any
 import pandas as pd
 from jinja2 import Environment, PackageLoader, select_autoescape
 
+from oncotrial.derive.response import disease_control_rate, objective_response_rate
 from oncotrial.protocol.model import Protocol
 from oncotrial.report import efficacy, population, safety
 from oncotrial.report.figures import (
@@ -277,11 +278,10 @@ def _efficacy(
     tables["response_rates"] = table(
         efficacy.response_rates_table(by_criteria, groups), "response-rates", first_column=""
     )
-    orr = efficacy.objective_response_rate(adrs)
-    summary["orr"] = orr.to_json()
-    summary["dcr"] = efficacy.disease_control_rate(adrs).to_json()
+    summary["orr"] = objective_response_rate(adrs).to_json()
+    summary["dcr"] = disease_control_rate(adrs).to_json()
     summary["orr_by_criteria"] = {
-        name: efficacy.objective_response_rate(data).to_json() for name, data in by_criteria.items()
+        name: objective_response_rate(data).to_json() for name, data in by_criteria.items()
     }
     for name, data in by_criteria.items():
         key = "bor" if data is adrs else f"bor_{name.lower()}"
