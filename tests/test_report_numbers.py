@@ -217,8 +217,9 @@ def km_median(time: np.ndarray, event: np.ndarray) -> str:
     R prints it."""
     times, s, var = km(time, event)
     z = stats.norm.ppf(0.975)
-    upper = np.minimum(1.0, s * np.exp(z * np.sqrt(var)))
-    lower = s * np.exp(-z * np.sqrt(var))
+    with np.errstate(invalid="ignore"):  # S = 0 has no band (0 × ∞)
+        upper = np.minimum(1.0, s * np.exp(z * np.sqrt(var)))
+        lower = s * np.exp(-z * np.sqrt(var))
 
     def first(curve: np.ndarray) -> float:
         hit = np.flatnonzero(curve <= 0.5 + 1e-12)

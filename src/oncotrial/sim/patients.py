@@ -36,9 +36,9 @@ from oncotrial.sim.tumour import (
 
 REFERENCE_DAILY_MG = 400.0  # donafenib 200 mg BID, the registered dose (ZGDH3)
 #: confirmed RECIST 1.1 responses per sensitive tumour (from calibration runs of the engine)
-RESPONSE_YIELD = 0.875
+RESPONSE_YIELD = 1.06
 #: extra confirmed mRECIST responses per necrotic non-sensitive tumour (calibration runs)
-NECROSIS_YIELD = 0.57
+NECROSIS_YIELD = 0.47
 #: median PFS (months) the default growth constants give; other targets rescale them
 PFS_AT_DEFAULT_GROWTH = 6.8
 PRE_PROGRESSION_DEATH_PER_MONTH = 0.008
