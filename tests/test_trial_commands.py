@@ -12,8 +12,10 @@ import pandas as pd
 import pytest
 from typer.testing import CliRunner
 
+from oncotrial.cli.db import database_url
 from oncotrial.cli.main import app
 from oncotrial.derive.io import read_dataset
+from oncotrial.store import Store
 
 ROOT = Path(__file__).resolve().parents[1]
 PROTOCOL = str(ROOT / "protocols" / "toripalimab-donafenib-hcc.yaml")
@@ -55,18 +57,34 @@ def test_simulate_trial_then_report(db_url: str, tmp_path: Path) -> None:
     )
     html = Path(rep["html"]).read_text()
     for section in (
+        "Demographics and baseline characteristics",
+        "Disposition at the data cut",
+        "Exposure and dose intensity",
         "Phase I dose escalation",
-        "Objective response rate",
+        "Objective response and disease control",
+        "Simon two-stage, stage 1",
         "Waterfall",
         "Overall survival",
+        "Duration of response",
         "Immunogenicity",
         "Adverse events by worst CTCAE",
+        "Serious adverse events",
+        "Deaths",
     ):
         assert section.lower() in html.lower()
     assert rep["summary"]["orr"]["n"] == run["subjects"]
-    assert (out / "adam" / "adtte.csv").exists()
+    assert set(rep["summary"]["orr_by_criteria"]) == {"RECIST 1.1", "mRECIST"}
+    assert rep["summary"]["data_cut"] == run["data_cut"]
+    for name in ("adtte", "adex", "adrs_mrecist"):
+        assert (out / "adam" / f"{name}.csv").exists()
     verify = invoke_json("audit", "verify", "--db", db_url)
     assert verify["ok"] is True
+    store = Store.open(database_url(db_url))
+    try:
+        last = store.audit_trail().iloc[-1]
+    finally:
+        store.close()
+    assert rep["summary"]["audit_head"] == {"seq": int(last["seq"]), "hash": last["hash"]}
 
 
 def test_same_seed_same_trial_in_the_database(tmp_path: Path) -> None:
@@ -161,3 +179,48 @@ def test_demo_writes_everything(tmp_path: Path) -> None:
     assert Path(files["database"]).exists() and Path(files["report"]).exists()
     assert len(data["summary"]) == 5
     assert read_dataset(out / "adam" / "adsl.csv").shape[0] > 18
+
+
+def test_report_data_cut_override_and_records_after_it(tmp_path: Path) -> None:
+    """``--data-cut`` replaces the trial's own cut in the report; a cut before some records is
+    refused with the domain, row and column of the first of them, and nothing is written."""
+    db = tmp_path / "t.db"
+    run = invoke_json("simulate-trial", "--protocol", PROTOCOL, "--seed", "2", "--db", str(db))
+    later = invoke_json(
+        "report",
+        "--db",
+        str(db),
+        "--out",
+        str(tmp_path / "a"),
+        "--protocol",
+        PROTOCOL,
+        "--no-pdf",
+        "--data-cut",
+        "2030-01-01",
+    )
+    assert later["summary"]["data_cut"] == "2030-01-01"
+    assert "given with --data-cut" in Path(later["html"]).read_text()
+    result = runner.invoke(
+        app,
+        [
+            "report",
+            "--db",
+            str(db),
+            "--out",
+            str(tmp_path / "b"),
+            "--protocol",
+            PROTOCOL,
+            "--no-pdf",
+            "--data-cut",
+            "2025-01-01",
+        ],
+    )
+    assert result.exit_code == 2
+    message = " ".join(result.output.split())
+    assert "after the data cut 2025-01-01" in message and "row" in message
+    assert not (tmp_path / "b" / "report.html").exists()
+    assert run["data_cut"] > "2025-01-01"
+    bad = runner.invoke(
+        app, ["report", "--db", str(db), "--out", str(tmp_path / "c"), "--data-cut", "June"]
+    )
+    assert bad.exit_code == 2 and "not a date" in bad.output

@@ -23,6 +23,7 @@ from oncotrial.cli.simulation import compare
 from oncotrial.cli.survival import km
 from oncotrial.cli.trial import make_report, report, simulate_trial
 from oncotrial.protocol import load_protocol
+from oncotrial.protocol.naming import DoseNames
 from oncotrial.sim.trial_run import run_virtual_trial
 from oncotrial.store import init_db
 
@@ -85,21 +86,22 @@ def demo(
             update(0, 1)
             result, study = make_report(str(db_file), proto, out, pdf=pdf)
             update(1, 1)
-        labels = [f"L{label}" for label in proto.level_labels]
-        rp2d = None if trial.recommended_dose is None else labels[trial.recommended_dose]
+        names = DoseNames.of(proto)
+        rp2d = "none" if trial.recommended_dose is None else names.full(trial.recommended_dose)
         s = result.summary
         km = {row["endpoint"]: row for row in s.get("km", [])}
+        median = "Median, months (95 % CI)"
+        by_criteria = s.get("orr_by_criteria", {})
         lines = [
             f"Patients: {len(trial.patients)} ({sum(p.phase == 'I' for p in trial.patients)} in "
             f"phase I, {sum(p.phase == 'II' for p in trial.patients)} in the expansion); data "
             f"cut {trial.data_cut.isoformat()}",
             f"Phase I ({proto.phase1.design}): {len(trial.decisions)} cohorts, MTD/RP2D {rp2d}; "
             f"expansion: {trial.expansion.get('decision', 'none')}",
-            _rate_line("ORR (confirmed CR+PR, RECIST 1.1)", s.get("orr")),
-            "Median PFS "
-            f"{km.get('Progression-free survival', {}).get('median', '-')} months, median OS "
-            f"{km.get('Overall survival', {}).get('median', '-')} months (NR: not reached) "
-            f"(12-month OS {km.get('Overall survival', {}).get('m12', '-')})",
+            "Confirmed ORR: "
+            + "; ".join(_rate_text(name, rate) for name, rate in by_criteria.items()),
+            f"Median PFS {km.get('Progression-free survival', {}).get(median, '-')}, median OS "
+            f"{km.get('Overall survival', {}).get(median, '-')} months (NR: not reached)",
             f"Audit trail: {audit}",
         ]
         files = {
@@ -127,10 +129,8 @@ def demo(
             console.print(line, highlight=False)
 
 
-def _rate_line(name: str, rate: dict | None) -> str:
-    if not rate:
-        return f"{name}: not available"
+def _rate_text(name: str, rate: dict) -> str:
     return (
-        f"{name}: {rate['x']}/{rate['n']} = {100 * rate['estimate']:.1f} % "
+        f"{name} {rate['x']}/{rate['n']} = {100 * rate['estimate']:.1f} % "
         f"(95 % CI {100 * rate['lower']:.1f}-{100 * rate['upper']:.1f})"
     )

@@ -3,8 +3,11 @@
 
 from __future__ import annotations
 
+from datetime import date
 from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
 
+import pandas as pd
 import typer
 
 from oncotrial.cli.common import (
@@ -17,12 +20,24 @@ from oncotrial.cli.common import (
     user_errors,
 )
 from oncotrial.cli.db import DbOption, database_url, store_errors
+from oncotrial.derive.datacut import check_data_cut
 from oncotrial.derive.errors import DataError
 from oncotrial.derive.io import write_dataset
 from oncotrial.derive.pipeline import DerivedStudy, derive_study
+from oncotrial.derive.response import ResponseWindows, derive_adrs_from_lesions
+from oncotrial.derive.response_terms import terms_for
 from oncotrial.protocol import Protocol, load_protocol
-from oncotrial.report.trial_report import EscalationStep, ReportResult, build_report
-from oncotrial.sim.trial_run import data_cut_of, run_virtual_trial, sdtm_from_store
+from oncotrial.protocol.naming import DoseNames
+from oncotrial.report.efficacy import Stage1Result
+from oncotrial.report.formatting import name_levels
+from oncotrial.report.trial_report import (
+    AuditHead,
+    EscalationStep,
+    Provenance,
+    ReportResult,
+    build_report,
+)
+from oncotrial.sim.trial_run import SIMON_DESIGN, run_virtual_trial, sdtm_from_store
 from oncotrial.store import EditCheckError, Store, init_db
 
 
@@ -50,7 +65,7 @@ def simulate_trial(
             raise store_errors(exc) from exc
         finally:
             store.close()
-        labels = [f"L{label}" for label in proto.level_labels]
+        names = DoseNames.of(proto)
         data = {
             "db": url,
             "seed": seed,
@@ -58,7 +73,10 @@ def simulate_trial(
             "phase1_cohorts": len(trial.decisions),
             "recommended_dose": None
             if trial.recommended_dose is None
-            else labels[trial.recommended_dose],
+            else names.short(trial.recommended_dose),
+            "recommended_dose_index": None
+            if trial.recommended_dose is None
+            else trial.recommended_dose + 1,
             "expansion": {
                 k: (v.item() if hasattr(v, "item") else v) for k, v in trial.expansion.items()
             },
@@ -68,59 +86,140 @@ def simulate_trial(
         if fmt is OutputFormat.json:
             emit_json(data)
             return
+        rp2d = "none" if trial.recommended_dose is None else names.full(trial.recommended_dose)
         console.print(
             f"virtual trial (seed {seed}) in {url}: {data['subjects']} patients, "
-            f"{data['phase1_cohorts']} phase I cohorts, RP2D {data['recommended_dose']}, "
-            f"data cut {data['data_cut']}"
+            f"{data['phase1_cohorts']} phase I cohorts, RP2D {rp2d}, "
+            f"data cut {data['data_cut']}",
+            highlight=False,
         )
 
 
-def _escalation_steps(store: Store, protocol: Protocol) -> tuple[list[EscalationStep], str | None]:
-    steps, recommended = [], None
+def _committee_history(
+    store: Store, names: DoseNames
+) -> tuple[list[EscalationStep], int | None, Stage1Result | None]:
+    """The phase I decisions (with every level named by the protocol), the MTD (0-based) of
+    the last one, and the recorded Simon stage-1 decision, from the store."""
+    steps, recommended, stage1 = [], None, None
     for d in store.decisions():
         inputs, output = d["inputs"] or {}, d["output"] or {}
-        if d["cohort"] is None:
+        confirmed = str(d["confirmed_at"] or d["created_at"] or "")[:10]
+        if d["design"] == SIMON_DESIGN:
+            stage1 = Stage1Result(
+                n1=int(inputs["n1"]),
+                r1=int(inputs["r1"]),
+                n=int(inputs["n"]),
+                responders=int(inputs["responders"]),
+                subjects=list(inputs["subjects"]),
+                analysis_date=str(inputs["analysis_date"]),
+                decision=str(output.get("decision", "")),
+                reason=str(output.get("reason", "")),
+                confirmed_by=" ".join(filter(None, [str(d["confirmed_by"] or ""), confirmed])),
+                criteria=str(inputs.get("criteria", "")),
+            )
             continue
-        current = int(inputs.get("current_dose", 0)) - 1
-        label = f"L{protocol.level_labels[current]}" if current >= 0 else ""
+        if d["cohort"] is None or "current_dose" not in inputs:
+            continue
+        current = int(inputs["current_dose"]) - 1
         nxt = output.get("next_dose")
-        decision = "stop" if nxt is None else f"treat next cohort at {d['recommended_dose']}"
+        decision = "stop" if nxt is None else f"treat the next cohort at {names.full(nxt - 1)}"
         if output.get("mtd") is not None:
-            recommended = f"L{protocol.level_labels[output['mtd'] - 1]}"
-            decision = f"stop: MTD {recommended}"
+            recommended = int(output["mtd"]) - 1
+            decision = f"stop: MTD {names.full(recommended)}"
         steps.append(
             EscalationStep(
                 cohort=d["cohort"],
-                dose_label=label,
+                dose_label=names.full(current) if current >= 0 else "",
                 patients=int(inputs["n"][current]) if current >= 0 else 0,
                 dlts=int(inputs["dlts"][current]) if current >= 0 else 0,
                 decision=decision,
-                reason=str(output.get("reason", "")),
-                decided=str(d["confirmed_at"] or d["created_at"] or "")[:10],
+                reason=name_levels(str(output.get("reason", "")), names),
+                decided=confirmed,
                 confirmed_by=str(d["confirmed_by"] or ""),
             )
         )
-    return steps, recommended
+    return steps, recommended, stage1
+
+
+def _audit_head(store: Store) -> AuditHead | None:
+    """The latest audit entry (the trail's last row)."""
+    trail = store.audit_trail()
+    if trail.empty:
+        return None
+    last = trail.iloc[-1]
+    return AuditHead(int(last["seq"]), str(last["hash"]), str(last["changed_at"] or ""))
+
+
+def _data_cut(settings: dict[str, str | None], override: date | None) -> tuple[date | None, str]:
+    if override is not None:
+        return override, "given with --data-cut"
+    text = settings.get("data_cut")
+    if not text:
+        return None, ""
+    try:
+        return date.fromisoformat(text), "study setting data_cut"
+    except ValueError as exc:
+        raise CliError(f"study setting data_cut '{text}' is not a date (YYYY-MM-DD)") from exc
+
+
+def _shown(db: str) -> str:
+    """The database as the report names it: a URL without its password."""
+    parts = urlsplit(db)
+    if "://" not in db or parts.password is None:
+        return db
+    netloc = parts.netloc.replace(f":{parts.password}@", ":***@", 1)
+    return urlunsplit(parts._replace(netloc=netloc))
+
+
+def secondary_criteria(sdtm: dict[str, pd.DataFrame], protocol: Protocol) -> list[str]:
+    """Criteria read besides the primary one: mRECIST for hepatocellular carcinoma (its
+    intrahepatic lesions are measured as viable tumour) when the data have lesions."""
+    condition = protocol.study.condition.lower()
+    hcc = "hepatocellular" in condition or "hcc" in condition.split()
+    return ["mrecist"] if hcc and "tu" in sdtm and "tr" in sdtm else []
 
 
 def make_report(
-    db: str, protocol: Protocol, out: Path, *, pdf: bool = True
+    db: str,
+    protocol: Protocol,
+    out: Path,
+    *,
+    pdf: bool = True,
+    data_cut: date | None = None,
 ) -> tuple[ReportResult, DerivedStudy]:
-    """Derive ADaM from the database's SDTM, write them under ``out/adam`` and the report."""
+    """Derive ADaM from the database's SDTM, write them under ``out/adam`` and the report,
+    stating the trial's data cut (``data_cut`` overrides the study setting) and the audit head
+    it was built from."""
     store = Store.open(database_url(db))
+    names = DoseNames.of(protocol)
     try:
         sdtm = sdtm_from_store(store)
-        steps, recommended = _escalation_steps(store, protocol)
+        steps, recommended, stage1 = _committee_history(store, names)
+        settings = store.study_settings()
+        head = _audit_head(store)
     finally:
         store.close()
     if not sdtm:
         raise CliError(f"{db} holds no data")
+    cut, cut_source = _data_cut(settings, data_cut)
+    if cut is not None:
+        check_data_cut(sdtm, cut)
     study = derive_study(sdtm, sd_min_days=protocol.schedule.sd_minimum_days)
+    windows = ResponseWindows(
+        reference_date=study.reference_date or "TRTSDT",
+        sd_min_days=protocol.schedule.sd_minimum_days,
+    )
+    secondary = {}
+    for criteria in secondary_criteria(sdtm, protocol):
+        derived = derive_adrs_from_lesions(
+            sdtm["tu"], sdtm["tr"], study.datasets["adsl"], criteria=criteria, windows=windows
+        )
+        secondary[terms_for(criteria).name] = derived.data
+        study.datasets[f"adrs_{criteria}"] = derived.data
     adam_dir = out / "adam"
     adam_dir.mkdir(parents=True, exist_ok=True)
     for name, frame in study.datasets.items():
         write_dataset(frame, adam_dir / f"{name}.csv", "csv", name=name.upper())
-    cut = data_cut_of(sdtm)
     result = build_report(
         protocol,
         study.datasets,
@@ -128,8 +227,11 @@ def make_report(
         sdtm=sdtm,
         escalation=steps,
         recommended_dose=recommended,
-        data_cut=cut.date() if cut else None,
-        source=str(db),
+        stage1=stage1,
+        secondary_adrs=secondary,
+        provenance=Provenance(
+            data_cut=cut, data_cut_source=cut_source, audit_head=head, source=_shown(db)
+        ),
         make_pdf=pdf,
     )
     return result, study
@@ -145,16 +247,31 @@ def report(
         help="The study's protocol (dose levels, DLT definition, designs).",
     ),
     pdf: bool = typer.Option(True, "--pdf/--no-pdf", help="Also print a PDF (needs Chromium)."),
+    data_cut: str | None = typer.Option(
+        None,
+        "--data-cut",
+        help="The data cut to state (YYYY-MM-DD), instead of the trial's own (the study "
+        "setting data_cut). Records dated after it are refused.",
+    ),
     fmt: OutputFormat = FormatOption,
 ) -> None:
-    """Write the trial report from the database: escalation history and DLTs, MTD/RP2D, ORR
-    and DCR with exact CIs, waterfall/spider/swimmer plots, OS/PFS Kaplan–Meier with numbers
-    at risk, ADA incidence and AE tables (ADaM datasets are written alongside)."""
+    """Write the trial report a committee signs, from the database: data cut, audit head and
+    version; population (demographics, disposition, exposure and dose intensity); escalation
+    history, DLTs and the RP2D; ORR and DCR by dose level and for the expansion (RECIST 1.1,
+    and mRECIST for HCC), the Simon stage-1 result, waterfall/spider/swimmer plots; OS, PFS
+    and duration of response (Kaplan–Meier); ADA incidence; AE tables and listings of serious
+    AEs and deaths. The ADaM datasets are written alongside, in --out/adam."""
     with user_errors():
+        cut = None
+        if data_cut is not None:
+            try:
+                cut = date.fromisoformat(data_cut)
+            except ValueError as exc:
+                raise CliError(f"--data-cut: '{data_cut}' is not a date (YYYY-MM-DD)") from exc
         try:
             with progress_bar("report", fmt is OutputFormat.text) as update:
                 update(0, 1)
-                result, _ = make_report(db, load_protocol(protocol), out, pdf=pdf)
+                result, _ = make_report(db, load_protocol(protocol), out, pdf=pdf, data_cut=cut)
                 update(1, 1)
         except DataError as exc:
             raise CliError(str(exc)) from exc

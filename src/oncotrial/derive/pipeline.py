@@ -2,7 +2,8 @@
 
 ADSL (derived, or a sponsor's) → tumour response per visit (the investigator's RS, or the
 RECIST engine's from TU/TR when there is no RS) → ADRS → ADTTE; ADTR (target sums) from TU/TR;
-ADAB from IS; ADAE from AE. Each step is one function of the derivation layer; this module only
+ADAB from IS; ADEX from EX; ADAE from AE; a derived ADSL also gets the disposition variables
+from DS. Each step is one function of the derivation layer; this module only
 wires them and collects the notes (imputations, records left out) for the user.
 """
 
@@ -15,8 +16,11 @@ import pandas as pd
 
 from oncotrial.derive.ada import ada_samples, ada_subject_status, adab_parameters
 from oncotrial.derive.adsl import ONCOLOGY_ALIVE_SOURCES, derive_adsl
+from oncotrial.derive.disposition import derive_disposition
+from oncotrial.derive.exposure import derive_adex
 from oncotrial.derive.recist import evaluate_recist, rs_from_timepoints
 from oncotrial.derive.response import ResponseWindows, derive_adrs
+from oncotrial.derive.response_terms import category_matches, terms_for
 from oncotrial.derive.safety import derive_adae
 from oncotrial.derive.tte import derive_adtte
 
@@ -31,8 +35,14 @@ class DerivedStudy:
     reference_date: str = ""
 
 
-def _has_overall_response(rs: pd.DataFrame | None) -> bool:
-    return rs is not None and "RSTESTCD" in rs.columns and rs["RSTESTCD"].eq("OVRLRESP").any()
+def _has_overall_response(rs: pd.DataFrame | None, criteria: str) -> bool:
+    """RS holds overall responses by ``criteria`` (by its ``RSCAT``; blank counts for any)."""
+    if rs is None or "RSTESTCD" not in rs.columns:
+        return False
+    overall = rs["RSTESTCD"].eq("OVRLRESP")
+    if "RSCAT" in rs.columns:
+        overall &= category_matches(rs["RSCAT"], terms_for(criteria))
+    return bool(overall.any())
 
 
 def adtr_from_timepoints(timepoints: pd.DataFrame, adsl: pd.DataFrame) -> pd.DataFrame:
@@ -115,6 +125,8 @@ def derive_study(
         # last-known-alive from every dated record, tumour assessments included, as OS
         # censoring in oncology needs (admiral's template uses AE, LB and TRTEDT only)
         adsl = derive_adsl(sdtm, alive_sources=ONCOLOGY_ALIVE_SOURCES)
+        if "ds" in sdtm:
+            adsl = derive_disposition(adsl, sdtm["ds"])
         out.notes.append("ADSL derived from SDTM (no --adsl given)")
     out.datasets["adsl"] = adsl
     has_rand = "RANDDT" in adsl.columns and adsl["RANDDT"].notna().any()
@@ -136,7 +148,7 @@ def derive_study(
         if not adtr.empty:
             out.datasets["adtr"] = adtr
     rs = sdtm.get("rs")
-    if use_investigator_response and _has_overall_response(rs):
+    if use_investigator_response and _has_overall_response(rs, criteria):
         out.response_source = "investigator (SDTM RS)"
     elif timepoints is not None:
         rs = rs_from_timepoints(timepoints)
@@ -145,7 +157,9 @@ def derive_study(
         rs = None
     if rs is not None:
         windows = ResponseWindows(reference_date=reference, sd_min_days=sd_min_days)
-        adrs = derive_adrs(rs, adsl, sdtm.get("tu"), evaluator=evaluator, windows=windows)
+        adrs = derive_adrs(
+            rs, adsl, sdtm.get("tu"), evaluator=evaluator, windows=windows, criteria=criteria
+        )
         out.datasets["adrs"] = adrs.data
         out.notes += [f"ADRS: {n.message}" for n in adrs.notes]
         adtte = derive_adtte(adsl, adrs.data, start_date=reference)
@@ -155,6 +169,10 @@ def derive_study(
         samples = ada_samples(sdtm["is"], adsl)
         status = ada_subject_status(samples)
         out.datasets["adab"] = adab_parameters(samples, status)
+    if "ex" in sdtm:
+        adex = derive_adex(sdtm["ex"], adsl)
+        out.datasets["adex"] = adex.data
+        out.notes += [f"ADEX: {n.message}" for n in adex.notes]
     if "ae" in sdtm:
         ae = sdtm["ae"]
         grade = "AETOXGR" if "AETOXGR" in ae.columns else "AESEV"

@@ -1,6 +1,7 @@
 """The time-point engine: one subject and evaluator at a time, from lesions and measurements
 (read by :mod:`recist_input`) to target, non-target, new-lesion and overall responses by the
-rules of :mod:`recist_rules`."""
+rules of :mod:`recist_rules`; the baseline selection is checked by :mod:`recist_selection` and
+iRECIST's confirmation of progression is :mod:`recist_immune`."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ from dataclasses import dataclass, field
 from datetime import date
 
 from oncotrial.derive.errors import DataError
+from oncotrial.derive.recist_immune import ImmuneState
 from oncotrial.derive.recist_input import Finding, Key, Lesion, Measurement
 from oncotrial.derive.recist_rules import (
     EPS,
@@ -17,11 +19,11 @@ from oncotrial.derive.recist_rules import (
     NT_PROGRESSION,
     Criteria,
     TargetResult,
-    is_progression,
     nontarget_response,
     overall_response,
     target_response,
 )
+from oncotrial.derive.recist_selection import check_selection
 
 _NT_ORDER = {NT_ABSENT: 0, NT_PRESENT: 1, NT_NOT_ASSESSED: 2, NT_PROGRESSION: 3}
 _NT_STATE = {
@@ -78,17 +80,6 @@ class NewLesionView:
     nlt_sum: float | None = None
     grew: bool = False
     notes: list[str] = field(default_factory=list)
-
-
-@dataclass
-class _Episode:
-    """An unconfirmed progression (iUPD) waiting for confirmation."""
-
-    start: date | None
-    triggers: frozenset[str]
-    target_ref: float | None
-    nlt_ref: float | None
-    new_ids: frozenset[str]
 
 
 @dataclass
@@ -549,112 +540,11 @@ class SubjectEngine:
             values[lesion.lnkid] = self._diameter(lesion, recs) if recs else None
         return values
 
-    def _check_selection(self, values: dict[str, float | None]) -> None:
-        """Validate the investigator's baseline selection (§3.1, §3.3.1); report, don't stop."""
-        c = self.criteria
-        tu = "TU"
-        if len(self.targets) > c.max_targets:
-            self._finding(
-                "",
-                "TOO_MANY_TARGETS",
-                "RECIST 1.1 §3.3.1",
-                f"{len(self.targets)} target lesions; at most {c.max_targets} are allowed",
-            )
-        organs: dict[str, list[str]] = {}
-        for t in self.targets:
-            organs.setdefault(t.organ, []).append(t.lnkid)
-        for organ, ids in organs.items():
-            if len(ids) > c.max_targets_per_organ:
-                self._finding(
-                    ",".join(ids),
-                    "TOO_MANY_PER_ORGAN",
-                    "RECIST 1.1 §3.3.1",
-                    f"{len(ids)} target lesions in {organ} ({', '.join(ids)}); at most "
-                    f"{c.max_targets_per_organ} per organ (all lymph nodes are one organ)",
-                )
-        for t in self.targets:
-            value = values.get(t.lnkid)
-            if value is None:
-                self._finding(
-                    t.lnkid,
-                    "TARGET_NOT_MEASURED",
-                    "RECIST 1.1 §3.3.1",
-                    f"target lesion {t.lnkid} has no baseline measurement",
-                    tu,
-                    t.row,
-                )
-                continue
-            if t.nodal:
-                minimum = c.node_target_min_mm
-                if c.porta_hepatis_node_min_mm is not None and t.porta_hepatis:
-                    minimum = c.porta_hepatis_node_min_mm
-                if value < minimum - EPS:
-                    kind = (
-                        "normal"
-                        if value < c.node_normal_below_mm - EPS
-                        else "pathological but non-target"
-                    )
-                    self._finding(
-                        t.lnkid,
-                        "NODE_TOO_SMALL_FOR_TARGET",
-                        "mRECIST (porta hepatis nodes)"
-                        if minimum != c.node_target_min_mm
-                        else "RECIST 1.1 §3.1.1",
-                        f"target node {t.lnkid} is {value:g} mm short axis, below "
-                        f"{minimum:g} mm ({kind})",
-                        tu,
-                        t.row,
-                    )
-            else:
-                minimum = c.xray_measurable_min_mm if t.xray else c.measurable_min_mm
-                if value < minimum - EPS:
-                    self._finding(
-                        t.lnkid,
-                        "TARGET_NOT_MEASURABLE",
-                        "RECIST 1.1 §3.1.1",
-                        f"target lesion {t.lnkid} is {value:g} mm, below the {minimum:g} mm "
-                        "needed to be measurable",
-                        tu,
-                        t.row,
-                    )
-            if "BONE" in t.loc.upper():
-                self._finding(
-                    t.lnkid,
-                    "BONE_TARGET",
-                    "RECIST 1.1 §3.1.2",
-                    f"bone lesion {t.lnkid} chosen as target: measurable only through a "
-                    "soft-tissue component ≥ 10 mm (check the images)",
-                    tu,
-                    t.row,
-                )
-        for nt in self.nontargets:
-            value = values.get(nt.lnkid)
-            if nt.nodal and value is not None and value < c.node_normal_below_mm - EPS:
-                self._finding(
-                    nt.lnkid,
-                    "NORMAL_NODE_RECORDED",
-                    "RECIST 1.1 §3.1.1",
-                    f"non-target node {nt.lnkid} is {value:g} mm short axis: a normal node, "
-                    "not disease",
-                    tu,
-                    nt.row,
-                )
-        known = [values[t.lnkid] for t in self.targets]
-        if self.targets and all(v is not None for v in known) and sum(known) <= EPS:
-            self._finding(
-                "",
-                "BASELINE_SUM_ZERO",
-                "RECIST 1.1 §3.3.1",
-                "the baseline sum of diameters is 0 mm",
-            )
-
-    # ------------------------------------------------------------------------------- run
-
     def run(self) -> list[Row]:
         """Responses at every follow-up time point, in time order."""
         base, follow = self._split_baseline()
         values = self._baseline_values(base)
-        self._check_selection(values)
+        check_selection(self.criteria, self.targets, self.nontargets, values, self._finding)
         if len(self.errors) > self._errors_before:
             return []
         c = self.criteria
@@ -664,7 +554,7 @@ class SubjectEngine:
             base_sum = float(sum(values[t.lnkid] or 0.0 for t in self.targets))
         nadir = base_sum
         new_views = self._new_lesions(follow)
-        immune = _ImmuneState(c) if c.immune else None
+        immune = ImmuneState(c) if c.immune else None
         rows: list[Row] = []
         for tp, new in zip(follow, new_views, strict=True):
             notes: list[str] = []
@@ -753,166 +643,6 @@ class SubjectEngine:
             values, [t.nodal for t in self.targets], base_sum, nadir, self.criteria
         )
         return result, [f"target {result.response}: {result.reason}", *notes]
-
-
-class _ImmuneState:
-    """iRECIST (Seymour 2017): PD is unconfirmed (iUPD) until the next assessment, 4-8 weeks
-    later, confirms it (iCPD) by further growth (≥ 5 mm in a sum, any non-target increase),
-    additional new lesions, or progression in a category not yet progressing; a later
-    iSD/iPR/iCR resets the bar; otherwise iUPD stands."""
-
-    def __init__(self, criteria: Criteria) -> None:
-        self.c = criteria
-        self.episode: _Episode | None = None
-        self.confirmed = False
-        self.seen_new: set[str] = set()
-        self.nlt_nadir: float | None = None
-
-    def step(
-        self,
-        adt: date | None,
-        target: TargetResult | None,
-        nontarget: str | None,
-        nontarget_grew: bool,
-        new: NewLesionView,
-    ) -> tuple[str, str, str, str]:
-        c = self.c
-        additional = new.unequivocal - self.seen_new
-        nlt_pd = (
-            new.nlt_sum is not None
-            and self.nlt_nadir is not None
-            and is_progression(new.nlt_sum, self.nlt_nadir, c)
-        )
-        new_trigger = bool(additional) or nlt_pd or new.grew
-        tgt = None if target is None else target.response
-        table = overall_response(tgt, nontarget, new_trigger)
-        tsum = None
-        if target is not None:
-            tsum = target.total if target.total is not None else target.assessed_sum
-        trg = "" if tgt is None else c.term(tgt)
-        ntrg = "" if nontarget is None else c.term(nontarget)
-        if self.confirmed:
-            if table == "PD":
-                ovr, note = "iCPD", "progression after confirmed progression (iCPD)"
-                trg = "iCPD" if tgt == "PD" else trg
-                ntrg = "iCPD" if nontarget == "PD" else ntrg
-            else:
-                ovr, note = c.term(table), f"after iCPD: {c.term(table)}"
-        elif self.episode is not None:
-            ovr, trg, ntrg, note = self._follow_episode(
-                adt, target, tsum, nontarget, nontarget_grew, new, table, trg, ntrg
-            )
-        elif table == "PD":
-            triggers = {
-                name
-                for name, hit in (
-                    ("target", tgt == "PD"),
-                    ("non-target", nontarget == "PD"),
-                    ("new lesions", new_trigger),
-                )
-                if hit
-            }
-            self.episode = _Episode(
-                adt, frozenset(triggers), tsum, new.nlt_sum, frozenset(new.unequivocal)
-            )
-            ovr = "iUPD"
-            note = f"iUPD ({', '.join(sorted(triggers))}): needs confirmation in 4-8 weeks"
-        else:
-            ovr, note = c.term(table), f"→ {c.term(table)}"
-        self.seen_new |= new.unequivocal
-        if new.nlt_sum is not None:
-            self.nlt_nadir = (
-                new.nlt_sum if self.nlt_nadir is None else min(self.nlt_nadir, new.nlt_sum)
-            )
-        return trg, ntrg, ovr, note
-
-    def _follow_episode(
-        self,
-        adt: date | None,
-        target: TargetResult | None,
-        tsum: float | None,
-        nontarget: str | None,
-        nontarget_grew: bool,
-        new: NewLesionView,
-        table: str,
-        trg: str,
-        ntrg: str,
-    ) -> tuple[str, str, str, str]:
-        c = self.c
-        ep = self.episode
-        assert ep is not None
-        tgt = None if target is None else target.response
-        days = None if adt is None or ep.start is None else (adt - ep.start).days
-        reasons: list[str] = []
-        by_target = by_nontarget = False
-        if days is None or days >= c.confirm_min_days:
-            if "target" in ep.triggers:
-                if (
-                    tsum is not None
-                    and ep.target_ref is not None
-                    and (tsum - ep.target_ref >= c.confirm_increase_mm - EPS)
-                ):
-                    reasons.append(f"target sum {tsum - ep.target_ref:+g} mm since iUPD")
-                    by_target = True
-            elif tgt == "PD":
-                reasons.append("target lesions now meet PD")
-                by_target = True
-            if "non-target" in ep.triggers:
-                if nontarget_grew:
-                    reasons.append("further non-target increase")
-                    by_nontarget = True
-            elif nontarget == "PD":
-                reasons.append("non-target unequivocal progression")
-                by_nontarget = True
-            extra = new.unequivocal - ep.new_ids
-            if extra:
-                reasons.append(f"additional new lesion(s) {', '.join(sorted(extra))}")
-            if (
-                new.nlt_sum is not None
-                and ep.nlt_ref is not None
-                and (new.nlt_sum - ep.nlt_ref >= c.confirm_increase_mm - EPS)
-            ):
-                reasons.append(f"new target lesions {new.nlt_sum - ep.nlt_ref:+g} mm")
-            if new.grew:
-                reasons.append("new non-target lesion increased")
-        if reasons:
-            self.episode = None
-            self.confirmed = True
-            late = (
-                f" (confirmation {days} days after iUPD, later than {c.confirm_max_days})"
-                if days is not None and days > c.confirm_max_days
-                else ""
-            )
-            if by_target:
-                trg = "iCPD"
-            elif tgt == "PD":
-                trg = "iUPD"
-            if by_nontarget:
-                ntrg = "iCPD"
-            elif nontarget == "PD":
-                ntrg = "iUPD"
-            return "iCPD", trg, ntrg, f"iCPD: {'; '.join(reasons)}{late}"
-        waiting = (
-            f"only {days} days after iUPD (< {c.confirm_min_days}): cannot confirm; "
-            if days is not None and days < c.confirm_min_days
-            else ""
-        )
-        if table == "NE":
-            return "NE", trg, ntrg, f"{waiting}NE, iUPD still unconfirmed"
-        if table == "PD":
-            return "iUPD", trg, ntrg, f"{waiting}iUPD not confirmed and not reset: remains iUPD"
-        lingering = "new lesions" in ep.triggers and bool(new.unequivocal & ep.new_ids)
-        if lingering and not (
-            tsum is not None and ep.target_ref is not None and tsum < ep.target_ref - EPS
-        ):
-            return (
-                "iUPD",
-                trg,
-                ntrg,
-                (f"{waiting}new lesions persist without further shrinkage: remains iUPD"),
-            )
-        self.episode = None
-        return c.term(table), trg, ntrg, f"{waiting}{c.term(table)}: iUPD not confirmed, bar reset"
 
 
 def _show(m: Measurement) -> str:

@@ -37,6 +37,7 @@ from oncotrial.derive.events import (
     require_columns,
     subject_keys,
 )
+from oncotrial.derive.response_terms import RECIST11_TERMS, ResponseTerms, terms_of_adrs
 
 
 @dataclass(frozen=True)
@@ -130,6 +131,23 @@ LASTA_CENSOR = censor_source(
     srcseq="ASEQ",
 )
 """Last tumour assessment: ADRS ``LSTA`` (admiralonco ``lasta_censor``)."""
+
+
+def progression_event(terms: ResponseTerms = RECIST11_TERMS) -> TteSource:
+    """First progression in the ADRS's vocabulary: ``PD_EVENT``, or under iRECIST ``ICPD`` = Y
+    (the iUPD that a later iCPD confirmed; Seymour et al. 2017)."""
+    if terms.progression_paramcd == "PD":
+        return PD_EVENT
+    return replace(PD_EVENT, condition=_is(terms.progression_paramcd))
+
+
+def last_assessment_censor(terms: ResponseTerms = RECIST11_TERMS) -> TteSource:
+    """Last tumour assessment in the ADRS's vocabulary: ``LASTA_CENSOR`` (``ILSTA`` under
+    iRECIST)."""
+    if terms.paramcd("LSTA") == "LSTA":
+        return LASTA_CENSOR
+    return replace(LASTA_CENSOR, condition=_is(terms.paramcd("LSTA"), avalc=None))
+
 
 RAND_CENSOR = censor_source(
     "adsl", "RANDDT", description="Randomization", censor_description="Randomization", srcdom="ADSL"
@@ -316,14 +334,16 @@ def derive_pfs(
 ) -> Derived:
     """PFS: first PD or death, else censored at the last tumour assessment or, without one, at
     the start date (admiralonco ``ad_adtte.R``); then the FDA conventions chosen in
-    ``censoring``, in the guidance table's order, each override noted."""
+    ``censoring``, in the guidance table's order, each override noted. From an iRECIST ADRS
+    the progression is the confirmed one (iPFS; ``PARAM`` says so)."""
+    terms = terms_of_adrs(adrs)
     result = derive_param_tte(
         adsl,
         {"adsl": adsl, "adrs": adrs},
-        events=[PD_EVENT, DEATH_EVENT],
-        censors=[LASTA_CENSOR, start_censor(start_date)],
+        events=[progression_event(terms), DEATH_EVENT],
+        censors=[last_assessment_censor(terms), start_censor(start_date)],
         paramcd="PFS",
-        param="Progression Free Survival",
+        param=_with_criteria("Progression Free Survival", terms),
         start_date=start_date,
     )
     if not censoring.active:
@@ -452,7 +472,8 @@ def derive_rsd(adsl: pd.DataFrame, adrs: pd.DataFrame, *, confirmed: bool = Fals
     """Duration of response, for responders only: from the first (confirmed) response to PD or
     death, else censored at the last tumour assessment (admiralonco ``ad_adtte.R``; RECIST
     1.1 §4.7)."""
-    paramcd = "CRSP" if confirmed else "RSP"
+    terms = terms_of_adrs(adrs)
+    paramcd = terms.paramcd("CRSP" if confirmed else "RSP")
     require_columns(adrs, ["USUBJID", "PARAMCD", "AVALC", "ADT", "ANL01FL"], "ADRS")
     data = adrs
     responders = data.loc[
@@ -467,12 +488,18 @@ def derive_rsd(adsl: pd.DataFrame, adrs: pd.DataFrame, *, confirmed: bool = Fals
     return derive_param_tte(
         cohort,
         {"adsl": adsl, "adrs": adrs},
-        events=[PD_EVENT, DEATH_EVENT],
-        censors=[LASTA_CENSOR],
+        events=[progression_event(terms), DEATH_EVENT],
+        censors=[last_assessment_censor(terms)],
         paramcd="RSD",
-        param="Duration of Response",
+        param=_with_criteria("Duration of Response", terms),
         start_date="RESPDT",
     )
+
+
+def _with_criteria(param: str, terms: ResponseTerms) -> str:
+    """``PARAM`` of a tumour endpoint: plain for RECIST 1.1 (as the reference), else with the
+    criteria named ("Progression Free Survival (iRECIST)")."""
+    return param if terms.key == RECIST11_TERMS.key else f"{param} ({terms.name})"
 
 
 ADSL_VARS = ("ARMCD", "ARM", "ACTARMCD", "ACTARM", "AGE", "SEX")

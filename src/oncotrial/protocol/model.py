@@ -481,7 +481,9 @@ class VirtualTrial(_Strict):
     """Parameters of the virtual trial (synthetic patients of this protocol), with sources.
 
     Calibration targets are what published first-line PD-1 + TKI trials in advanced HCC show;
-    the generator's parameters are tuned to meet them (see ``oncotrial.sim.virtual``).
+    the generator's parameters are tuned to meet them (see ``oncotrial.sim.patients``).
+    ``orr_target`` is the confirmed ORR by RECIST 1.1 and ``mrecist_orr_target`` by mRECIST
+    (viable tumour), which runs several points higher in HCC trials.
     """
 
     scenario: Text
@@ -496,6 +498,7 @@ class VirtualTrial(_Strict):
     hcv_fraction: Probability = 0.05
     bclc_c_fraction: Probability = 0.7
     orr_target: Probability = 0.30
+    mrecist_orr_target: Probability = 0.37
     pfs_median_months: float = Field(default=6.8, gt=0)
     os_median_months: float = Field(default=20.0, gt=0)
     os_weibull_shape: float = Field(default=0.8, gt=0)

@@ -75,9 +75,9 @@ def plot_dose_escalation(
     return _save(fig, path)
 
 
-def plot_waterfall(best: pd.DataFrame, path: Path) -> Path:
+def plot_waterfall(best: pd.DataFrame, path: Path, criteria: str = "RECIST 1.1") -> Path:
     """Best percent change from baseline in the sum of target diameters, one bar per patient,
-    coloured by best overall response; dashed lines at −30 % (PR) and +20 % (PD).
+    coloured by confirmed best overall response; dashed lines at −30 % (PR) and +20 % (PD).
 
     ``best`` columns: ``subject``, ``best_pchg``, ``bor``.
     """
@@ -91,7 +91,7 @@ def plot_waterfall(best: pd.DataFrame, path: Path) -> Path:
     ax.set_xticks([])
     ax.set_xlabel(f"patients with a post-baseline measurement (n = {len(data)})")
     ax.set_ylabel("best % change in target sum")
-    ax.set_title("Waterfall plot (RECIST 1.1)")
+    ax.set_title(f"Waterfall plot ({criteria}; colour: confirmed best overall response)")
     handles = [
         plt.Rectangle((0, 0), 1, 1, color=RESPONSE_COLOURS[k])
         for k in ("CR", "PR", "SD", "PD", "NE")
@@ -129,40 +129,66 @@ def plot_spider(changes: pd.DataFrame, path: Path) -> Path:
     ax.axhline(20, ls=":", color="black", lw=0.8)
     ax.set_xlabel("weeks since first dose")
     ax.set_ylabel("% change in target sum")
-    ax.set_title("Spider plot (colour: best overall response)")
+    ax.set_title("Spider plot (colour: confirmed best overall response)")
     ax.grid(alpha=0.3)
     return _save(fig, path)
 
 
-def plot_swimmer(lanes: pd.DataFrame, path: Path) -> Path:
-    """Time on study per patient (bar to last contact, darker while on treatment) with the
-    first response, progression and death marked.
+#: One colour per dose level (colour-blind-safe qualitative palette, Okabe & Ito 2008).
+LEVEL_COLOURS = ("#0072B2", "#E69F00", "#009E73", "#CC79A7", "#56B4E9", "#D55E00", "#F0E442")
 
-    ``lanes`` columns: ``subject``, ``dose``, ``on_treatment`` and ``on_study`` (months),
-    ``response`` / ``progression`` / ``death`` (months or NaN), ``ongoing`` (bool).
+
+def plot_swimmer(lanes: pd.DataFrame, path: Path) -> Path:
+    """Time on study per patient, grouped by dose level (lowest first, a gap between levels)
+    and coloured by it: a light bar to last contact or death, a dark bar while on treatment,
+    first confirmed response, progression and death marked, an arrow for patients still on
+    treatment.
+
+    ``lanes`` columns: ``subject``, ``level`` (0-based), ``dose`` (the level's name),
+    ``on_treatment`` and ``on_study`` (months), ``response`` / ``progression`` / ``death``
+    (months or NaN), ``ongoing`` (bool).
     """
-    data = lanes.sort_values("on_study").reset_index(drop=True)
-    height = max(3.0, 0.16 * len(data) + 1.2)
+    data = lanes.sort_values(["level", "on_study"], ascending=[False, True]).reset_index(drop=True)
+    gaps = data["level"].ne(data["level"].shift()).cumsum() - 1
+    y = np.arange(len(data)) + gaps.to_numpy() * 1.0
+    height = max(3.5, 0.16 * (len(data) + gaps.max() + 1) + 2.2)
     fig, ax = plt.subplots(figsize=(9, height))
-    y = np.arange(len(data))
-    ax.barh(y, data["on_study"], color="#d9d9d9", height=0.7, label="on study")
-    ax.barh(y, data["on_treatment"], color="#4575b4", height=0.7, label="on treatment")
+    levels = sorted(data["level"].dropna().unique())
+    for level in levels:
+        at = data["level"].eq(level).to_numpy()
+        colour = LEVEL_COLOURS[int(level) % len(LEVEL_COLOURS)]
+        name = str(data.loc[at, "dose"].iloc[0])
+        ax.barh(y[at], data.loc[at, "on_study"], color=colour, alpha=0.3, height=0.75)
+        ax.barh(y[at], data.loc[at, "on_treatment"], color=colour, height=0.75, label=name)
     for column, marker, colour, label in (
-        ("response", "^", "#1a9850", "first response"),
+        ("response", "^", "white", "first confirmed response"),
         ("progression", "s", "#d73027", "progression"),
         ("death", "X", "black", "death"),
     ):
-        rows = data[data[column].notna()]
+        rows = data[column].notna().to_numpy()
         ax.scatter(
-            rows[column], rows.index, marker=marker, color=colour, s=22, zorder=3, label=label
+            data.loc[rows, column],
+            y[rows],
+            marker=marker,
+            facecolors=colour,
+            edgecolors="black",
+            linewidths=0.6,
+            s=26,
+            zorder=3,
+            label=label,
         )
-    ongoing = data[data["ongoing"]]
+    ongoing = data["ongoing"].to_numpy(dtype=bool)
     ax.scatter(
-        ongoing["on_study"] + 0.3, ongoing.index, marker=">", color="#4575b4", s=18, label="ongoing"
+        data.loc[ongoing, "on_study"] + 0.3,
+        y[ongoing],
+        marker=">",
+        color="#4d4d4d",
+        s=18,
+        label="on treatment at the data cut",
     )
     ax.set_yticks(y, data["subject"], fontsize=6 if len(data) > 40 else 8)
-    ax.set_xlabel("months since first dose")
-    ax.set_title("Swimmer plot")
-    ax.legend(fontsize=8, loc="lower right")
+    ax.set_xlabel("months since first dose (dark: on treatment; light: in follow-up)")
+    ax.set_title("Swimmer plot by dose level")
+    ax.legend(fontsize=8, loc="upper center", bbox_to_anchor=(0.5, -0.07), ncol=4, frameon=False)
     ax.grid(axis="x", alpha=0.3)
     return _save(fig, path)

@@ -1,8 +1,12 @@
-"""The trial report: one self-contained HTML file (figures embedded) and, when the system has
-a headless Chromium, the same as PDF.
+"""The trial report: one self-contained HTML file (figures embedded) a committee can sign and,
+when the system has a headless Chromium, the same as PDF.
 
-Every number comes from the endpoint layer (``oncotrial.derive`` and ``oncotrial.stats``) run
-on the ADaM datasets; this module only arranges tables and figures for people.
+It states what it was built from — the oncotrial version, the trial's data cut, the head of
+the audit trail (sequence and hash of its latest entry) — and every number in it comes from
+the derivation layer (:mod:`oncotrial.derive`, :mod:`oncotrial.stats`) run on the ADaM
+datasets written beside it; the modules :mod:`~oncotrial.report.population`,
+:mod:`~oncotrial.report.efficacy` and :mod:`~oncotrial.report.safety` arrange them for
+people, naming every dose level as the protocol does ("L2, donafenib 200 mg bid").
 """
 
 from __future__ import annotations
@@ -14,42 +18,41 @@ import subprocess
 import tempfile
 from dataclasses import dataclass, field
 from datetime import date
+from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import pandas as pd
 from jinja2 import Environment, PackageLoader, select_autoescape
 
-from oncotrial.derive.ada import ada_incidence, ada_samples, ada_subject_status
 from oncotrial.derive.response import disease_control_rate, objective_response_rate
-from oncotrial.derive.safety import ae_grade_table, ae_overview, dlt_summary, evaluate_dlt
 from oncotrial.protocol.model import Protocol
+from oncotrial.report import efficacy, population, safety
 from oncotrial.report.figures import (
     plot_dose_escalation,
     plot_spider,
     plot_swimmer,
     plot_waterfall,
 )
+from oncotrial.report.formatting import LevelNames, table
 from oncotrial.report.km_plot import plot_km
-from oncotrial.stats.survival import kaplan_meier, median_followup
 
-DAYS_PER_MONTH = 30.4375
 ESCALATION_HEADERS = {
-    "cohort": "cohort",
-    "dose_label": "dose level",
-    "patients": "patients at the level",
+    "cohort": "Cohort",
+    "dose_label": "Dose level",
+    "patients": "Patients at the level",
     "dlts": "DLTs at the level",
-    "decision": "decision",
-    "reason": "the design's reason",
-    "decided": "decided",
-    "confirmed_by": "confirmed by",
+    "decision": "Decision",
+    "reason": "The design's reason",
+    "decided": "Decided",
+    "confirmed_by": "Confirmed by",
 }
 
 
 @dataclass
 class EscalationStep:
-    """One dose-escalation committee decision, as the report shows it."""
+    """One dose-escalation committee decision, as the report shows it (``dose_label`` is the
+    level's full name)."""
 
     cohort: int
     dose_label: str
@@ -61,6 +64,26 @@ class EscalationStep:
     confirmed_by: str = ""
 
 
+@dataclass(frozen=True)
+class AuditHead:
+    """The latest entry of the audit trail the report was built from."""
+
+    seq: int
+    hash: str
+    changed_at: str = ""
+
+
+@dataclass(frozen=True)
+class Provenance:
+    """What the report was built from: the data cut (and where it was set), the audit head
+    and the data source."""
+
+    data_cut: date | None = None
+    data_cut_source: str = ""
+    audit_head: AuditHead | None = None
+    source: str = ""
+
+
 @dataclass
 class ReportResult:
     html: Path
@@ -69,108 +92,22 @@ class ReportResult:
     summary: dict[str, Any] = field(default_factory=dict)
 
 
+def package_version() -> str:
+    """The installed oncotrial version (``unknown`` outside an installation)."""
+    try:
+        return version("oncotrial")
+    except PackageNotFoundError:
+        return "unknown"
+
+
 def _img(path: Path) -> str:
     data = base64.b64encode(path.read_bytes()).decode("ascii")
     return f"data:image/png;base64,{data}"
 
 
-def _table(frame: pd.DataFrame, *, index: bool = False) -> str:
-    return frame.to_html(index=index, border=0, classes="data", na_rep="", escape=True)
-
-
-def _pct(p: float) -> str:
-    return "—" if p is None or (isinstance(p, float) and np.isnan(p)) else f"{100 * p:.1f} %"
-
-
-def _dose_labels(adsl: pd.DataFrame, protocol: Protocol) -> pd.Series:
-    """Each subject's dose level as the protocol names it (ACTARMCD L1, LM1 → 'L1', 'L-1')."""
-    codes = adsl.get("ACTARMCD", adsl.get("ARMCD", pd.Series("", index=adsl.index)))
-    return codes.astype(str).str.replace("LM", "L-", regex=False)
-
-
-def _count_ci(row: Any) -> str:
-    """x/n (percent; exact 95 % CI)."""
-    if not row.n:
-        return "—"
-    return (
-        f"{row.x}/{row.n} ({100 * row.estimate:.0f} %; {100 * row.lower:.0f}–{100 * row.upper:.0f})"
-    )
-
-
-def _grade_pivot(grades: pd.DataFrame, top: int = 25) -> pd.DataFrame:
-    """Preferred terms (most frequent first) × dose level: patients with the term at any grade
-    and at grade ≥ 3, from :func:`oncotrial.derive.safety.ae_grade_table`'s long table."""
-    terms = grades[grades["AEDECOD"].astype(str).ne("") & grades["grade"].isin(["any", ">=3"])]
-    cells = terms.assign(
-        cell=[f"{r.n} ({r.pct:.0f} %)" for r in terms.itertuples()],
-        column=[
-            f"{g} {'any' if k == 'any' else '≥3'}"
-            for g, k in zip(terms["group"], terms["grade"], strict=True)
-        ],
-    )
-    table = cells.pivot_table(
-        index="AEDECOD", columns="column", values="cell", aggfunc="first", sort=False
-    )
-    total_any = terms[(terms["group"] == "Total") & (terms["grade"] == "any")]
-    order = total_any.sort_values("n", ascending=False)["AEDECOD"]
-    order = [t for t in order if t in table.index and t != "Any"]
-    table = table.loc[(["Any"] if "Any" in table.index else []) + order[:top]]
-    table.index.name = "patients with (% of dose level)"
-    return table
-
-
-def _rate(p: Any) -> str:
-    """x/n = estimate (95 % CI lower–upper), exact Clopper–Pearson."""
-    return f"{p.x}/{p.n} = {_pct(p.estimate)} (95 % CI {_pct(p.lower)}–{_pct(p.upper)})"
-
-
-def _months(days: pd.Series) -> pd.Series:
-    return pd.to_numeric(days, errors="coerce") / DAYS_PER_MONTH
-
-
-def _km_section(adtte: pd.DataFrame, tmp: Path) -> tuple[list[dict], dict[str, str]]:
-    rows, figures = [], {}
-    labels = {"OS": "Overall survival", "PFS": "Progression-free survival"}
-    for paramcd, label in labels.items():
-        data = adtte[adtte["PARAMCD"] == paramcd]
-        if data.empty:
-            continue
-        months = _months(data["AVAL"]).to_numpy()
-        event = (pd.to_numeric(data["CNSR"]) == 0).to_numpy()
-        fit = kaplan_meier(months, event, label=label)
-        median = fit.median()
-        at = {m: s for m, s in zip((6, 12), fit.at([6, 12]), strict=True)}
-        rows.append(
-            {
-                "endpoint": label,
-                "n": fit.n,
-                "events": int(fit.events),
-                "median": "NR" if np.isnan(median.time) else f"{median.time:.1f}",
-                "ci": (
-                    f"{'NR' if np.isnan(median.lower) else f'{median.lower:.1f}'}–"
-                    f"{'NR' if np.isnan(median.upper) else f'{median.upper:.1f}'}"
-                ),
-                "m6": _landmark(at[6]),
-                "m12": _landmark(at[12]),
-            }
-        )
-        path = plot_km(
-            {label: fit},
-            tmp / f"km_{paramcd}.png",
-            conf_int=True,
-            risk_times=list(range(0, 19, 3)),
-            xlabel="Months since first dose",
-            title=f"{label} (Kaplan–Meier, 95 % CI log scale)",
-            xmax=18.5,
-        )
-        figures[paramcd] = _img(path)
-    return rows, figures
-
-
-def _landmark(point: Any) -> str:
-    if point is None or np.isnan(point.surv):
-        return "—"
-    return f"{100 * point.surv:.1f} % ({100 * point.lower:.1f}–{100 * point.upper:.1f})"
+def _reference_date(adsl: pd.DataFrame) -> str:
+    has_rand = "RANDDT" in adsl.columns and adsl["RANDDT"].notna().any()
+    return "RANDDT" if has_rand else "TRTSDT"
 
 
 def build_report(
@@ -180,148 +117,135 @@ def build_report(
     *,
     sdtm: dict[str, pd.DataFrame] | None = None,
     escalation: list[EscalationStep] | None = None,
-    recommended_dose: str | None = None,
-    data_cut: date | None = None,
-    source: str = "",
+    recommended_dose: int | None = None,
+    stage1: efficacy.Stage1Result | None = None,
+    provenance: Provenance = Provenance(),
+    secondary_adrs: dict[str, pd.DataFrame] | None = None,
     make_pdf: bool = True,
 ) -> ReportResult:
     """Write ``report.html`` (and ``report.pdf`` when possible) into ``out_dir``.
 
-    ``adam``: the datasets of :func:`oncotrial.derive.pipeline.derive_study`; ``sdtm`` (IS)
-    for the immunogenicity tables; ``escalation``: the committee's decisions in order.
+    ``adam``: the datasets of :func:`oncotrial.derive.pipeline.derive_study` (``adsl``,
+    ``adrs``, ``adtte``, ``adtr``, ``adae``, ``adex``); ``secondary_adrs``: ADRS by other
+    criteria, by name (``{"mRECIST": …}``); ``sdtm`` (IS) for the immunogenicity table;
+    ``escalation`` the committee's decisions in order; ``recommended_dose`` the RP2D (0-based
+    level); ``stage1`` the recorded Simon stage-1 analysis.
     """
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
-    adsl = adam["adsl"].copy()
-    adsl["DOSE"] = _dose_labels(adsl, protocol)
-    level_order = [f"L{label}" for label in protocol.level_labels]
+    levels = LevelNames(protocol)
+    adsl = adam["adsl"]
+    reference = _reference_date(adsl)
     phase = adsl.get("PHASE", pd.Series("", index=adsl.index)).astype(str)
-    summary: dict[str, Any] = {"subjects": int(len(adsl))}
+    phase1 = adsl[phase.eq("I")] if phase.eq("I").any() else adsl
+    summary: dict[str, Any] = {"subjects": int(len(adsl)), "version": package_version()}
+    head = provenance.audit_head
     ctx: dict[str, Any] = {
         "protocol": protocol,
-        "source": source,
-        "data_cut": data_cut.isoformat() if data_cut else "",
+        "version": summary["version"],
+        "data_cut": provenance.data_cut.isoformat() if provenance.data_cut else "",
+        "data_cut_source": provenance.data_cut_source,
+        "audit_head": head,
+        "source": provenance.source,
         "generated": date.today().isoformat(),
-        "recommended_dose": recommended_dose or "",
+        "rp2d": "" if recommended_dose is None else levels.full(recommended_dose),
+        "tables": {},
+        "figures": {},
     }
+    tables, figures = ctx["tables"], ctx["figures"]
+    summary["data_cut"] = ctx["data_cut"]
+    summary["audit_head"] = None if head is None else {"seq": head.seq, "hash": head.hash}
     with tempfile.TemporaryDirectory() as tmp_name:
         tmp = Path(tmp_name)
-        # study summary
-        counts = adsl.groupby([phase.rename("phase"), adsl["DOSE"]]).size().rename("patients")
-        ctx["enrolment"] = _table(counts.reset_index())
+        # study population
+        tables["enrolment"] = table(
+            population.enrolment_table(adsl, levels), "enrolment", first_column="Dose level"
+        )
+        tables["demographics"] = table(
+            population.demographics_table(adsl, levels), "demographics", first_column=""
+        )
+        tables["disposition"] = table(
+            population.disposition_table(adsl, levels), "disposition", first_column=""
+        )
+        if "adex" in adam:
+            exposure = population.exposure_table(adam["adex"], adsl, levels, protocol)
+            tables["exposure"] = table(exposure, "exposure", first_column="")
         if "adtte" in adam:
-            os_rows = adam["adtte"][adam["adtte"]["PARAMCD"] == "OS"]
-            fu = median_followup(
-                _months(os_rows["AVAL"]).to_numpy(),
-                (pd.to_numeric(os_rows["CNSR"]) == 0).to_numpy(),
-            )
-            ctx["followup"] = f"{fu.time:.1f} months (reverse Kaplan–Meier)"
-            summary["median_followup_months"] = float(fu.time)
+            followup = population.median_followup_text(adam["adtte"])
+            if followup is not None:
+                ctx["followup"] = followup[0]
+                summary["median_followup_months"] = followup[1]
         # phase I
+        dlt = safety.dlt_evaluation(adam["adae"], protocol) if "adae" in adam else None
         if escalation:
             steps = pd.DataFrame([s.__dict__ for s in escalation])
-            ctx["escalation"] = _table(steps.rename(columns=ESCALATION_HEADERS))
-            treated = adsl[phase.eq("I") | phase.eq("")]
-            if "TRTSDT" in treated and len(treated):
-                dlt_subjects = set()
-                if "adae" in adam and "AEDLT" in adam["adae"].columns:
-                    dlt_subjects = set(adam["adae"].loc[adam["adae"]["AEDLT"] == "Y", "USUBJID"])
-                patients = pd.DataFrame(
-                    {
-                        "subject": treated["USUBJID"],
-                        "start": pd.to_datetime(treated["TRTSDT"]),
-                        "dose_index": [
-                            level_order.index(d) if d in level_order else 0 for d in treated["DOSE"]
-                        ],
-                        "dlt": treated["USUBJID"].isin(dlt_subjects),
-                        "cohort": treated.get("COHORT", ""),
-                    }
-                )
-                ctx["escalation_plot"] = _img(
-                    plot_dose_escalation(
-                        patients, level_order, tmp / "escalation.png", protocol.dlt.window_days
-                    )
-                )
-        if "adae" in adam:
-            dlt = evaluate_dlt(adam["adae"], protocol.dlt)
-            phase1 = adsl[phase.eq("I")] if phase.eq("I").any() else adsl
-            table = dlt_summary(dlt, phase1, group="DOSE")
-            ctx["dlt_table"] = _table(table)
-            flagged = dlt[(dlt["DLTFL"] == "Y") & dlt["USUBJID"].isin(phase1["USUBJID"])]
-            if not flagged.empty:
-                flagged = flagged.merge(adsl[["USUBJID", "DOSE"]], on="USUBJID", how="left")
-                cols = ["USUBJID", "DOSE", "AEDECOD", "ATOXGRN", "DLTDY", "DLTREAS"]
-                ctx["dlt_list"] = _table(flagged[[c for c in cols if c in flagged.columns]])
+            tables["escalation"] = table(
+                steps.rename(columns=ESCALATION_HEADERS), "escalation", text=True
+            )
+            with_dlt = safety.dlt_subjects(dlt) if dlt is not None else set()
+            ctx["escalation_plot"] = _escalation_figure(
+                phase1, levels, with_dlt, protocol, tmp / "escalation.png"
+            )
+        if dlt is not None:
+            tables["dlt"] = table(
+                safety.dlt_table(dlt, phase1, levels), "dlt", first_column="Dose level"
+            )
+            listing = safety.dlt_listing(dlt, phase1, levels)
+            if not listing.empty:
+                tables["dlt_listing"] = table(listing, "dlt-listing", text=True)
         # efficacy
         if "adrs" in adam:
-            adrs = adam["adrs"]
-            orr = objective_response_rate(adrs)
-            dcr = disease_control_rate(adrs)
-            summary["orr"] = orr.to_json()
-            summary["dcr"] = dcr.to_json()
-            ctx["orr"] = _rate(orr)
-            ctx["dcr"] = _rate(dcr)
-            cbor = adrs[adrs["PARAMCD"] == "CBOR"][["USUBJID", "AVALC"]]
-            cbor = cbor.merge(adsl[["USUBJID", "DOSE"]], on="USUBJID", how="left")
-            bor_table = pd.crosstab(cbor["AVALC"], cbor["DOSE"], margins=True, margins_name="All")
-            ctx["bor_table"] = _table(bor_table, index=True)
-            if "adtr" in adam and not adam["adtr"].empty:
-                adtr = adam["adtr"]
-                post = adtr[adtr["ABLFL"] != "Y"].copy()
-                post = post.dropna(subset=["PCHG"])
-                best = post.sort_values("PCHG").groupby("USUBJID").head(1)
-                best = best.merge(cbor.rename(columns={"AVALC": "bor"}), on="USUBJID", how="left")
-                ctx["waterfall"] = _img(
-                    plot_waterfall(
-                        best.rename(columns={"USUBJID": "subject", "PCHG": "best_pchg"}),
-                        tmp / "waterfall.png",
-                    )
-                )
-                start = pd.to_datetime(adsl.set_index("USUBJID")["TRTSDT"])
-                post["week"] = (
-                    pd.to_datetime(post["ADT"]) - post["USUBJID"].map(start)
-                ).dt.days / 7
-                post = post.merge(cbor.rename(columns={"AVALC": "bor"}), on="USUBJID", how="left")
-                ctx["spider"] = _img(
-                    plot_spider(
-                        post.rename(columns={"USUBJID": "subject", "PCHG": "pchg"}),
-                        tmp / "spider.png",
-                    )
-                )
-            ctx["swimmer"] = _img(plot_swimmer(_swimmer_lanes(adsl, adam), tmp / "swimmer.png"))
+            _efficacy(
+                adam,
+                secondary_adrs or {},
+                levels,
+                recommended_dose,
+                stage1,
+                reference,
+                tables,
+                figures,
+                summary,
+                tmp,
+            )
         if "adtte" in adam:
-            ctx["km_rows"], ctx["km_figures"] = _km_section(adam["adtte"], tmp)
-            summary["km"] = ctx["km_rows"]
+            survival, fits = efficacy.survival_table(adam["adtte"])
+            tables["survival"] = table(survival, "survival", first_column="Endpoint")
+            summary["km"] = efficacy.summary_rows(survival)
+            for paramcd, fit in fits.items():
+                figures[f"km_{paramcd}"] = _img(
+                    plot_km(
+                        {fit.label: fit},
+                        tmp / f"km_{paramcd}.png",
+                        conf_int=True,
+                        risk_times=list(range(0, 19, 3)),
+                        xlabel="Months since first dose"
+                        if paramcd != "RSD"
+                        else "Months since first response",
+                        title=f"{fit.label} (Kaplan–Meier, 95 % CI log scale)",
+                        xmax=18.5,
+                    )
+                )
         # immunogenicity
         if sdtm and "is" in sdtm:
-            status = ada_subject_status(ada_samples(sdtm["is"], adam["adsl"]))
-            status = status.merge(adsl[["USUBJID", "DOSE"]], on="USUBJID", how="left")
-            by_dose = ada_incidence(status, by="DOSE")
-            by_dose["cell"] = [_count_ci(r) for r in by_dose.itertuples()]
-            overall = ada_incidence(status)
-            overall["group"] = "All"
-            overall["cell"] = [_count_ci(r) for r in overall.itertuples()]
-            both = pd.concat([by_dose, overall])
-            ctx["ada_table"] = _table(
-                both.pivot_table(
-                    index="measure", columns="group", values="cell", aggfunc="first", sort=False
-                ),
-                index=True,
-            )
-            overall = ada_incidence(status)
-            summary["ada"] = overall.to_dict(orient="records")
+            ada, overall = safety.ada_table(sdtm["is"], adsl, levels)
+            tables["ada"] = table(ada, "ada", first_column="")
+            summary["ada"] = overall
         # safety
         if "adae" in adam:
-            overview = ae_overview(adam["adae"], adsl, group="DOSE")
-            overview["cell"] = [f"{r.n}/{r.N} ({r.pct:.0f} %)" for r in overview.itertuples()]
-            ctx["ae_overview"] = _table(
-                overview.pivot_table(
-                    index="category", columns="group", values="cell", aggfunc="first", sort=False
-                ),
-                index=True,
+            adae = adam["adae"]
+            tables["ae_overview"] = table(
+                safety.ae_overview_table(adae, adsl, levels), "ae-overview", first_column=""
             )
-            grades = ae_grade_table(adam["adae"], adsl, group="DOSE")
-            ctx["ae_grades"] = _table(_grade_pivot(grades), index=True)
+            tables["ae_grades"] = table(
+                safety.ae_grade_table_by_level(adae, adsl, levels),
+                "ae-grades",
+                first_column="Preferred term",
+            )
+            serious = safety.serious_ae_listing(adae, adsl, levels)
+            tables["sae"] = table(serious, "sae-listing", text=True) if len(serious) else ""
+        if "adtte" in adam:
+            deaths = safety.death_listing(adsl, adam["adtte"], levels)
+            tables["deaths"] = table(deaths, "death-listing", text=True) if len(deaths) else ""
     env = Environment(
         loader=PackageLoader("oncotrial.report", "templates"),
         autoescape=select_autoescape(["html"]),
@@ -335,35 +259,73 @@ def build_report(
     return ReportResult(html_path, pdf_path, note, summary)
 
 
-def _swimmer_lanes(adsl: pd.DataFrame, adam: dict[str, pd.DataFrame]) -> pd.DataFrame:
-    start = pd.to_datetime(adsl["TRTSDT"])
-    end_trt = pd.to_datetime(adsl.get("TRTEDT", adsl["TRTSDT"]))
-    last = pd.to_datetime(adsl.get("LSTALVDT", adsl.get("TRTEDT")))
-    death = pd.to_datetime(adsl.get("DTHDT", pd.Series(pd.NaT, index=adsl.index)))
-    on_study = ((death.fillna(last) - start).dt.days / DAYS_PER_MONTH).clip(lower=0)
-    lanes = pd.DataFrame(
+def _efficacy(
+    adam: dict[str, pd.DataFrame],
+    secondary: dict[str, pd.DataFrame],
+    levels: LevelNames,
+    rp2d: int | None,
+    stage1: efficacy.Stage1Result | None,
+    reference: str,
+    tables: dict[str, str],
+    figures: dict[str, str],
+    summary: dict[str, Any],
+    tmp: Path,
+) -> None:
+    adsl, adrs = adam["adsl"], adam["adrs"]
+    primary = str(adrs["PARCAT3"].dropna().iloc[0]) if adrs["PARCAT3"].notna().any() else ""
+    by_criteria = {primary or "primary": adrs, **secondary}
+    groups = efficacy.EfficacyGroups.of(adsl, levels, rp2d)
+    tables["response_rates"] = table(
+        efficacy.response_rates_table(by_criteria, groups), "response-rates", first_column=""
+    )
+    summary["orr"] = objective_response_rate(adrs).to_json()
+    summary["dcr"] = disease_control_rate(adrs).to_json()
+    summary["orr_by_criteria"] = {
+        name: objective_response_rate(data).to_json() for name, data in by_criteria.items()
+    }
+    for name, data in by_criteria.items():
+        key = "bor" if data is adrs else f"bor_{name.lower()}"
+        tables[key] = table(
+            efficacy.best_response_table(data, adsl, levels),
+            key.replace("_", "-"),
+            caption=f"Confirmed best overall response, {name}",
+            first_column="",
+        )
+    if stage1 is not None:
+        tables["stage1"] = table(
+            efficacy.stage1_table(stage1, adrs), "stage1", first_column="", text=True
+        )
+        summary["stage1"] = {"responders": stage1.responders, "decision": stage1.decision}
+    if "adtr" in adam and not adam["adtr"].empty:
+        adtr = adam["adtr"]
+        figures["waterfall"] = _img(
+            plot_waterfall(
+                efficacy.waterfall_data(adtr, adrs, reference), tmp / "waterfall.png", primary
+            )
+        )
+        figures["spider"] = _img(
+            plot_spider(efficacy.spider_data(adtr, adrs, reference), tmp / "spider.png")
+        )
+    figures["swimmer"] = _img(
+        plot_swimmer(efficacy.swimmer_lanes(adsl, adrs, levels), tmp / "swimmer.png")
+    )
+
+
+def _escalation_figure(
+    phase1: pd.DataFrame, levels: LevelNames, with_dlt: set[str], protocol: Protocol, path: Path
+) -> str:
+    index = levels.of_subjects(phase1)
+    patients = pd.DataFrame(
         {
-            "subject": adsl["USUBJID"],
-            "dose": adsl["DOSE"],
-            "on_treatment": ((end_trt - start).dt.days / DAYS_PER_MONTH).clip(lower=0),
-            "on_study": on_study,
-            "death": (death - start).dt.days / DAYS_PER_MONTH,
-            "ongoing": death.isna()
-            & adsl.get("EOSSTT", pd.Series("", index=adsl.index)).ne("DISCONTINUED"),
+            "subject": phase1["USUBJID"],
+            "start": pd.to_datetime(phase1["TRTSDT"]),
+            "dose_index": index.fillna(0).astype(int),
+            "dlt": phase1["USUBJID"].isin(with_dlt),
+            "cohort": phase1.get("COHORT", ""),
         }
     )
-    adrs = adam.get("adrs")
-    lanes["response"] = np.nan
-    lanes["progression"] = np.nan
-    if adrs is not None:
-        first = start.set_axis(adsl["USUBJID"])
-        for param, column in (("RSP", "response"), ("PD", "progression")):
-            rows = adrs[(adrs["PARAMCD"] == param) & (adrs["AVALC"] == "Y")]
-            when = (pd.to_datetime(rows["ADT"]) - rows["USUBJID"].map(first)).dt.days
-            lanes[column] = lanes["subject"].map(
-                pd.Series((when / DAYS_PER_MONTH).to_numpy(), index=rows["USUBJID"])
-            )
-    return lanes
+    names = [levels.full(i) for i in range(levels.names.n_doses)]
+    return _img(plot_dose_escalation(patients, names, path, protocol.dlt.window_days))
 
 
 def html_to_pdf(html_path: Path) -> tuple[Path | None, str]:

@@ -1,17 +1,19 @@
 """Run the virtual trial through the trial store, as sites and the committee would enter it.
 
-Every subject, cohort slot, escalation decision and SDTM record goes through the store's API,
-so its edit checks and audit trail are exercised exactly as for real data.
+Every subject, cohort slot, escalation decision, the Simon stage-1 decision, the data cut and
+every SDTM record goes through the store's API, so its edit checks and audit trail are
+exercised exactly as for real data.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 
 import pandas as pd
 
 from oncotrial.protocol.model import Protocol
+from oncotrial.protocol.naming import DoseNames
 from oncotrial.sim.virtual_trial import VirtualTrialResult, generate_virtual_trial
 from oncotrial.store import Store
 
@@ -28,10 +30,17 @@ STATUS = {
 }
 #: order of entry: subjects' demography and disposition before treatment and assessments
 DOMAIN_ORDER = ("DM", "DS", "EX", "AE", "TU", "TR", "IS", "RS")
+#: the design name of the phase II stage-1 decision in the store's decisions
+SIMON_DESIGN = "simon two-stage"
 
 
 def _label(protocol: Protocol, index: int) -> str:
-    return f"L{protocol.level_labels[index]}"
+    return DoseNames.of(protocol).short(index)
+
+
+def _confirmed_at(trial: VirtualTrialResult, day: float) -> datetime:
+    """The committee signs two days after the analysis (UTC midnight)."""
+    return datetime.combine(trial.day_to_date(day + 2), datetime.min.time(), UTC)
 
 
 def run_virtual_trial(
@@ -103,9 +112,7 @@ def _enter(
             None if nxt is None else _label(protocol, nxt - 1),
             SYSTEM_USER,
             confirmed_by=COMMITTEE,
-            confirmed_at=datetime.combine(
-                trial.day_to_date(decision.decided_day + 2), datetime.min.time(), UTC
-            ),
+            confirmed_at=_confirmed_at(trial, decision.decided_day),
         )
     expansion = [p for p in trial.patients if p.phase == "II"]
     if expansion and trial.recommended_dose is not None:
@@ -119,12 +126,51 @@ def _enter(
         )
         for p in expansion:
             store.assign_slot(number, p.usubjid, SITE_USER)
+        _record_stage1(protocol, trial, store, number)
+    store.set_study_setting("data_cut", trial.data_cut.isoformat(), SYSTEM_USER)
     tick()
     for domain in DOMAIN_ORDER:
         frame = trial.domains.get(domain)
         if frame is not None and not frame.empty:
             store.add_records(domain, frame, SITE_USER)
         tick()
+
+
+def _record_stage1(
+    protocol: Protocol, trial: VirtualTrialResult, store: Store, cohort: int
+) -> None:
+    """The Simon stage-1 analysis as a committee decision of the expansion cohort: the plan,
+    the confirmed responders among the first n1 patients at the analysis, and the decision."""
+    plan = trial.expansion
+    if "stage1_responders" not in plan:
+        return
+    passed = plan["stage1_responders"] > plan["r1"]
+    store.record_decision(
+        cohort,
+        SIMON_DESIGN,
+        {
+            "stage": 1,
+            "n1": int(plan["n1"]),
+            "r1": int(plan["r1"]),
+            "n": int(plan["n"]),
+            "subjects": list(plan["stage1_subjects"]),
+            "responders": int(plan["stage1_responders"]),
+            "analysis_date": trial.day_to_date(plan["interim_day"]).isoformat(),
+            "criteria": "RECIST 1.1, confirmed CR or PR",
+        },
+        {
+            "continue_trial": bool(passed),
+            "decision": plan["decision"],
+            "reason": (
+                f"{plan['stage1_responders']} of {plan['n1']} patients responded; the plan "
+                f"continues when more than {plan['r1']} do"
+            ),
+        },
+        _label(protocol, trial.recommended_dose) if trial.recommended_dose is not None else None,
+        SYSTEM_USER,
+        confirmed_by=COMMITTEE,
+        confirmed_at=_confirmed_at(trial, plan["interim_day"]),
+    )
 
 
 def sdtm_from_store(store: Store) -> dict[str, pd.DataFrame]:
@@ -135,14 +181,3 @@ def sdtm_from_store(store: Store) -> dict[str, pd.DataFrame]:
         if not frame.empty:
             out[domain.lower()] = frame.reset_index(drop=True)
     return out
-
-
-def data_cut_of(sdtm: dict[str, pd.DataFrame]) -> datetime | None:
-    """The latest complete date in the data (the data cut of a snapshot)."""
-    latest = None
-    for frame in sdtm.values():
-        for column in (c for c in frame.columns if c.endswith("DTC")):
-            values = pd.to_datetime(frame[column].str.slice(0, 10), errors="coerce").max()
-            if pd.notna(values) and (latest is None or values > latest):
-                latest = values
-    return None if latest is None else latest.to_pydatetime() + timedelta(0)
