@@ -19,7 +19,7 @@ from oncotrial.cli.common import (
 from oncotrial.cli.db import DbOption, database_url, store_errors
 from oncotrial.derive.errors import DataError
 from oncotrial.derive.io import write_dataset
-from oncotrial.derive.pipeline import DerivedStudy, derive_study
+from oncotrial.derive.pipeline import DerivedStudy, analysis_settings, derive_study
 from oncotrial.protocol import Protocol, load_protocol
 from oncotrial.report.trial_report import EscalationStep, ReportResult, build_report
 from oncotrial.sim.trial_run import data_cut_of, run_virtual_trial, sdtm_from_store
@@ -115,7 +115,7 @@ def make_report(
         store.close()
     if not sdtm:
         raise CliError(f"{db} holds no data")
-    study = derive_study(sdtm, sd_min_days=protocol.schedule.sd_minimum_days)
+    study = derive_study(sdtm, settings=analysis_settings(protocol), checked=True)
     adam_dir = out / "adam"
     adam_dir.mkdir(parents=True, exist_ok=True)
     for name, frame in study.datasets.items():
