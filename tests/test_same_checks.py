@@ -9,6 +9,7 @@ dates ISO 8601 (SDTMIG v3.4 §4.4), ranges docs/data-checks.md.
 
 from __future__ import annotations
 
+import json
 import shutil
 from collections.abc import Callable
 from pathlib import Path
@@ -365,3 +366,38 @@ def test_ranges_come_from_the_protocol_at_both_doors(base: Path, tmp_path: Path)
         "AGE 80 years is outside the plausible range 18–75 years (eligibility: 18 to 75 years)"
         in derive_lines[0]
     )
+
+
+def test_files_not_used_and_warnings_are_listed_at_both_doors(base: Path, tmp_path: Path) -> None:
+    folder = tmp_path / "sdtm"
+    shutil.copytree(base, folder)
+    (folder / "notes.txt").write_text("site remarks")
+    (folder / "vs.csv").write_text("USUBJID,VSTESTCD\nS-1,HR\n")
+    cell("ae", "AESTDTC", "2024---15")(folder)
+    derived = runner.invoke(app, ["derive", "--sdtm", str(folder), "--out", str(tmp_path / "a")])
+    imported = runner.invoke(
+        app, ["db", "import", "--db", str(_new_db(tmp_path / "1.db")), "--sdtm", str(folder)]
+    )
+    assert derived.exit_code == 0 and imported.exit_code == 0
+    for output, verb in ((derived.output, "not used"), (imported.output, "not imported")):
+        assert f"{verb}: notes.txt: not a dataset file" in output
+        assert "[date_partial] '2024---15' is a partial date" in output
+    assert "not used: vs.csv: domain VS is not used" in derived.output
+    assert "not imported: vs.csv: domain VS is not used" in imported.output
+    as_json = [
+        json.loads(
+            runner.invoke(app, [*args, "--format", "json"]).stdout,
+        )
+        for args in (
+            ["derive", "--sdtm", str(folder), "--out", str(tmp_path / "b")],
+            ["db", "import", "--db", str(_new_db(tmp_path / "2.db")), "--sdtm", str(folder)],
+        )
+    ]
+    for data, key in zip(as_json, ("not_used", "not_imported"), strict=True):
+        assert any(w["rule"] == "date_partial" and w["row"] >= 1 for w in data["warnings"])
+        assert any(line.startswith("notes.txt") for line in data[key])
+
+
+def _new_db(path: Path) -> Path:
+    init_db(f"sqlite:///{path}").close()
+    return path

@@ -9,8 +9,14 @@ SDTMIG v3.4 variable lists for the domain tables.
 from __future__ import annotations
 
 import json
+import logging
+import sqlite3
+import subprocess
+import sys
 import threading
+import time
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import pandas as pd
 import pytest
@@ -30,6 +36,8 @@ from oncotrial.store import (
     current_revision,
     init_db,
 )
+from oncotrial.store import engine as engine_module
+from oncotrial.store.errors import DatabaseBusyError
 from oncotrial.store.migrate import alembic_config
 from oncotrial.store.models import AdverseEvent, Base
 
@@ -400,3 +408,77 @@ def test_study_settings_are_audited_and_a_change_needs_a_reason(store: Store) ->
     changes = trail[trail["table_name"] == "study_settings"]
     assert len(changes) >= 2 and "second data cut" in set(changes["reason"].dropna())
     assert store.verify_audit().ok
+
+
+# ---- a second SQLite writer waits, and says so --------------------------------------------------
+
+
+def _hold_lock(path: Path, seconds: float) -> threading.Thread:
+    """Another writer holding the database's write lock for ``seconds``."""
+    locked = threading.Event()
+
+    def hold() -> None:
+        connection = sqlite3.connect(path, isolation_level=None)
+        connection.execute("BEGIN IMMEDIATE")
+        locked.set()
+        time.sleep(seconds)
+        connection.execute("ROLLBACK")
+        connection.close()
+
+    thread = threading.Thread(target=hold)
+    thread.start()
+    assert locked.wait(5)
+    return thread
+
+
+def test_a_second_sqlite_writer_says_it_waits_then_proceeds(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    path = tmp_path / "trial.db"
+    store = init_db(f"sqlite:///{path}")
+    try:
+        holder = _hold_lock(path, 1.6)
+        started = time.monotonic()
+        with caplog.at_level(logging.WARNING, logger="oncotrial.store"):
+            store.add_subject("S-001", "01", "coordinator")
+        holder.join()
+        assert time.monotonic() - started >= 1.0
+        messages = [r.getMessage() for r in caplog.records]
+        assert any("waiting for another writer to finish" in m for m in messages), messages
+        assert any("got the write lock after" in m for m in messages), messages
+        assert store.subject("S-001").site == "01"
+    finally:
+        store.close()
+
+
+def test_a_sqlite_writer_gives_up_with_a_clear_error(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = tmp_path / "trial.db"
+    store = init_db(f"sqlite:///{path}")
+    monkeypatch.setattr(engine_module, "SQLITE_BUSY_TIMEOUT_MS", 1200)
+    try:
+        holder = _hold_lock(path, 2.5)
+        with pytest.raises(
+            DatabaseBusyError, match="another writer has held the database's write lock"
+        ):
+            store.add_subject("S-001", "01", "coordinator")
+        holder.join()
+        assert store.subjects().empty
+    finally:
+        store.close()
+
+
+def test_the_waiting_notice_reaches_the_command_line(tmp_path: Path) -> None:
+    path = tmp_path / "trial.db"
+    init_db(f"sqlite:///{path}").close()
+    holder = _hold_lock(path, 4.0)
+    result = subprocess.run(
+        [str(Path(sys.executable).parent / "oncotrial"), "db", "init", "--db", str(path)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    holder.join()
+    assert result.returncode == 0, result.stderr
+    assert "waiting for another writer to finish" in result.stderr
