@@ -409,3 +409,17 @@ def test_override_needs_a_reason_and_never_covers_structural_rules(trial: Store)
     assert [f.rule for f in result.overridden] == ["ctcae_grade"]
     with pytest.raises(EditCheckError, match="unknown_subject"):
         trial.add_records("AE", [ae("S-404")], "importer", "legacy", enforce=False)
+
+
+def test_a_form_can_be_checked_without_storing_it(trial: Store) -> None:
+    """``check_records`` gives exactly the findings ``add_records`` would raise (or warn)."""
+    before = _state(trial)
+    findings = trial.check_records({"AE": [ae(AETOXGR="9"), ae(AESTDTC="2024-02")]})
+    assert [(f.row, f.rule, f.severity) for f in findings] == [
+        (0, "ctcae_grade", "error"),
+        (1, "date_partial", "warning"),
+    ]
+    with pytest.raises(EditCheckError) as caught:
+        trial.add_records("AE", [ae(AETOXGR="9"), ae(AESTDTC="2024-02")], "site-user")
+    assert [str(f) for f in caught.value.findings] == [str(findings[0])]
+    assert _state(trial) == before

@@ -147,10 +147,6 @@ NOT_RELATED = frozenset(
     {"N", "NOT RELATED", "NONE", "UNRELATED", "UNLIKELY", "UNLIKELY RELATED", "REMOTE", "DOUBTFUL"}
 )
 
-#: CTCAE v5.0 grades.
-CTCAE_GRADES = (1, 2, 3, 4, 5)
-
-
 def ctcae_grade(text: str) -> int | None:
     """The CTCAE grade written in ``text`` ("3" or "3.0"), or None when it is not an integer
     grade 1–5 (CTCAE v5.0 defines grades 1–5 only)."""
@@ -186,10 +182,6 @@ TR_TESTS = {
 VIABLE_TESTS = ("VLDIAM",)
 #: Summary results some sponsors store in TR; derived by the RECIST engine, so ignored on input.
 TR_SUMMARY_TESTS = frozenset({"SUMDIAM", "SUMNLNLD", "PCBSD", "PCNSD", "ACNSD", "SUMLDIAM"})
-#: Tests whose results are lengths (the diameter rules apply to them).
-DIAMETER_TESTS = frozenset(
-    {*(code for code, kind in TR_TESTS.items() if kind != "state"), *VIABLE_TESTS, "LAXIS"}
-)
 STATES = frozenset(
     {
         "ABSENT",

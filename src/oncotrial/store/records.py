@@ -303,6 +303,17 @@ class RecordsMixin:
             session.delete(record)
             session.flush()
 
+    def check_records(self, domains: Mapping[str, Rows]) -> list[Finding]:
+        """What :meth:`import_domains` (or :meth:`add_records` for one domain) would find in
+        these records, errors and warnings, without storing anything — for a form that shows
+        its findings before it is saved. ``row`` of a finding is the record's position."""
+        batches = self._batches(domains)
+        with self.engine.connect() as connection:
+            for batch in batches:
+                if batch.model.seq_variable is not None:
+                    self._number_seq(connection, batch)
+            return self._check_batches(connection, batches)
+
     # ---- reads -------------------------------------------------------------------------------
 
     def record(self, domain: str, record_id: int) -> StoredRecord:
