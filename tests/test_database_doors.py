@@ -10,13 +10,13 @@ import uuid
 from pathlib import Path
 
 import pytest
-from sqlalchemy import create_engine, make_url, text
 from typer.testing import CliRunner, Result
 
 from oncotrial.cli.main import app
 
 ROOT = Path(__file__).resolve().parents[1]
 PROTOCOL = str(ROOT / "protocols" / "toripalimab-donafenib-hcc.yaml")
+pytest_plugins = ["store_fixtures"]
 runner = CliRunner(env={"COLUMNS": "40"})
 HINT = "not a trial database"
 INIT = "run `oncotrial db init`"
@@ -73,26 +73,15 @@ def test_a_file_that_is_no_trial_database_is_left_as_it_was(tmp_path: Path, cont
     assert sorted(p.name for p in tmp_path.iterdir()) == ["other.db", "sdtm"]
 
 
-def test_an_uninitialised_postgresql_database_is_refused() -> None:
-    base = os.environ.get("ONCOTRIAL_TEST_PG")
-    if not base:
-        pytest.skip("ONCOTRIAL_TEST_PG is not set: PostgreSQL backend not tested")
-    schema = f"oncotrial_empty_{uuid.uuid4().hex[:12]}"
-    admin = create_engine(base, isolation_level="AUTOCOMMIT")
-    try:
-        with admin.connect() as connection:
-            connection.execute(text(f'CREATE SCHEMA "{schema}"'))
-        url = make_url(base).update_query_dict({"options": f"-csearch_path={schema}"})
-        db = url.render_as_string(hide_password=False)
+def test_an_uninitialised_postgresql_database_is_refused(tmp_path: Path) -> None:
+    from store_fixtures import PG_ENV, fresh_database  # loaded as a plugin above
+
+    with fresh_database("postgresql", tmp_path) as db:  # an empty schema, skipped without a server
         line = _refusal(runner.invoke(app, ["audit", "verify", "--db", db]))
         assert line.endswith(f"{HINT}; {INIT}")
-        gone = base.rsplit("/", 1)[0] + f"/nodb_{uuid.uuid4().hex[:8]}"
+        gone = os.environ[PG_ENV].rsplit("/", 1)[0] + f"/nodb_{uuid.uuid4().hex[:8]}"
         line = _refusal(runner.invoke(app, ["db", "export", "--db", gone, "--out", "x"]))
         assert "cannot open the database" in line and line.endswith(INIT)
-    finally:
-        with admin.connect() as connection:
-            connection.execute(text(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE'))
-        admin.dispose()
 
 
 def test_db_init_creates_the_database_and_its_folder(tmp_path: Path) -> None:

@@ -235,21 +235,22 @@ def _door_lines(output: str) -> list[str]:
     return lines[1:]
 
 
-def _derive(folder: Path, out: Path, *extra: str) -> tuple[bool, list[str], str]:
-    result = runner.invoke(app, ["derive", "--sdtm", str(folder), "--out", str(out), *extra])
+def _door(args: list[str]) -> tuple[bool, list[str], str]:
+    """Accepted?, the finding lines of a refusal, and the whole output of a command."""
+    result = runner.invoke(app, args)
     if result.exit_code == 0:
         return True, [], result.output
     assert result.exit_code == 2, result.output
     return False, _door_lines(result.output), result.output
+
+
+def _derive(folder: Path, out: Path, *extra: str) -> tuple[bool, list[str], str]:
+    return _door(["derive", "--sdtm", str(folder), "--out", str(out), *extra])
 
 
 def _import(folder: Path, db: Path, *extra: str) -> tuple[bool, list[str], str]:
     init_db(f"sqlite:///{db}").close()
-    result = runner.invoke(app, ["db", "import", "--db", str(db), "--sdtm", str(folder), *extra])
-    if result.exit_code == 0:
-        return True, [], result.output
-    assert result.exit_code == 2, result.output
-    return False, _door_lines(result.output), result.output
+    return _door(["db", "import", "--db", str(db), "--sdtm", str(folder), *extra])
 
 
 def _api(folder: Path, db: Path) -> tuple[bool, list[str], list[str]]:

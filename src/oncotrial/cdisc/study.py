@@ -266,26 +266,21 @@ def check_records(
         key = _seq_key(row, seq)
         if key is not None:
             what = f"{seq} {row.get(seq)}" if seq else f"{domain} record"
-            if key in seen:
+            clash = (
+                f"is given twice (rows {seen[key] + 1} and {index + 1})"
+                if key in seen
+                else f"is already stored (record #{existing[key]})"
+                if key in existing
+                else None
+            )
+            if clash is not None:
                 findings.append(
                     Finding(
                         usubjid,
                         domain,
                         seq or "USUBJID",
                         "duplicate",
-                        f"{what} of subject {usubjid} is given twice (rows {seen[key] + 1} "
-                        f"and {index + 1})",
-                        index,
-                    )
-                )
-            elif key in existing:
-                findings.append(
-                    Finding(
-                        usubjid,
-                        domain,
-                        seq or "USUBJID",
-                        "duplicate",
-                        f"{what} of subject {usubjid} is already stored (record #{existing[key]})",
+                        f"{what} of subject {usubjid} {clash}",
                         index,
                     )
                 )

@@ -147,6 +147,7 @@ NOT_RELATED = frozenset(
     {"N", "NOT RELATED", "NONE", "UNRELATED", "UNLIKELY", "UNLIKELY RELATED", "REMOTE", "DOUBTFUL"}
 )
 
+
 def ctcae_grade(text: str) -> int | None:
     """The CTCAE grade written in ``text`` ("3" or "3.0"), or None when it is not an integer
     grade 1–5 (CTCAE v5.0 defines grades 1–5 only)."""
