@@ -413,15 +413,19 @@ def test_study_settings_are_audited_and_a_change_needs_a_reason(store: Store) ->
 # ---- a second SQLite writer waits, and says so --------------------------------------------------
 
 
-def _hold_lock(path: Path, seconds: float) -> threading.Thread:
-    """Another writer holding the database's write lock for ``seconds``."""
+def _hold_lock(
+    path: Path, seconds: float, release: threading.Event | None = None
+) -> threading.Thread:
+    """Another writer holding the database's write lock for ``seconds`` (or until
+    ``release`` is set)."""
     locked = threading.Event()
+    release = release or threading.Event()
 
     def hold() -> None:
         connection = sqlite3.connect(path, isolation_level=None)
         connection.execute("BEGIN IMMEDIATE")
         locked.set()
-        time.sleep(seconds)
+        release.wait(seconds)
         connection.execute("ROLLBACK")
         connection.close()
 
@@ -470,15 +474,25 @@ def test_a_sqlite_writer_gives_up_with_a_clear_error(
 
 
 def test_the_waiting_notice_reaches_the_command_line(tmp_path: Path) -> None:
+    """The notice is printed on stderr while the command waits; once the other writer is done
+    the command proceeds."""
     path = tmp_path / "trial.db"
     init_db(f"sqlite:///{path}").close()
-    holder = _hold_lock(path, 4.0)
-    result = subprocess.run(
+    release = threading.Event()
+    holder = _hold_lock(path, 60, release)
+    process = subprocess.Popen(
         [str(Path(sys.executable).parent / "oncotrial"), "db", "init", "--db", str(path)],
-        capture_output=True,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
         text=True,
-        timeout=60,
     )
-    holder.join()
-    assert result.returncode == 0, result.stderr
-    assert "waiting for another writer to finish" in result.stderr
+    try:
+        assert process.stderr is not None
+        first = process.stderr.readline()  # blocks until the command says something
+    finally:
+        release.set()
+        holder.join()
+    rest, _ = process.communicate(timeout=60)
+    assert "waiting for another writer to finish" in first
+    assert process.returncode == 0
+    assert "database ready" in rest
