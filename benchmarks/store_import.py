@@ -36,6 +36,9 @@ FILES = [
     ("TR", "tr_onco"),
 ]
 
+#: The edit-check rules the reference data break, overridden with a reason.
+BROKEN_RULES = {"RS": ("controlled_term",), "TR": ("duplicate_result", "date_partial")}
+
 
 def run(url: str, frames: dict[str, pd.DataFrame]) -> dict[str, Any]:
     """Import every frame into the store at ``url``; timings in seconds."""
@@ -44,13 +47,14 @@ def run(url: str, frames: dict[str, pd.DataFrame]) -> dict[str, Any]:
     try:
         for domain, frame in frames.items():
             started = time.perf_counter()
-            # rs_onco holds three non-RECIST 'CHECK' responses: loaded as-is with a reason
+            # rs_onco holds three non-RECIST 'CHECK' responses, tr_onco partial scan dates and
+            # one reused VISITNUM: loaded as-is with a reason (tests/test_store_import.py)
             store.add_records(
                 domain,
                 frame,
                 "benchmark",
                 "pharmaverse reference data loaded as-is",
-                enforce=domain != "RS",
+                overrides=BROKEN_RULES.get(domain, ()),
             )
             imported = time.perf_counter() - started
             started = time.perf_counter()

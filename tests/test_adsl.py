@@ -120,10 +120,10 @@ def test_load_adsl_refuses_duplicates_and_bad_dates() -> None:
     with pytest.raises(DataError, match="row 3, subject S1, column USUBJID: 2 rows share"):
         load_adsl(frame)
     frame = pd.DataFrame({"USUBJID": ["S1", "S2"], "RANDDT": ["2021-01-01", "2021-02"]})
-    with pytest.raises(DataError, match="row 2, subject S2, column RANDDT: partial date"):
+    with pytest.raises(DataError, match="row 2, subject S2, column RANDDT: .* is a partial date"):
         load_adsl(frame)
     frame = pd.DataFrame({"USUBJID": ["S1"], "TRTSDTM": ["2021-01-01 25:00"]})
-    with pytest.raises(DataError, match="row 1, subject S1, column TRTSDTM: .*not a time"):
+    with pytest.raises(DataError, match="row 1, subject S1, column TRTSDTM: .*does not exist"):
         load_adsl(frame)
     with pytest.raises(DataError, match="column RANDDT: missing required"):
         load_adsl(pd.DataFrame({"USUBJID": ["S1"]}), required=["RANDDT"])
@@ -204,7 +204,7 @@ def test_death_from_ds_when_dm_has_none() -> None:
         ),
         (
             lambda s: s["ex"].__setitem__("EXSTDTC", ["2021-03-04T10:30", "2021-03", "2021-05-03"]),
-            "dataset EX, row 2, subject 01-001, column EXSTDTC: partial date '2021-03'",
+            r"dataset EX, row 2, subject 01-001, column EXSTDTC: \[date_partial\] '2021-03' is ",
         ),
         (
             lambda s: s["ds"].__setitem__("DSSTDTC", ["2021-02-30", "2021-04-30", "", ""]),
@@ -243,7 +243,7 @@ def test_death_from_ds_when_dm_has_none() -> None:
         ),
         (
             lambda s: s["ex"].__setitem__("EXSTDTC", ["2021-03-04T24:30", "2021-03-04", ""]),
-            "dataset EX, row 1, subject 01-001, column EXSTDTC: .*not a time of day",
+            "dataset EX, row 1, subject 01-001, column EXSTDTC: .*time 24:30 does not exist",
         ),
     ],
 )

@@ -1,10 +1,7 @@
-"""Clopper–Pearson against R's binom.test; ISO 8601 partial dates."""
+"""Clopper–Pearson against R's binom.test (ISO 8601 dates are tested in test_cdisc_dates.py)."""
 
-import pandas as pd
 import pytest
 
-from oncotrial.derive.dates import parse_iso_date, to_dates
-from oncotrial.derive.errors import DataError
 from oncotrial.stats.binomial import clopper_pearson, exact_binomial_test
 
 
@@ -31,20 +28,3 @@ def test_clopper_pearson_matches_r(x: int, n: int, lower: float, upper: float) -
 def test_exact_test_matches_r() -> None:
     # R: binom.test(682, 925, p = 3/4)$p.value → 0.3825 (R documentation example)
     assert exact_binomial_test(682, 925, 0.75, "two-sided") == pytest.approx(0.3825, abs=5e-5)
-
-
-def test_partial_and_bad_dates() -> None:
-    assert parse_iso_date("2021-03").impute("first").isoformat() == "2021-03-01"
-    assert parse_iso_date("2021-02").impute("last").isoformat() == "2021-02-28"
-    assert parse_iso_date("2020").impute("mid").isoformat() == "2020-07-01"
-    assert parse_iso_date("2021-03-04T10:22").impute("none").isoformat() == "2021-03-04"
-    assert parse_iso_date("2021-03").impute("none") is None
-    with pytest.raises(ValueError, match="does not exist"):
-        parse_iso_date("2021-02-30")
-    with pytest.raises(DataError, match="row 2.*subject 01-002.*column RSDTC"):
-        to_dates(
-            pd.Series(["2021-01-01", "21/03/2021"]),
-            dataset="RS",
-            column="RSDTC",
-            subjects=pd.Series(["01-001", "01-002"]),
-        )

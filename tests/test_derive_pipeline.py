@@ -140,3 +140,63 @@ def test_library_pipeline_notes_single_arm_origin() -> None:
     assert any("TRTSDT" in n for n in study.notes)
     adtte = study.datasets["adtte"]
     assert set(adtte.PARAMCD) == {"OS", "PFS", "RSD"} or set(adtte.PARAMCD) == {"OS", "PFS"}
+
+
+def test_db_export_then_derive_with_the_protocol_is_what_report_derived(tmp_path: Path) -> None:
+    """``report`` derives ADaM from the database; ``db export`` → ``derive --protocol`` gives
+    the same files byte for byte, because both take the protocol's analysis settings from one
+    function. Without ``--protocol`` the defaults are printed, and ADRS differs exactly where
+    the protocol's minimum duration of stable disease (39 days) and the default (42, RECIST 1.1
+    §4.4's customary 6 weeks) do: subjects whose only SD came 39–41 days after the first dose
+    (with the shipped seed: two subjects, SD at day 39 then PD)."""
+    protocol = str(ROOT / "protocols" / "toripalimab-donafenib-hcc.yaml")
+    db = str(tmp_path / "trial.db")
+    steps = [
+        ["simulate-trial", "--protocol", protocol, "--db", db],
+        [
+            "report",
+            "--db",
+            db,
+            "--out",
+            str(tmp_path / "report"),
+            "--protocol",
+            protocol,
+            "--no-pdf",
+        ],
+        ["db", "export", "--db", db, "--out", str(tmp_path / "sdtm")],
+        [
+            "derive",
+            "--sdtm",
+            str(tmp_path / "sdtm"),
+            "--out",
+            str(tmp_path / "adam"),
+            "-p",
+            protocol,
+        ],
+    ]
+    for step in steps:
+        result = runner.invoke(app, step)
+        assert result.exit_code == 0, result.output
+    reported = sorted((tmp_path / "report" / "adam").glob("*.csv"))
+    assert [p.name for p in reported] == sorted(p.name for p in (tmp_path / "adam").glob("*.csv"))
+    for path in reported:
+        assert path.read_bytes() == (tmp_path / "adam" / path.name).read_bytes(), path.name
+    plain = runner.invoke(
+        app, ["derive", "--sdtm", str(tmp_path / "sdtm"), "--out", str(tmp_path / "default")]
+    )
+    assert plain.exit_code == 0, plain.output
+    assert "settings (defaults: no --protocol)" in plain.output
+    assert "stable disease counts from day 42" in plain.output
+    ours = read_dataset(tmp_path / "adam" / "adrs.csv")
+    default = read_dataset(tmp_path / "default" / "adrs.csv")
+    bor = {
+        name: frame[frame.PARAMCD == "BOR"].set_index("USUBJID")["AVALC"]
+        for name, frame in (("protocol", ours), ("default", default))
+    }
+    changed = sorted(s for s in bor["protocol"].index if bor["protocol"][s] != bor["default"][s])
+    assert len(changed) == 2
+    for subject in changed:
+        assert (bor["protocol"][subject], bor["default"][subject]) == ("SD", "PD")
+        ovr = ours[(subject == ours.USUBJID) & (ours.PARAMCD == "OVR")]
+        days = (pd.to_datetime(ovr.ADT) - pd.to_datetime(ovr.TRTSDT)).dt.days[ovr.AVALC == "SD"]
+        assert days.between(39, 41).all() and len(days) >= 1

@@ -19,14 +19,12 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from oncotrial.derive.errors import CombinedDataError, DataError
+from oncotrial.cdisc.errors import CombinedDataError, DataError
+from oncotrial.cdisc.frames import check_duplicates, numeric_values, require_columns
+from oncotrial.cdisc.terms import numeric_columns as cdisc_numeric_columns
 from oncotrial.derive.io import (
-    cdisc_numeric_columns,
-    check_duplicates,
-    numeric_values,
     read_dataset,
     read_domains,
-    require_columns,
     write_dataset,
     xpt_violations,
 )

@@ -420,7 +420,7 @@ def test_bad_input_is_located() -> None:
         derive_adae(ae.assign(AESTDTC=["2024-01-02", "2024-13-01", "2024-01-02"]), ADSL)
     with pytest.raises(DataError, match=r"row 3, subject S2, column AEENDTC: .*before"):
         derive_adae(ae.assign(AEENDTC=["", "", "2024-01-01"]), ADSL)
-    with pytest.raises(DataError, match=r"row 2, subject S1, column AESEQ: duplicate"):
+    with pytest.raises(DataError, match=r"row 2, subject S1, column USUBJID, AESEQ: duplicate"):
         derive_adae(ae.assign(AESEQ=["1", "1", "1"]), ADSL)
     with pytest.raises(DataError, match="subject S9.*not in ADSL"):
         derive_adae(ae.assign(USUBJID=["S1", "S1", "S9"]), ADSL)

@@ -11,7 +11,6 @@ from typing import Any
 import pytest
 
 from oncotrial.store import EditCheckError, Store
-from oncotrial.store.checks import definitely_before, parse_dtc
 
 pytest_plugins = ["store_fixtures"]
 
@@ -191,7 +190,7 @@ CASES: list[tuple[str, Callable[[Store], Any], str | None, str, str, str, str]] 
         "AE",
         "AETOXGR",
         "ctcae_grade",
-        "AETOXGR '6' is not a CTCAE grade 1–5",
+        "AETOXGR '6' is not a CTCAE grade (an integer 1–5)",
     ),
     (
         "grade 0",
@@ -412,13 +411,15 @@ def test_override_needs_a_reason_and_never_covers_structural_rules(trial: Store)
         trial.add_records("AE", [ae("S-404")], "importer", "legacy", enforce=False)
 
 
-def test_iso_dates_as_spans() -> None:
-    assert parse_dtc("2024-02").earliest.isoformat() == "2024-02-01"
-    assert parse_dtc("2024-02").latest.isoformat() == "2024-02-29"
-    assert parse_dtc("2023---31").latest.isoformat() == "2023-12-31"
-    assert parse_dtc("2014-07-02T11:45").complete
-    for bad in ("2024-2-1", "2024-02-01T25:00", "2024T10:00", "2024--", ""):
-        with pytest.raises(ValueError):
-            parse_dtc(bad)
-    assert not definitely_before(parse_dtc("2014-01"), parse_dtc("2014-01-02"))
-    assert definitely_before(parse_dtc("2013-12"), parse_dtc("2014-01-02"))
+def test_a_form_can_be_checked_without_storing_it(trial: Store) -> None:
+    """``check_records`` gives exactly the findings ``add_records`` would raise (or warn)."""
+    before = _state(trial)
+    findings = trial.check_records({"AE": [ae(AETOXGR="9"), ae(AESTDTC="2024-02")]})
+    assert [(f.row, f.rule, f.severity) for f in findings] == [
+        (0, "ctcae_grade", "error"),
+        (1, "date_partial", "warning"),
+    ]
+    with pytest.raises(EditCheckError) as caught:
+        trial.add_records("AE", [ae(AETOXGR="9"), ae(AESTDTC="2024-02")], "site-user")
+    assert [str(f) for f in caught.value.findings] == [str(findings[0])]
+    assert _state(trial) == before

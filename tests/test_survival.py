@@ -12,22 +12,16 @@ from __future__ import annotations
 
 import doctest
 import functools
-import gzip
-import json
-import re
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
-import typer
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 from matplotlib.text import Text
 from PIL import Image
-from typer.testing import CliRunner
 
-from oncotrial.cli.survival import km
 from oncotrial.report.km_plot import MIN_FONT_PT, km_figure, plot_km
 from oncotrial.stats import cox as cox_module
 from oncotrial.stats import km as km_module
@@ -766,186 +760,3 @@ def test_km_plot_is_legible(tmp_path: Path) -> None:
     with Image.open(path) as image:
         assert round(image.info["dpi"][0]) == 150
     assert plot_km(fits["male"], tmp_path / "km.pdf").stat().st_size > 1000
-
-
-# --- command line ------------------------------------------------------------------------------
-
-
-def km_app() -> typer.Typer:
-    app = typer.Typer()
-    app.command()(km)
-    return app
-
-
-runner = CliRunner(env={"COLUMNS": "200"})  # help text is checked for content, not layout
-
-
-def lung_file(tmp_path: Path, suffix: str = ".csv") -> Path:
-    lung = dataset("lung")
-    frame = pd.DataFrame(
-        {
-            "days": lung["time"],
-            "death": (lung["status"] == 2).astype(int),
-            "sex": lung["sex"].map({1: "male", 2: "female"}),
-        }
-    )
-    path = tmp_path / f"lung{suffix}"
-    if suffix == ".parquet":
-        frame.to_parquet(path)
-    elif suffix == ".csv.gz":
-        with gzip.open(path, "wt") as handle:
-            frame.to_csv(handle, index=False)
-    else:
-        frame.to_csv(path, index=False)
-    return path
-
-
-def run_km(*args: str) -> dict:
-    result = runner.invoke(km_app(), [*args, "--format", "json"])
-    assert result.exit_code == 0, result.output
-    return json.loads(result.stdout)
-
-
-@pytest.mark.parametrize("suffix", [".csv", ".csv.gz", ".parquet"])
-def test_cli_json_lung(tmp_path: Path, suffix: str) -> None:
-    # R: survfit(Surv(time, status) ~ 1, lung): median 310 (285–363); summary at 180 and 365
-    path = lung_file(tmp_path, suffix)
-    data = run_km(str(path), "--time", "days", "--event", "death", "--at", "180,365")
-    assert "logrank" not in data
-    (group,) = data["groups"]
-    assert (group["group"], group["n"], group["events"]) == ("all", 228, 165)
-    assert group["median"] == 310 and group["median_ci"] == [285, 363]
-    assert [row["n_risk"] for row in group["survival_at"]] == [160, 65]
-    np.testing.assert_allclose(
-        [row["surv"] for row in group["survival_at"]], r("lung_log", "at_surv")[3:5], rtol=RTOL
-    )
-
-
-def test_cli_by_sex_log_log_and_plot(tmp_path: Path) -> None:
-    # R: survdiff(Surv(time, status) ~ sex, lung) → chisq 10.33 on 1 df; survfit(...,
-    # conf.type = "log-log") medians by sex and their CIs (quantile reference, print rule)
-    path = lung_file(tmp_path)
-    figure = tmp_path / "km.png"
-    data = run_km(
-        str(path), "--time", "days", "--event", "death", "--by", "sex",
-        "--conf-type", "log-log", "--at", "365,2000", "--plot", str(figure),
-    )  # fmt: skip
-    assert [g["group"] for g in data["groups"]] == ["female", "male"]
-    assert data["logrank"]["df"] == 1
-    assert data["logrank"]["chisq"] == pytest.approx(r("lr_lung_sex", "chisq")[0], rel=RTOL)
-    female, male = data["groups"]
-    np.testing.assert_allclose(
-        [female["median"], *female["median_ci"]],
-        [r("lung_sex2_log-log", q)[0] for q in ("print_median", "print_lcl", "print_ucl")],
-    )
-    np.testing.assert_allclose(
-        [male["median"], *male["median_ci"]],
-        [r("lung_sex1_log-log", q)[0] for q in ("print_median", "print_lcl", "print_ucl")],
-    )
-    beyond = male["survival_at"][1]
-    assert beyond == {"time": 2000, "surv": None, "lower": None, "upper": None, "n_risk": 0}
-    assert figure.stat().st_size > 10_000
-
-
-def test_cli_text_output(tmp_path: Path) -> None:
-    # R: print(survfit(Surv(time, status) ~ sex, lung)) → sex=1 median 270 (212–310),
-    # sex=2 426 (348–550); survdiff → Chisq = 10.3 (10.33 to two decimals)
-    result = runner.invoke(
-        km_app(), [str(lung_file(tmp_path)), "--time", "days", "--event", "death", "--by", "sex"]
-    )
-    assert result.exit_code == 0, result.output
-    assert "426 (348–550)" in result.output and "270 (212–310)" in result.output
-    assert "chi-square 10.33 on 1 df" in result.output
-
-
-def test_cli_single_group_has_no_logrank_p(tmp_path: Path) -> None:
-    path = tmp_path / "one.csv"
-    path.write_text("t,e,arm\n1,1,A\n2,0,A\n3,1,A\n")
-    result = runner.invoke(km_app(), [str(path), "--time", "t", "--event", "e", "--by", "arm"])
-    assert result.exit_code == 0, result.output
-    assert "only one group" in result.output
-    data = run_km(str(path), "--time", "t", "--event", "e", "--by", "arm")
-    assert data["logrank"] == {"chisq": 0.0, "df": 0, "p": None}
-    assert data["groups"][0]["median"] == 3 and data["groups"][0]["median_ci"][1] is None
-
-
-def test_cli_help_explains_every_option() -> None:
-    result = runner.invoke(km_app(), ["--help"], terminal_width=200)
-    assert result.exit_code == 0
-    for option in ("--time", "--event", "--by", "--conf-type", "--at", "--plot", "--format"):
-        assert option in result.output
-    assert "censored" in result.output and "log-log" in result.output
-
-
-@pytest.mark.parametrize(
-    ("content", "args", "expected"),
-    [
-        ("t,e\n1,1\n", ["--time", "days", "--event", "e"], r"no column 'days'"),
-        (
-            "t,e\n1,1\nabc,0\n",
-            ["--time", "t", "--event", "e"],
-            r"row 2 \(line 3\), column 't'.*'abc' is not a number",
-        ),
-        (
-            "t,e\n1,1\n-3,0\n",
-            ["--time", "t", "--event", "e"],
-            r"row 2 \(line 3\), column 't'.*negative",
-        ),
-        (
-            "t,e\n1,3\n",
-            ["--time", "t", "--event", "e"],
-            r"row 1 \(line 2\), column 'e'.*1 \(event\) or 0",
-        ),
-        ("t,e\n1,\n", ["--time", "t", "--event", "e"], r"row 1 \(line 2\), column 'e'.*not empty"),
-        (
-            "t,e,g\n1,1,\n",
-            ["--time", "t", "--event", "e", "--by", "g"],
-            r"column 'g'.*group is missing",
-        ),
-        ("t,e\n1,1\n", ["--time", "t", "--event", "e", "--at", "1,x"], r"--at"),
-    ],
-)
-def test_cli_errors_name_file_row_and_column(
-    tmp_path: Path, content: str, args: list[str], expected: str
-) -> None:
-    path = tmp_path / "bad.csv"
-    path.write_text(content)
-    result = runner.invoke(km_app(), [str(path), *args])
-    assert result.exit_code == 2
-    message = " ".join(result.output.split())  # rich wraps long lines
-    assert "bad.csv" in "".join(message.split()) or "--at" in expected
-    assert re.search(expected, message), message
-
-
-def test_cli_reports_all_bad_rows_at_once(tmp_path: Path) -> None:
-    path = tmp_path / "bad.csv"
-    path.write_text("t,e\nx,1\n2,5\n3,1\n")
-    result = runner.invoke(km_app(), [str(path), "--time", "t", "--event", "e"])
-    assert result.exit_code == 2
-    assert "2 data error(s)" in result.output
-    assert "row 1" in result.output and "row 2" in result.output
-
-
-def test_cli_missing_file(tmp_path: Path) -> None:
-    result = runner.invoke(km_app(), [str(tmp_path / "none.csv"), "--time", "t", "--event", "e"])
-    assert result.exit_code == 2 and "none.csv:nosuchfile" in "".join(result.output.split())
-
-
-def test_cli_reads_r_and_adam_event_codings(tmp_path: Path) -> None:
-    """R's lung data codes status 1 = censored, 2 = dead (R ``Surv``); ADaM ADTTE has CNSR
-    (1 = censored). Both give the published lung median of 310 days (R survfit)."""
-    lung = REF / "lung.csv"
-    result = runner.invoke(
-        km_app(), [str(lung), "--time", "time", "--event", "status", "--format", "json"]
-    )
-    assert result.exit_code == 0, result.output
-    assert json.loads(result.stdout)["groups"][0]["median"] == 310
-    frame = pd.read_csv(lung)
-    frame["CNSR"] = (frame["status"] == 1).astype(int)
-    adtte = tmp_path / "adtte.csv"
-    frame.to_csv(adtte, index=False)
-    result = runner.invoke(
-        km_app(), [str(adtte), "--time", "time", "--event", "CNSR", "--cnsr", "--format", "json"]
-    )
-    assert result.exit_code == 0, result.output
-    assert json.loads(result.stdout)["groups"][0]["median"] == 310

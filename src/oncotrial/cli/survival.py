@@ -1,5 +1,7 @@
 """``oncotrial km``: Kaplan–Meier estimates (median, survival at landmark times, log-rank test
-between groups) from a file with one row per patient."""
+between groups) from a file with one row per patient and analysis — an ADaM ADTTE holds one
+row per subject and parameter, so one parameter (``--param OS``) is analysed at a time, and a
+subject appearing twice in one analysis is refused."""
 
 from __future__ import annotations
 
@@ -7,7 +9,7 @@ import math
 from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
-from typing import Any, cast
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
@@ -23,20 +25,17 @@ from oncotrial.cli.common import (
     parse_floats,
     user_errors,
 )
-from oncotrial.report.km_plot import plot_km
-from oncotrial.stats.survival import (
-    ConfType,
-    KaplanMeier,
-    LogRankTest,
-    kaplan_meier,
-    kaplan_meier_by,
-    logrank_test,
-)
+
+if TYPE_CHECKING:
+    from oncotrial.stats.survival import KaplanMeier
 
 #: Data errors listed before "… and N more".
 MAX_ERRORS_SHOWN = 20
 #: Name of the single curve when there is no --by.
 ALL = "all"
+#: ADaM's parameter code and subject identifier (ADaMIG BDS).
+PARAM = "PARAMCD"
+SUBJECT = "USUBJID"
 
 
 class ConfTypeChoice(StrEnum):
@@ -154,6 +153,53 @@ def survival_data(
     return SurvivalData(times, events, group)
 
 
+def one_parameter(frame: pd.DataFrame, path: Path, param: str | None) -> pd.DataFrame:
+    """The rows of one analysis: those of ``param`` when the file has ADaM's PARAMCD (which
+    then must be named when the file holds several parameters)."""
+    if param is None:
+        if PARAM in frame.columns:
+            codes = sorted({str(c).strip() for c in frame[PARAM]} - {""})
+            if len(codes) > 1:
+                raise CliError(
+                    f"{path} holds several parameters ({', '.join(codes)}): choose one with "
+                    f"--param, e.g. --param {codes[0]}"
+                )
+        return frame
+    if PARAM not in frame.columns:
+        raise CliError(f"{path}: --param {param} needs a {PARAM} column (ADaM ADTTE)")
+    rows = frame[frame[PARAM].astype(str).str.strip() == param]
+    if rows.empty:
+        codes = sorted({str(c).strip() for c in frame[PARAM]} - {""})
+        raise CliError(f"{path}: no rows of {PARAM} {param} (parameters: {', '.join(codes)})")
+    return rows
+
+
+def once_per_subject(frame: pd.DataFrame, path: Path, csv: bool) -> None:
+    """One row per subject in one analysis (Kaplan–Meier counts each row as a patient): every
+    repeated subject is reported with its rows."""
+    if SUBJECT not in frame.columns:
+        return
+    subjects = frame[SUBJECT].astype(str).str.strip()
+    repeated = subjects[subjects.duplicated(keep=False) & subjects.ne("")]
+    if repeated.empty:
+        return
+    positions = {s: [] for s in dict.fromkeys(repeated)}
+    for position, subject in zip(frame.index, subjects, strict=True):
+        if subject in positions:
+            positions[subject].append(int(position) + 1)
+    lines = [
+        f"{path}: subject {s} appears {len(rows)} times (rows {', '.join(map(str, rows))}"
+        + (f"; lines {', '.join(str(r + 1) for r in rows)})" if csv else ")")
+        + " in one analysis; one row per subject (choose one parameter with --param)"
+        for s, rows in positions.items()
+    ]
+    shown = "\n".join(lines[:MAX_ERRORS_SHOWN])
+    more = len(lines) - MAX_ERRORS_SHOWN
+    raise CliError(
+        f"{len(lines)} data error(s):\n{shown}" + (f"\n… and {more} more" if more > 0 else "")
+    )
+
+
 def _group_values(values: list[Any]) -> np.ndarray:
     """Group labels; numbers when every label is one, so that dose levels sort 1, 2, …, 10."""
     numbers = [_number(v) for v in values]
@@ -200,7 +246,8 @@ def _fmt_p(p: float) -> str:
 
 def _print_text(result: dict, level: float, time_col: str) -> None:
     pct = f"{level * 100:g}%"
-    table = Table(title=f"Kaplan–Meier: {result['file']} (time: {time_col})")
+    param = f", {result['param']}" if result.get("param") else ""
+    table = Table(title=f"Kaplan–Meier: {result['file']}{param} (time: {time_col})")
     for name in ("group", "n", "events", "censored"):
         table.add_column(name, justify="left" if name == "group" else "right")
     table.add_column(f"median ({pct} CI)", justify="right")
@@ -268,6 +315,12 @@ def km(
         "--cnsr",
         help="The --event column is ADaM's CNSR (1 = censored, 0 = event), as in ADTTE.",
     ),
+    param: str | None = typer.Option(
+        None,
+        "--param",
+        help="Analyse one parameter of an ADaM ADTTE (its PARAMCD, e.g. OS or PFS); needed "
+        "when the file holds several.",
+    ),
     by: str | None = typer.Option(
         None,
         "--by",
@@ -299,13 +352,18 @@ def km(
     follow-up (reverse Kaplan–Meier), survival at landmark times, and a log-rank test between
     groups. Estimates and intervals follow R's survival package (survfit, survdiff)."""
     with user_errors():
+        from oncotrial.stats.survival import kaplan_meier, kaplan_meier_by, logrank_test
+
         if not 0.0 < conf_level < 1.0:
             raise CliError(f"--conf-level: {conf_level} is not between 0 and 1")
         landmarks = parse_floats(at, "--at") if at else []
         if any(t < 0 for t in landmarks):
             raise CliError(f"--at: landmark times must be ≥ 0 (got {at})")
-        data = survival_data(read_table(file), file, time, event, by, cnsr)
-        ct = cast(ConfType, conf_type.value)
+        table = read_table(file)
+        rows = one_parameter(table, file, param)
+        once_per_subject(rows, file, not file.name.lower().endswith((".parquet", ".pq")))
+        data = survival_data(rows.reset_index(drop=True), file, time, event, by, cnsr)
+        ct: Any = conf_type.value
         if data.group is None:
             fits = {ALL: kaplan_meier(data.time, data.event, conf_type=ct, conf_level=conf_level)}
         else:
@@ -314,6 +372,7 @@ def km(
             )
         result: dict[str, Any] = {
             "file": str(file),
+            "param": param,
             "time": time,
             "event": event,
             "by": by,
@@ -322,10 +381,13 @@ def km(
             "groups": [_group_json(label, fit, landmarks) for label, fit in fits.items()],
         }
         if data.group is not None:
-            test: LogRankTest = logrank_test(data.time, data.event, data.group)
+            test = logrank_test(data.time, data.event, data.group)
             result["logrank"] = {"chisq": test.chisq, "df": test.df, "p": _num(test.p)}
         if plot is not None:
-            plot_km(fits, plot, xlabel=time, title=f"Kaplan–Meier: {file.name}")
+            from oncotrial.report.km_plot import plot_km
+
+            title = f"Kaplan–Meier: {file.name}" + (f" ({param})" if param else "")
+            plot_km(fits, plot, xlabel=time, title=title)
         if fmt is OutputFormat.json:
             emit_json(result)
             return

@@ -23,7 +23,7 @@ from oncotrial.cli.db import DbOption, database_url, store_errors
 from oncotrial.derive.datacut import check_data_cut
 from oncotrial.derive.errors import DataError
 from oncotrial.derive.io import write_dataset
-from oncotrial.derive.pipeline import DerivedStudy, derive_study
+from oncotrial.derive.pipeline import DerivedStudy, analysis_settings, derive_study
 from oncotrial.derive.response import ResponseWindows, derive_adrs_from_lesions
 from oncotrial.derive.response_terms import terms_for
 from oncotrial.protocol import Protocol, load_protocol
@@ -204,10 +204,10 @@ def make_report(
     cut, cut_source = _data_cut(settings, data_cut)
     if cut is not None:
         check_data_cut(sdtm, cut)
-    study = derive_study(sdtm, sd_min_days=protocol.schedule.sd_minimum_days)
+    analysis = analysis_settings(protocol)
+    study = derive_study(sdtm, settings=analysis, checked=True)
     windows = ResponseWindows(
-        reference_date=study.reference_date or "TRTSDT",
-        sd_min_days=protocol.schedule.sd_minimum_days,
+        reference_date=study.reference_date or "TRTSDT", sd_min_days=analysis.sd_min_days
     )
     secondary = {}
     for criteria in secondary_criteria(sdtm, protocol):

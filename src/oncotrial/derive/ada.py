@@ -49,25 +49,22 @@ from typing import Literal
 import numpy as np
 import pandas as pd
 
-from oncotrial.derive.dates import (
-    datetime_column,
+from oncotrial.cdisc.checks import DAY_NEEDED
+from oncotrial.cdisc.errors import DataError, raise_all
+from oncotrial.cdisc.frames import (
+    analysis_datetimes,
+    check_subjects_known,
+    exact_dtc,
     is_missing,
+    numeric_values,
+    require_columns,
     text_values,
+    unique_subjects,
 )
-from oncotrial.derive.errors import DataError, raise_all
-from oncotrial.derive.io import require_columns, unique_subjects
+from oncotrial.cdisc.terms import NEGATIVE_RESULTS, POSITIVE_RESULTS
 from oncotrial.stats.binomial import clopper_pearson
 from oncotrial.stats.survival import kaplan_meier_by
 
-#: ``ISSTRESC`` values read as a negative sample (admiral ADAB template).
-NEGATIVE_RESULTS = frozenset(
-    {"NEGATIVE", "NEGATIVE SCREEN", "NEGATIVE IMMUNODEPLETION", "NEGATIVE CONFIRMATION"}
-)
-#: ``ISSTRESC`` values read as a positive sample without a titre (admiral ADAB template; a
-#: "NEGATIVE TITER" is a confirmed positive whose titre is below the minimum reportable one).
-POSITIVE_RESULTS = frozenset(
-    {"POSITIVE", "POSITIVE CONFIRMATION", "POSITIVE IMMUNODEPLETION", "NEGATIVE TITER"}
-)
 _BELOW_MRT = re.compile(r"^<\s*(\d+(?:\.\d*)?)$")
 #: Nominal times (days) at or above which a visit is unscheduled (99999) or a discontinuation
 #: visit (77777), both eligible as baseline in admiral's template.
@@ -112,30 +109,11 @@ class AdaRules:
 def _numbers(
     frame: pd.DataFrame, column: str, dataset: str, rows: np.ndarray | None = None
 ) -> np.ndarray:
-    """A numeric column (text allowed) as float, NaN for missing; junk raises DataError at
-    ``rows`` (1-based row numbers of the source dataset; default position + 1)."""
-    out = np.full(len(frame), np.nan)
+    """A numeric column (text allowed) as float, NaN for missing or absent; junk raises
+    DataError at ``rows`` (1-based row numbers of the source dataset)."""
     if column not in frame.columns:
-        return out
-    subjects = text_values(frame["USUBJID"]).tolist()
-    errors: list[DataError] = []
-    for i, raw in enumerate(frame[column].tolist()):
-        if is_missing(raw) or str(raw).strip() == "":
-            continue
-        try:
-            out[i] = float(raw)
-        except (TypeError, ValueError):
-            errors.append(
-                DataError(
-                    f"'{raw}' is not a number",
-                    dataset=dataset,
-                    subject=subjects[i],
-                    row=i + 1 if rows is None else int(rows[i]),
-                    column=column,
-                )
-            )
-    raise_all(errors)
-    return out
+        return np.full(len(frame), np.nan)
+    return numeric_values(frame, column, dataset, rows=rows).to_numpy(dtype=float)
 
 
 def first_dose_times(adsl: pd.DataFrame) -> pd.Series:
@@ -145,9 +123,9 @@ def first_dose_times(adsl: pd.DataFrame) -> pd.Series:
     column = "TRTSDTM" if "TRTSDTM" in adsl.columns else "TRTSDT"
     require_columns(adsl, [column], "ADSL")
     subjects = unique_subjects(adsl)
-    times = datetime_column(adsl, column, "ADSL", required=False)
+    times = analysis_datetimes(adsl, column, "ADSL")
     if column == "TRTSDTM" and "TRTSDT" in adsl.columns:
-        fallback = datetime_column(adsl, "TRTSDT", "ADSL", required=False)
+        fallback = analysis_datetimes(adsl, "TRTSDT", "ADSL")
         times = np.where(np.isnat(times), fallback, times)
     return pd.Series(times, index=subjects.to_numpy(), name="FANLDTM")
 
@@ -225,18 +203,9 @@ def ada_samples(
 
     subjects = text_values(frame["USUBJID"])
     first = first_dose_times(adsl)
-    unknown = ~subjects.isin(first.index)
-    if unknown.any():
-        i = int(np.flatnonzero(unknown.to_numpy())[0])
-        raise DataError(
-            "subject is not in ADSL",
-            dataset="IS",
-            subject=subjects.iloc[i],
-            row=int(rows[i]),
-            column="USUBJID",
-        )
+    check_subjects_known(frame, first.index, dataset="IS", reference="ADSL", rows=rows)
 
-    adtm = datetime_column(frame, "ISDTC", "IS", required=True, rows=rows)
+    adtm, _ = exact_dtc(frame, "ISDTC", "IS", purpose=DAY_NEEDED["ISDTC"], required=True, rows=rows)
     titre_in = _numbers(frame, "ISSTRESN", "IS", rows)
     stresc = text_values(frame["ISSTRESC"])
     adatype = np.where(

@@ -48,36 +48,32 @@ always raise :class:`DataError` naming dataset, subject, row and column.
 from __future__ import annotations
 
 import os
-import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import date
 from typing import Literal
 
 import numpy as np
 import pandas as pd
 
-from oncotrial.derive.dates import Imputation, parse_iso_date
-from oncotrial.derive.errors import CombinedDataError, DataError
-from oncotrial.derive.io import (
+from oncotrial.cdisc.checks import DAY_NEEDED
+from oncotrial.cdisc.dates import Imputation
+from oncotrial.cdisc.errors import DataError, raise_all
+from oncotrial.cdisc.frames import (
     SUBJECT,
+    analysis_datetimes,
     check_duplicates,
-    normalize,
+    check_subjects_known,
+    dtc_values,
+    exact_dtc,
     numeric_values,
-    read_dataset,
     require_columns,
     row_numbers,
+    subjects_of,
 )
+from oncotrial.derive.io import normalize, read_dataset
 
 OnPartial = Literal["error", "ignore"]
 
-_DTC = re.compile(
-    r"^(?P<date>\d{4}(?:-\d{2}(?:-\d{2})?)?)"
-    r"(?:T(?P<h>\d{2})(?::(?P<m>\d{2})(?::(?P<s>\d{2}(?:\.\d+)?))?)?)?$"
-)
-_ADAM_DTM = re.compile(
-    r"^(?P<date>\d{4}-\d{2}-\d{2})(?:[T ](?P<h>\d{2}):(?P<m>\d{2})(?::(?P<s>\d{2}(?:\.\d+)?))?)?$"
-)
 
 LABELS = {
     "TRT01P": "Planned Treatment for Period 01",
@@ -135,13 +131,7 @@ ONCOLOGY_ALIVE_SOURCES: tuple[AliveSource, ...] = (
 """The template's sources plus every dosing, disposition and tumour-assessment date."""
 
 
-# ---------------------------------------------------------------- ISO 8601 parsing
-
-
-def _subjects(df: pd.DataFrame) -> list[str | None]:
-    if SUBJECT not in df.columns:
-        return [None] * len(df)
-    return [str(s) or None for s in df[SUBJECT].tolist()]
+# ---------------------------------------------------------------- dates
 
 
 def _dates(
@@ -155,36 +145,20 @@ def _dates(
     purpose: str = "",
 ) -> tuple[pd.Series, pd.Series]:
     """The date part of an ISO 8601 column (``datetime64[ns]``) and its imputation flag ("D",
-    "M" or ""). With ``impute="none"`` a partial date raises (``on_partial="error"``) or gives
-    NaT; rows outside ``mask`` are not read."""
-    rows, subjects = row_numbers(df), _subjects(df)
-    use = np.ones(len(df), bool) if mask is None else mask.to_numpy(dtype=bool)
-    out = np.full(len(df), np.datetime64("NaT"), dtype="datetime64[ns]")
-    flags = [""] * len(df)
-    for i, raw in enumerate(df[column].tolist()):
-        if not use[i] or raw == "":
-            continue
-        where = {"dataset": dataset, "subject": subjects[i], "row": int(rows[i]), "column": column}
-        match = _DTC.match(raw)
-        try:
-            parsed = parse_iso_date(match["date"] if match else raw)
-        except ValueError as exc:
-            raise DataError(str(exc), **where) from None
-        if match is None:
-            raise DataError(f"'{raw}' is not an ISO 8601 date/time", **where)
-        assert parsed is not None
-        full = parsed.impute(impute)
-        if full is None:
-            if on_partial == "error":
-                raise DataError(
-                    f"partial date '{raw}' cannot give {purpose or 'an exact date'}; complete "
-                    "it (admiral would drop the record: on_partial='ignore')",
-                    **where,
-                )
-            continue
-        out[i] = np.datetime64(full, "ns")
-        flags[i] = "M" if parsed.month is None else ("D" if parsed.day is None else "")
-    return pd.Series(out, index=df.index), pd.Series(flags, index=df.index, dtype=str)
+    "M" or ""), imputed as admiral ``derive_vars_dt(highest_imputation = "M")``. With
+    ``impute="none"`` a partial date raises (``on_partial="error"``) or gives NaT; rows outside
+    ``mask`` are not read."""
+    use = None if mask is None else mask.to_numpy(dtype=bool)
+    if impute == "none":
+        stamps, _ = exact_dtc(df, column, dataset, purpose=purpose, on_partial=on_partial, mask=use)
+        days = pd.Series(stamps, index=df.index).dt.normalize()
+        return days, pd.Series("", index=df.index, dtype=str)
+    values = dtc_values(df, column, dataset, highest="M", date_rule=impute, mask=use)
+    out = [
+        np.datetime64("NaT") if v.value is None else np.datetime64(v.value.date()) for v in values
+    ]
+    days = pd.Series(np.array(out, dtype="datetime64[ns]"), index=df.index)
+    return days, pd.Series([v.date_flag for v in values], index=df.index, dtype=str)
 
 
 def _datetimes(
@@ -199,74 +173,19 @@ def _datetimes(
     """An ISO 8601 column as datetimes with missing time parts imputed (00:00:00 or 23:59:59)
     and the time imputation flag ("H", "M", "S" or ""), as admiral ``derive_vars_dtm`` with
     ``highest_imputation = "h"`` (dates are not imputed)."""
-    days, _ = _dates(df, column, dataset, impute="none", on_partial=on_partial, purpose=purpose)
-    rows, subjects = row_numbers(df), _subjects(df)
-    fill = (0, 0, 0) if time_imputation == "first" else (23, 59, 59)
-    out = days.to_numpy().copy()
-    flags = [""] * len(df)
-    for i, raw in enumerate(df[column].tolist()):
-        if np.isnat(out[i]):
-            continue
-        match = _DTC.match(raw)
-        assert match is not None
-        parts = (match["h"], match["m"], match["s"])
-        flags[i] = next((f for f, p in zip("HMS", parts, strict=True) if p is None), "")
-        hour = int(parts[0]) if parts[0] is not None else fill[0]
-        minute = int(parts[1]) if parts[1] is not None else fill[1]
-        second = float(parts[2]) if parts[2] is not None else float(fill[2])
-        if hour > 23 or minute > 59 or second >= 60:
-            raise DataError(
-                f"'{raw}' is not a time of day",
-                dataset=dataset,
-                subject=subjects[i],
-                row=int(rows[i]),
-                column=column,
-            )
-        offset = np.timedelta64(int(round((hour * 3600 + minute * 60 + second) * 1e9)), "ns")
-        out[i] = out[i] + offset
-    return pd.Series(out, index=df.index), pd.Series(flags, index=df.index, dtype=str)
+    stamps, flags = exact_dtc(
+        df, column, dataset, purpose=purpose, time_rule=time_imputation, on_partial=on_partial
+    )
+    return pd.Series(stamps, index=df.index), pd.Series(flags, index=df.index, dtype=str)
 
 
 # ---------------------------------------------------------------- checks
 
 
-def _known_subjects(df: pd.DataFrame, dataset: str, subjects: set[str]) -> None:
-    """Every record belongs to a DM subject (SDTMIG: USUBJID identifies a subject in DM)."""
-    unknown = ~df[SUBJECT].isin(subjects).to_numpy()
-    if not unknown.any():
-        return
-    rows = row_numbers(df)
-    errors = [
-        DataError(
-            "subject is not in DM",
-            dataset=dataset,
-            subject=str(df[SUBJECT].iloc[i]),
-            row=int(rows[i]),
-            column=SUBJECT,
-        )
-        for i in np.flatnonzero(unknown)
-    ]
-    raise errors[0] if len(errors) == 1 else CombinedDataError(errors)
-
-
 def _one_per_subject(df: pd.DataFrame, dataset: str, what: str) -> None:
     """At most one ``what`` record per subject (admiral ``derive_vars_merged`` stops on
     duplicates)."""
-    try:
-        check_duplicates(df, [SUBJECT], dataset)
-    except DataError as exc:
-        errors = exc.errors if isinstance(exc, CombinedDataError) else [exc]
-        wrapped = [
-            DataError(
-                f"more than one {what} record: {e.message}",
-                dataset=e.dataset,
-                subject=e.subject,
-                row=e.row,
-                column=e.column,
-            )
-            for e in errors
-        ]
-        raise wrapped[0] if len(wrapped) == 1 else CombinedDataError(wrapped) from None
+    check_duplicates(df, [SUBJECT], dataset, what=f"more than one {what} record")
 
 
 # ---------------------------------------------------------------- derivation
@@ -287,7 +206,7 @@ def _exposure(ex: pd.DataFrame, subjects: pd.Index, on_partial: OnPartial) -> pd
         "EX",
         time_imputation="first",
         on_partial=on_partial,
-        purpose="the first dose date",
+        purpose=DAY_NEEDED["EXSTDTC"],
     )
     end, end_flag = _datetimes(
         ex,
@@ -295,11 +214,11 @@ def _exposure(ex: pd.DataFrame, subjects: pd.Index, on_partial: OnPartial) -> pd
         "EX",
         time_imputation="last",
         on_partial=on_partial,
-        purpose="the last dose date",
+        purpose=DAY_NEEDED["EXENDTC"],
     )
     backwards = (end.dt.normalize() < start.dt.normalize()).to_numpy()
     if backwards.any():
-        rows, who = row_numbers(ex), _subjects(ex)
+        rows, who = row_numbers(ex), subjects_of(ex)
         errors = [
             DataError(
                 f"exposure ends ({ex['EXENDTC'].iloc[i]}) before it starts "
@@ -311,7 +230,7 @@ def _exposure(ex: pd.DataFrame, subjects: pd.Index, on_partial: OnPartial) -> pd
             )
             for i in np.flatnonzero(backwards)
         ]
-        raise errors[0] if len(errors) == 1 else CombinedDataError(errors)
+        raise_all(errors)
     seq = (
         numeric_values(ex, "EXSEQ", "EX")
         if "EXSEQ" in ex.columns
@@ -376,7 +295,7 @@ def _disposition(
         impute="none",
         on_partial=on_partial,
         mask=randomised | event,
-        purpose="a randomization or disposition date",
+        purpose="RANDDT and EOSDT are read from it",
     )
     screen_failure = event & (ds["DSDECOD"] == "SCREEN FAILURE")
     ended = event & ~screen_failure
@@ -440,7 +359,7 @@ def _death(
                     column=column,
                 )
             )
-        raise errors[0] if len(errors) == 1 else CombinedDataError(errors)
+        raise_all(errors)
     return death.astype("datetime64[ns]"), death_flag.astype(str)
 
 
@@ -498,7 +417,7 @@ def derive_adsl(
     known = set(dm[SUBJECT])
     for name in sorted(sdtm.keys() - {"dm"}):
         require_columns(sdtm[name], [SUBJECT], name.upper())
-        _known_subjects(sdtm[name], name.upper(), known)
+        check_subjects_known(sdtm[name], known, dataset=name.upper(), reference="DM")
     subjects = pd.Index(dm[SUBJECT], name=SUBJECT)
 
     adsl = pd.DataFrame(index=subjects)
@@ -560,35 +479,9 @@ def load_adsl(
         if pd.api.types.is_float_dtype(values.dtype):
             unit = "s" if upper.endswith("DTM") else "D"
             adsl[column] = pd.to_datetime(values, unit=unit, origin=pd.Timestamp("1960-01-01"))
-        elif upper.endswith("DTM"):
-            adsl[column] = _adam_datetimes(adsl, column, dataset)
         else:
-            adsl[column], _ = _dates(adsl, column, dataset, impute="none", purpose="an ADaM date")
+            adsl[column] = analysis_datetimes(
+                adsl, column, dataset, date_only=not upper.endswith("DTM")
+            )
         adsl[column] = adsl[column].astype("datetime64[ns]")
     return adsl
-
-
-def _adam_datetimes(df: pd.DataFrame, column: str, dataset: str) -> pd.Series:
-    rows, subjects = row_numbers(df), _subjects(df)
-    out = []
-    for i, raw in enumerate(df[column].tolist()):
-        if raw == "":
-            out.append(pd.NaT)
-            continue
-        match = _ADAM_DTM.match(raw)
-        try:
-            if match is None:
-                raise ValueError(f"'{raw}' is not an ISO 8601 datetime")
-            day = date.fromisoformat(match["date"])
-            seconds = 0.0
-            if match["h"] is not None:
-                hour, minute, second = int(match["h"]), int(match["m"]), float(match["s"] or 0)
-                if hour > 23 or minute > 59 or second >= 60:
-                    raise ValueError(f"'{raw}' is not a time of day")
-                seconds = hour * 3600 + minute * 60 + second
-        except ValueError as exc:
-            raise DataError(
-                str(exc), dataset=dataset, subject=subjects[i], row=int(rows[i]), column=column
-            ) from None
-        out.append(pd.Timestamp(day) + pd.Timedelta(seconds=seconds))
-    return pd.Series(out, index=df.index, dtype="datetime64[ns]")

@@ -7,22 +7,30 @@ qualifying record in a given order (admiral ``derive_extreme_event()``, ``event(
 ``event_joined()``). Best overall response, confirmed response, clinical benefit, first
 progression, last assessment and the time-to-event sources are all calls of this one function.
 
-Also here: the small input checks every derivation shares (required columns, dates of ADaM date
-variables, subjects known to ADSL, deaths before the first dose) and the notes a derivation
-returns beside its data when it applied a documented rule.
+Also here: the notes a derivation returns beside its data when it applied a documented rule,
+and the input checks of ADaM inputs (subjects known to ADSL, deaths before the first dose); the
+general ones (required columns, numbers, dates of analysis variables, blanks) are those of
+:mod:`oncotrial.cdisc.frames`, importable from here as before.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal, NamedTuple
 
 import numpy as np
 import pandas as pd
 
-from oncotrial.derive.dates import parse_iso_date
-from oncotrial.derive.errors import CombinedDataError, DataError
+from oncotrial.cdisc.errors import DataError, raise_all
+from oncotrial.cdisc.frames import (
+    blank_to_na,
+    check_subjects_known,
+    date_column,
+    numeric_column,
+    require_columns,
+    text_values,
+)
 
 Condition = Callable[[pd.DataFrame], pd.Series]
 """A row filter: the source dataset in, a boolean Series (same index) out."""
@@ -113,129 +121,13 @@ def subject_keys(*frames: pd.DataFrame) -> list[str]:
     return [k for k in keys if all(k in f.columns for f in frames)] or ["USUBJID"]
 
 
-def require_columns(df: pd.DataFrame, columns: Iterable[str], dataset: str) -> None:
-    """Raise :class:`DataError` naming the dataset and every missing column."""
-    missing = [c for c in columns if c not in df.columns]
-    if missing:
-        raise DataError(
-            f"required column(s) missing: {', '.join(missing)}",
-            dataset=dataset,
-            column=", ".join(missing),
-        )
-
-
-def blank_to_na(df: pd.DataFrame) -> pd.DataFrame:
-    """Empty or blank text becomes missing (admiral ``convert_blanks_to_na``): SDTM transport
-    files write missing text as an empty string. Text columns come back as plain objects."""
-    out = df.copy()
-    for col in out.columns:
-        s = out[col]
-        if s.dtype == object or pd.api.types.is_string_dtype(s.dtype):
-            blank = s.astype("string").str.strip().eq("").fillna(True).to_numpy(dtype=bool)
-            out[col] = s.astype(object).where(~blank, np.nan)
-    return out
-
-
-def date_column(
-    df: pd.DataFrame,
-    column: str,
-    *,
-    dataset: str,
-    rows: pd.Series | None = None,
-) -> pd.Series:
-    """An ADaM date variable as ``datetime64[ns]`` (dates or ISO 8601 text accepted).
-
-    ADaM dates are complete by definition (partial dates are imputed in the ADaM that owns
-    them, with a ``--DTF`` flag), so partial, malformed or impossible dates raise
-    :class:`DataError` with dataset, row, subject and column.
-    """
-    values = df[column]
-    if pd.api.types.is_datetime64_any_dtype(values.dtype):
-        return values.dt.tz_localize(None).dt.normalize().astype("datetime64[ns]")
-    text = values.astype("string")
-    text = text.where(text.str.len().eq(10))
-    fast = pd.to_datetime(text, format="%Y-%m-%d", errors="coerce")
-    out = fast.to_numpy(dtype="datetime64[ns]").copy()
-    row_numbers = rows if rows is not None else pd.Series(np.arange(1, len(df) + 1))
-    for i, raw in enumerate(values.tolist()):
-        if not np.isnat(out[i]):
-            continue
-        if raw is None or (isinstance(raw, float) and np.isnan(raw)) or raw is pd.NaT:
-            continue
-        if isinstance(raw, str) and not raw.strip():
-            continue
-        subject = str(df["USUBJID"].iloc[i]) if "USUBJID" in df.columns else None
-        try:
-            if hasattr(raw, "year") and hasattr(raw, "month"):
-                out[i] = np.datetime64(pd.Timestamp(raw).normalize(), "ns")
-                continue
-            parsed = parse_iso_date(str(raw))
-        except ValueError as exc:
-            raise DataError(
-                str(exc),
-                dataset=dataset,
-                subject=subject,
-                row=int(row_numbers.iloc[i]),
-                column=column,
-            ) from None
-        if parsed is None:
-            continue
-        full = parsed.impute("none")
-        if full is None:
-            raise DataError(
-                f"partial date '{raw}' in an analysis date variable; impute it (with its "
-                "imputation flag) where the variable is derived",
-                dataset=dataset,
-                subject=subject,
-                row=int(row_numbers.iloc[i]),
-                column=column,
-            )
-        out[i] = np.datetime64(full, "ns")
-    return pd.Series(out, index=df.index, name=column)
-
-
-def numeric_column(
-    df: pd.DataFrame, column: str, *, dataset: str, rows: pd.Series | None = None
-) -> pd.Series:
-    """A numeric variable (``--SEQ``, ``VISITNUM``, ``ASEQ``) as float; blank text is missing,
-    anything else that is not a number raises :class:`DataError` with row, subject, column."""
-    values = df[column]
-    if pd.api.types.is_numeric_dtype(values.dtype):
-        return values.astype(float)
-    text = values.astype("string").str.strip()
-    numbers = pd.to_numeric(text.where(text.ne(""), None), errors="coerce")
-    bad = (numbers.isna() & text.ne("").fillna(False)).to_numpy(dtype=bool)
-    if bad.any():
-        i = int(np.flatnonzero(bad)[0])
-        raise DataError(
-            f"'{values.iloc[i]}' is not a number",
-            dataset=dataset,
-            subject=str(df["USUBJID"].iloc[i]) if "USUBJID" in df.columns else None,
-            row=int(rows.iloc[i]) if rows is not None else i + 1,
-            column=column,
-        )
-    return numbers.astype(float)
-
-
 def check_subjects_in_adsl(
     df: pd.DataFrame, adsl: pd.DataFrame, *, dataset: str, rows: pd.Series | None = None
 ) -> None:
     """Every subject of ``df`` must be in ADSL (ADaM's subject-level spine)."""
-    known = set(adsl["USUBJID"].astype(str))
-    errors = []
-    for i, subject in enumerate(df["USUBJID"].astype(str).tolist()):
-        if subject not in known:
-            row = int(rows.iloc[i]) if rows is not None else i + 1
-            errors.append(
-                DataError(
-                    "subject not in ADSL",
-                    dataset=dataset,
-                    subject=subject,
-                    row=row,
-                    column="USUBJID",
-                )
-            )
-    _raise(errors)
+    check_subjects_known(
+        df, text_values(adsl["USUBJID"]).tolist(), dataset=dataset, reference="ADSL", rows=rows
+    )
 
 
 def check_death_dates(adsl: pd.DataFrame, *, first_dose: str = "TRTSDT") -> None:
@@ -257,14 +149,7 @@ def check_death_dates(adsl: pd.DataFrame, *, first_dose: str = "TRTSDT") -> None
         )
         for i in np.flatnonzero(bad)
     ]
-    _raise(errors)
-
-
-def _raise(errors: list[DataError]) -> None:
-    if len(errors) == 1:
-        raise errors[0]
-    if errors:
-        raise CombinedDataError(errors)
+    raise_all(errors)
 
 
 def _apply_values(rows: pd.DataFrame, values: Mapping[str, Value]) -> pd.DataFrame:
@@ -379,3 +264,21 @@ def pick_extreme_event(
         picked = _apply_values(picked, set_values)
     order_rows = np.lexsort([picked[k].astype(str).to_numpy() for k in reversed(keys)])
     return picked.iloc[order_rows].reset_index(drop=True)
+
+
+__all__ = [
+    "AnyEvent",
+    "Condition",
+    "DerivationNote",
+    "Derived",
+    "Event",
+    "JoinedEvent",
+    "blank_to_na",
+    "check_death_dates",
+    "check_subjects_in_adsl",
+    "date_column",
+    "numeric_column",
+    "pick_extreme_event",
+    "require_columns",
+    "subject_keys",
+]

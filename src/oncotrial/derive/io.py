@@ -14,9 +14,17 @@ One cell model whatever the format, so that round trips are exact:
   ISO 8601 text.
 
 CSV carries no types: a CSV column is numeric when its name is numeric in the CDISC models
-(:func:`cdisc_numeric_columns`) and every value is a number, unless ``numeric=`` names the
-numeric columns explicitly. Dataset metadata travels in ``DataFrame.attrs``: ``name``,
-``label`` and ``labels`` (column → label); CSV keeps none of it.
+(:func:`oncotrial.cdisc.terms.numeric_columns`) and every value is a finite number, unless
+``numeric=`` names the numeric columns explicitly. Dataset metadata travels in
+``DataFrame.attrs``: ``name``, ``label`` and ``labels`` (column → label); CSV keeps none of it.
+
+A folder of SDTM files is read by :func:`scan_folder` (which files are datasets of which
+domain, and which are not datasets at all) and :func:`read_domains`; ``derive`` and
+``db import`` both read folders this way, so they see the same files. An empty (0-byte) file is
+refused: a dataset without records still has its header row.
+
+The checks of the values read (required columns, numbers, keys …) are in
+:mod:`oncotrial.cdisc.frames`.
 """
 
 from __future__ import annotations
@@ -27,7 +35,8 @@ import json
 import math
 import os
 import re
-from collections.abc import Collection, Iterable, Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Literal
@@ -36,12 +45,11 @@ import numpy as np
 import pandas as pd
 
 from oncotrial import __version__
-from oncotrial.derive.dates import text_values
-from oncotrial.derive.errors import CombinedDataError, DataError
+from oncotrial.cdisc.errors import CombinedDataError, DataError
+from oncotrial.cdisc.frames import SUBJECT, number_problem, subjects_of
+from oncotrial.cdisc.terms import numeric_columns
 
 Format = Literal["csv", "parquet", "xpt", "json", "ndjson"]
-
-SUBJECT = "USUBJID"
 
 _EXTENSIONS: tuple[tuple[str, str], ...] = (
     (".csv.gz", "csv"),
@@ -52,21 +60,6 @@ _EXTENSIONS: tuple[tuple[str, str], ...] = (
     (".json", "json"),
     (".parquet", "parquet"),
 )
-
-_NUMBER = re.compile(r"^[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?$")
-
-# Numeric variables of SDTMIG 3.x (Num in the variable tables) and common ADaMIG ones.
-_NUMERIC_NAMES = frozenset(
-    {
-        "AGE", "VISITNUM", "VISITDY", "TAETORD", "AVAL", "BASE", "CHG", "PCHG", "R2BASE",
-        "CNSR", "TRTDURD", "LDDTHELD", "NADIR", "CHGNAD", "PCHGNAD", "ANRLO", "ANRHI",
-        "A1LO", "A1HI", "ADURN", "AFRLT", "NFRLT", "ARELTM", "SRCSEQ", "ADY",
-    }
-)  # fmt: skip
-_NUMERIC_SUFFIXES = (
-    "SEQ", "DY", "STRESN", "DOSE", "DOSTOT", "TPTNUM", "LLOQ", "ULOQ", "STNRLO", "STNRHI",
-    "LLTCD", "PTCD", "HLTCD", "HLGTCD", "BDSYCD", "SOCCD",
-)  # fmt: skip
 
 # SAS formats whose numbers are dates (days since 1960-01-01) or datetimes (seconds).
 _SAS_DATE_FORMATS = frozenset(
@@ -90,25 +83,6 @@ _TEXT_DTYPE = pd.Series([""], dtype=str).dtype  # "str" in pandas 3, object befo
 
 
 # ---------------------------------------------------------------- column model
-
-
-def cdisc_numeric_columns(columns: Iterable[str]) -> list[str]:
-    """The columns that are numeric in the CDISC models, by name: SDTMIG 3.x ``Num`` variables
-    (``--SEQ``, ``--DY``/``--STDY``/``--ENDY``, ``--STRESN``, ``--DOSE``, ``--LLOQ``, MedDRA
-    ``--PTCD`` …, ``AGE``, ``VISITNUM``) and ADaMIG ones (``AVAL``, ``BASE``, ``CHG``, ``CNSR``,
-    and ``xxxN`` codes of a character ``xxx`` in the same dataset, e.g. ``AVISITN``)."""
-    names = list(columns)
-    present = set(names)
-    out = []
-    for name in names:
-        upper = name.upper()
-        if (
-            upper in _NUMERIC_NAMES
-            or (len(upper) > 3 and upper.endswith(_NUMERIC_SUFFIXES))
-            or (upper.endswith("N") and name[:-1] in present)
-        ):
-            out.append(name)
-    return out
 
 
 def _text(values: pd.Series) -> pd.Series:
@@ -171,15 +145,30 @@ def normalize(df: pd.DataFrame, *, dataset: str = "dataset") -> pd.DataFrame:
 
 
 def _parse_numbers(values: pd.Series) -> tuple[np.ndarray, int | None]:
-    """Text → floats; the position of the first value that is not a number, if any."""
+    """Text → floats; the position of the first value that is not a finite number, if any."""
     out = np.full(len(values), np.nan)
     for i, text in enumerate(values.tolist()):
         if text == "":
             continue
-        if not _NUMBER.match(text):
+        if number_problem(text) is not None:
             return out, i
         out[i] = float(text)
     return out, None
+
+
+def with_numeric_columns(df: pd.DataFrame) -> pd.DataFrame:
+    """``df`` with its CDISC numeric text columns as numbers, where every value is a finite
+    number (how a CSV is typed when no ``numeric=`` is given); other columns unchanged."""
+    out = df.copy()
+    out.attrs.update(df.attrs)
+    for column in numeric_columns(df.columns):
+        values = df[column]
+        if pd.api.types.is_numeric_dtype(values.dtype):
+            continue
+        numbers, bad = _parse_numbers(_text(values))
+        if bad is None:
+            out[column] = numbers
+    return out
 
 
 # ---------------------------------------------------------------- reading
@@ -204,13 +193,19 @@ def read_dataset(
     """One dataset file as a DataFrame in the cell model (see the module docstring).
 
     ``numeric`` (CSV only) names the numeric columns; by default they are those of
-    :func:`cdisc_numeric_columns` whose values are all numbers. A named column holding a
-    non-number raises :class:`DataError` with its row.
+    :func:`oncotrial.cdisc.terms.numeric_columns` whose values are all numbers. A named column
+    holding a non-number raises :class:`DataError` with its row; an empty (0-byte) file too.
     """
     path = Path(path)
     _, kind = _split_name(path)
     if not path.is_file():
         raise FileNotFoundError(path)
+    if path.stat().st_size == 0:
+        raise DataError(
+            "the file is empty (0 bytes); a dataset without records still needs its header row",
+            dataset=path.name,
+            rule="empty_file",
+        )
     if kind == "csv":
         df = _read_csv(path, numeric)
     elif kind in ("xpt", "sas7bdat"):
@@ -248,22 +243,21 @@ def _read_csv(path: Path, numeric: Collection[str] | None) -> pd.DataFrame:
     except (pd.errors.ParserError, UnicodeDecodeError, OSError, csv.Error) as exc:
         raise DataError(f"cannot read CSV: {exc}", dataset=path.name) from None
     df = pd.DataFrame({c: _text(raw[c]) for c in raw.columns}, index=pd.RangeIndex(len(raw)))
-    explicit = numeric is not None
-    wanted = list(numeric) if numeric is not None else cdisc_numeric_columns(df.columns)
-    for column in wanted:
+    if numeric is None:
+        return with_numeric_columns(df)
+    for column in numeric:
         if column not in df.columns:
             raise DataError("numeric column named but absent", dataset=path.name, column=column)
         values, bad = _parse_numbers(df[column])
-        if bad is None:
-            df[column] = values
-        elif explicit:
+        if bad is not None:
             raise DataError(
-                f"'{df[column].iloc[bad]}' is not a number",
+                number_problem(df[column].iloc[bad]) or "not a number",
                 dataset=path.name,
                 row=bad + 1,
-                subject=_subject_at(df, bad),
+                subject=subjects_of(df)[bad],
                 column=column,
             )
+        df[column] = values
     return df
 
 
@@ -420,7 +414,7 @@ def _json_column(values: list[Any], col: dict[str, Any], *, dataset: str) -> pd.
             if v is None:
                 continue
             if isinstance(v, int | float) or (
-                isinstance(v, str) and data_type == "decimal" and _NUMBER.match(v)
+                isinstance(v, str) and data_type == "decimal" and number_problem(v) is None
             ):
                 out[i] = float(v)
             elif isinstance(v, str) and data_type == "time" and v:
@@ -486,36 +480,39 @@ def _read_parquet(path: Path) -> pd.DataFrame:
     return df
 
 
-def read_domains(
+@dataclass(frozen=True)
+class FolderScan:
+    """The files of an SDTM folder: datasets by lower-case domain, and the files that are not
+    datasets of a type read here (listed, never silently skipped)."""
+
+    found: dict[str, Path]
+    ignored: list[str]
+
+
+def scan_folder(
     directory: str | os.PathLike[str],
     *,
     mapping: Mapping[str, str] | None = None,
     only: Collection[str] | None = None,
-    as_text: bool = False,
-) -> dict[str, pd.DataFrame]:
-    """The datasets of a folder keyed by lower-case domain: ``rs.csv``, ``TR.csv.gz``,
-    ``is.xpt``, ``dm.json`` → ``rs``, ``tr``, ``is``, ``dm``.
-
-    ``as_text`` keeps every CSV column as the text written (for a lossless import into the
-    trial store); otherwise CDISC numeric variables become numbers.
-
-    ``mapping`` renames file stems to domains (``{"rs_onco_recist": "rs"}``); stems are
-    matched case-insensitively and unmapped files keep their stem. ``only`` limits the
-    domains read. Two files of one domain raise :class:`DataError` naming both. Files of
-    other types are ignored.
-    """
+) -> FolderScan:
+    """Which file of a folder is which domain: ``rs.csv``, ``TR.csv.gz``, ``is.xpt``,
+    ``dm.json`` → ``rs``, ``tr``, ``is``, ``dm``; ``mapping`` renames file stems to domains
+    (``{"rs_onco_recist": "rs"}``; stems matched case-insensitively), ``only`` limits the
+    domains. Two files of one domain raise :class:`DataError` naming both."""
     folder = Path(directory)
     if not folder.is_dir():
         raise FileNotFoundError(folder)
     renames = {k.lower(): v.lower() for k, v in (mapping or {}).items()}
     wanted = None if only is None else {d.lower() for d in only}
     found: dict[str, Path] = {}
+    ignored: list[str] = []
     for path in sorted(folder.iterdir()):
-        if not path.is_file():
+        if not path.is_file() or path.name.startswith("."):
             continue
         try:
             stem, _ = _split_name(path)
         except DataError:
+            ignored.append(path.name)
             continue
         domain = renames.get(stem.lower(), stem.lower())
         if wanted is not None and domain not in wanted:
@@ -526,8 +523,25 @@ def read_domains(
                 dataset=domain.upper(),
             )
         found[domain] = path
+    return FolderScan(found, ignored)
+
+
+def read_domains(
+    directory: str | os.PathLike[str],
+    *,
+    mapping: Mapping[str, str] | None = None,
+    only: Collection[str] | None = None,
+    as_text: bool = False,
+) -> dict[str, pd.DataFrame]:
+    """The datasets of a folder keyed by lower-case domain (see :func:`scan_folder`; files of
+    other types are left out — :func:`scan_folder` lists them).
+
+    ``as_text`` keeps every CSV column as the text written (for a lossless import into the
+    trial store, and for the edit checks); otherwise CDISC numeric variables become numbers.
+    """
+    scan = scan_folder(directory, mapping=mapping, only=only)
     numeric = () if as_text else None
-    return {domain: read_dataset(path, numeric=numeric) for domain, path in found.items()}
+    return {domain: read_dataset(path, numeric=numeric) for domain, path in scan.found.items()}
 
 
 # ---------------------------------------------------------------- writing
@@ -852,101 +866,3 @@ def _write_json(
                 handle.write(json.dumps(row, ensure_ascii=False) + "\n")
         else:
             json.dump({**meta, "rows": rows}, handle, ensure_ascii=False)
-
-
-# ---------------------------------------------------------------- validation helpers
-
-
-def _subject_at(df: pd.DataFrame, position: int) -> str | None:
-    if SUBJECT not in df.columns:
-        return None
-    value = df[SUBJECT].iloc[position]
-    return None if pd.isna(value) or value == "" else str(value)
-
-
-def row_numbers(df: pd.DataFrame) -> np.ndarray:
-    """1-based data rows: the frame's integer index + 1 when it is unique (a read dataset has
-    index 0..n-1, and a filtered frame keeps its rows' numbers), else positions."""
-    if pd.api.types.is_integer_dtype(df.index.dtype) and df.index.is_unique:
-        return df.index.to_numpy() + 1
-    return np.arange(1, len(df) + 1)
-
-
-def require_columns(df: pd.DataFrame, columns: Iterable[str], dataset: str) -> None:
-    """:class:`DataError` naming every column ``df`` lacks of those a derivation needs (the
-    SDTMIG variable tables mark which are Required or Expected)."""
-    missing = [c for c in columns if c not in df.columns]
-    if missing:
-        raise DataError(
-            f"missing required column(s) {', '.join(missing)}",
-            dataset=dataset,
-            column=", ".join(missing),
-        )
-
-
-def unique_subjects(frame: pd.DataFrame, dataset: str = "ADSL") -> pd.Series:
-    """The USUBJID column as text, refusing a subject listed twice (one row per subject,
-    ADaMIG ADSL structure) with :class:`DataError` naming the first repeated row."""
-    subjects = text_values(frame["USUBJID"])
-    repeated = subjects.duplicated()
-    if repeated.any():
-        i = int(np.flatnonzero(repeated.to_numpy())[0])
-        raise DataError(
-            "subject appears more than once",
-            dataset=dataset,
-            subject=subjects.iloc[i],
-            row=i + 1,
-            column="USUBJID",
-        )
-    return subjects
-
-
-def check_duplicates(df: pd.DataFrame, keys: Sequence[str], dataset: str) -> None:
-    """:class:`DataError` when two or more rows share ``keys`` (a dataset's natural key, e.g.
-    ``USUBJID`` in DM, "one record per subject" in SDTMIG), naming the rows and the subject;
-    several duplicated keys give a :class:`CombinedDataError`. Rows are numbered as in
-    :func:`row_numbers`."""
-    keys = list(keys)
-    require_columns(df, keys, dataset)
-    duplicated = df.duplicated(subset=keys, keep=False).to_numpy()
-    if not duplicated.any():
-        return
-    numbers = row_numbers(df)
-    groups: dict[tuple[Any, ...], list[int]] = {}
-    key_values = df[keys].itertuples(index=False, name=None)
-    for position, (flag, key) in enumerate(zip(duplicated, key_values, strict=True)):
-        if flag:
-            groups.setdefault(key, []).append(position)
-    errors = []
-    for key, positions in groups.items():
-        rows = [int(numbers[p]) for p in positions]
-        described = ", ".join(f"{k}={v!r}" for k, v in zip(keys, key, strict=True))
-        errors.append(
-            DataError(
-                f"{len(rows)} rows share the key {described}: rows {rows}",
-                dataset=dataset,
-                subject=_subject_at(df, positions[1]),
-                row=rows[1],
-                column=", ".join(keys),
-            )
-        )
-    raise errors[0] if len(errors) == 1 else CombinedDataError(errors)
-
-
-def numeric_values(df: pd.DataFrame, column: str, dataset: str) -> pd.Series:
-    """``df[column]`` as floats (NaN for missing); :class:`DataError` naming the row and
-    subject of the first value that is not a number."""
-    require_columns(df, [column], dataset)
-    values = df[column]
-    if pd.api.types.is_numeric_dtype(values.dtype):
-        return values.astype("float64")
-    numbers, bad = _parse_numbers(_text(values))
-    if bad is not None:
-        raise DataError(
-            f"'{values.iloc[bad]}' is not a number",
-            dataset=dataset,
-            row=int(row_numbers(df)[bad]),
-            subject=_subject_at(df, bad),
-            column=column,
-        )
-    return pd.Series(numbers, index=df.index, name=column)

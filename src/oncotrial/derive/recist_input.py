@@ -36,47 +36,23 @@ from functools import lru_cache
 
 import pandas as pd
 
-from oncotrial.derive.dates import Imputation, PartialDate, parse_iso_date
-from oncotrial.derive.errors import CombinedDataError, DataError
+from oncotrial.cdisc.dates import Imputation, PartialDate, parse_iso_date
+from oncotrial.cdisc.errors import CombinedDataError, DataError
+from oncotrial.cdisc.terms import (
+    NOT_ASSESSED,
+    STATES,
+    TOO_SMALL,
+    TR_SUMMARY_TESTS,
+    TR_TESTS,
+    TU_ROLES,
+    TU_TESTS,
+    UNITS,
+    ZERO_WORDS,
+)
 from oncotrial.derive.recist_rules import Criteria
 
 TU_REQUIRED = ("USUBJID", "TULNKID", "TUTESTCD", "TULOC")
 TR_REQUIRED = ("USUBJID", "TRLNKID", "TRTESTCD", "TRDTC")
-
-TU_TESTS = {"TUMIDENT": "ident", "TUSPLIT": "split", "TUMERGE": "merge"}
-TU_ROLES = {
-    "TARGET": "T",
-    "NON-TARGET": "NT",
-    "NEW": "NEW",
-    "NEW TARGET": "NEWT",
-    "NEW NON-TARGET": "NEWNT",
-}
-TR_TESTS = {
-    "LDIAM": "long",
-    "DIAMETER": "diam",
-    "LPERP": "short",
-    "SAXIS": "short",
-    "TUMSTATE": "state",
-    "LNSTATE": "state",
-}
-#: Summary results some sponsors store in TR; derived here, so ignored on input.
-TR_SUMMARY_TESTS = frozenset({"SUMDIAM", "SUMNLNLD", "PCBSD", "PCNSD", "ACNSD"})
-STATES = frozenset(
-    {
-        "ABSENT",
-        "PRESENT",
-        "EQUIVOCAL",
-        "UNEQUIVOCAL",
-        "UNEQUIVOCAL PROGRESSION",
-        "NON-PATHOLOGICAL",
-        "PATHOLOGICAL",
-        "NORMAL",
-    }
-)
-NOT_ASSESSED = frozenset({"NE", "NOT EVALUABLE", "NOT ASSESSABLE", "NOT DONE", "UNKNOWN"})
-ZERO_WORDS = frozenset({"ABSENT", "DISAPPEARED", "NOT PRESENT", "0"})
-TOO_SMALL = frozenset({"TOO SMALL TO MEASURE", "TSTM"})
-UNITS = {"MM": 1.0, "CM": 10.0}
 
 _NODE = re.compile(r"\bLYMPH\b|\bNODES?\b|\bNODAL\b", re.IGNORECASE)
 _LIVER = re.compile(r"\bLIVER\b|\bHEPATIC\b|\bINTRAHEPATIC\b", re.IGNORECASE)

@@ -26,55 +26,28 @@ Character flags use ``"Y"`` and ``""`` for missing (as the pharmaverse CSVs).
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date
 from typing import Literal
 
 import numpy as np
 import pandas as pd
 
-from oncotrial.derive.dates import (
-    datetime_column,
+from oncotrial.cdisc.dates import ImputedDatetime, impute_datetime, parse_dtc
+from oncotrial.cdisc.errors import DataError, raise_all
+from oncotrial.cdisc.frames import (
+    analysis_datetimes,
+    check_duplicates,
+    check_subjects_known,
     is_missing,
-    split_iso_datetime,
+    require_columns,
     text_values,
+    unique_subjects,
 )
-from oncotrial.derive.errors import DataError, raise_all
-from oncotrial.derive.io import require_columns, unique_subjects
+from oncotrial.cdisc.terms import NOT_RELATED, RELATED, SEVERITY_GRADES, ctcae_grade
 from oncotrial.protocol.model import DltCriterion, DltDefinition
 
-#: ``AEREL`` values meaning at least possibly related (CDISC CT and common sponsor values).
-RELATED = frozenset(
-    {
-        "Y",
-        "RELATED",
-        "POSSIBLE",
-        "POSSIBLY RELATED",
-        "PROBABLE",
-        "PROBABLY RELATED",
-        "DEFINITE",
-        "DEFINITELY RELATED",
-        "LIKELY",
-        "LIKELY RELATED",
-        "CERTAIN",
-    }
-)
-#: ``AEREL`` values meaning not related (``REMOTE`` as in the CDISC pilot = unlikely).
-NOT_RELATED = frozenset(
-    {"N", "NOT RELATED", "NONE", "UNRELATED", "UNLIKELY", "UNLIKELY RELATED", "REMOTE", "DOUBTFUL"}
-)
-#: ``AESEV`` → numeric intensity (admiral ADAE template ``ASEVN``), for data without CTCAE
-#: grades; life-threatening/fatal follow CTCAE grades 4/5.
-SEVERITY_GRADES = {
-    "MILD": 1,
-    "MODERATE": 2,
-    "SEVERE": 3,
-    "LIFE THREATENING": 4,
-    "DEATH THREATENING": 4,
-    "FATAL": 5,
-}
 #: ``AEACN`` values meaning the AE led to treatment discontinuation (CDISC CT).
 DISCONTINUATION = frozenset({"DRUG WITHDRAWN"})
 
@@ -128,7 +101,7 @@ def _adsl_dates(adsl: pd.DataFrame, column: str) -> pd.Series:
     subjects = unique_subjects(adsl)
     if column not in adsl.columns:
         return pd.Series(pd.NaT, index=subjects.to_numpy(), dtype="datetime64[s]")
-    days = datetime_column(adsl, column, "ADSL").astype("datetime64[D]").astype("datetime64[s]")
+    days = analysis_datetimes(adsl, column, "ADSL", date_only=True).astype("datetime64[s]")
     return pd.Series(days, index=subjects.to_numpy())
 
 
@@ -147,14 +120,11 @@ def parse_grades(
         if is_missing(raw) or str(raw).strip() == "":
             continue
         text = str(raw).strip()
-        try:
-            number = float(text)
-        except ValueError:
-            number = math.nan
-        if math.isnan(number) or not number.is_integer() or not 1 <= number <= 5:
+        grade = ctcae_grade(text)
+        if grade is None:
             errors.append(
                 DataError(
-                    f"grade '{text}' is not a CTCAE grade (an integer 1-5)",
+                    f"{column} '{text}' is not a CTCAE grade (an integer 1–5)",
                     dataset=dataset,
                     subject=None if subjects is None else str(subjects.iloc[i]),
                     row=i + 1,
@@ -162,7 +132,7 @@ def parse_grades(
                 )
             )
             continue
-        out[i] = number
+        out[i] = grade
     raise_all(errors)
     return out
 
@@ -230,15 +200,6 @@ def related(
 # analysis dates
 
 
-@dataclass(frozen=True)
-class ImputedDatetime:
-    """An imputed ``--DTC`` value and admiral's imputation flags (``""`` when not imputed)."""
-
-    value: datetime | None
-    date_flag: str
-    time_flag: str
-
-
 def impute_dtc(
     text: str,
     *,
@@ -246,43 +207,17 @@ def impute_dtc(
     min_dates: Sequence[date | None] = (),
     max_dates: Sequence[date | None] = (),
 ) -> ImputedDatetime:
-    """One ``--DTC`` as admiral's ``derive_vars_dtm(highest_imputation = "M")``: a missing day
-    or month is imputed to the ``first``/``last`` possible one, missing time parts to
-    00:00:00/23:59:59; the result is raised to a ``min_dates`` date (lowered to a ``max_dates``
-    date) that lies within the range the partial date allows. A missing year gives no date.
-    Raises ValueError for malformed or impossible dates."""
-    parsed, (h, m, s) = split_iso_datetime(text)
-    if parsed is None:
-        return ImputedDatetime(None, "", "")
-    date_flag = "" if parsed.is_complete else ("M" if parsed.month is None else "D")
-    missing_time = [date_flag or h is None, m is None, s is None]
-    time_flag = next((f for f, gone in zip("HMS", missing_time, strict=True) if gone), "")
-    last = imputation == "last"
-    fill = 59 if last else 0
-    day = parsed.impute(imputation)
-    assert day is not None
-    value = datetime(
-        day.year,
-        day.month,
-        day.day,
-        23 if last and h is None else (h or 0),
-        fill if m is None else m,
-        fill if s is None else s,
+    """One ``--DTC`` as admiral's ``derive_vars_dtm(highest_imputation = "M")`` (see
+    :func:`oncotrial.cdisc.dates.impute_datetime`); ValueError for malformed or impossible
+    dates."""
+    return impute_datetime(
+        parse_dtc(text),
+        highest="M",
+        date_rule=imputation,
+        time_rule=imputation,
+        min_dates=min_dates,
+        max_dates=max_dates,
     )
-    lo = datetime.combine(parsed.impute("first"), datetime.min.time())  # type: ignore[arg-type]
-    hi = datetime.combine(parsed.impute("last"), datetime.max.time())  # type: ignore[arg-type]
-    if date_flag:
-        for bound in min_dates:
-            if bound is not None:
-                start = datetime.combine(bound, datetime.min.time())
-                if lo <= start <= hi and start > value:
-                    value = start
-        for bound in max_dates:
-            if bound is not None:
-                end = datetime.combine(bound, datetime.max.time()).replace(microsecond=0)
-                if lo <= end <= hi and end < value:
-                    value = end
-    return ImputedDatetime(value, date_flag, time_flag)
 
 
 def _ts(value: object) -> date | None:
@@ -357,34 +292,15 @@ def ae_dates(ae: pd.DataFrame, adsl: pd.DataFrame) -> pd.DataFrame:
 
 
 def _check_subjects(subjects: pd.Series, adsl: pd.DataFrame) -> None:
-    known = set(unique_subjects(adsl))
-    unknown = ~subjects.isin(known)
-    if unknown.any():
-        i = int(np.flatnonzero(unknown.to_numpy())[0])
-        raise DataError(
-            "subject is not in ADSL",
-            dataset="AE",
-            subject=subjects.iloc[i],
-            row=i + 1,
-            column="USUBJID",
-        )
+    check_subjects_known(
+        pd.DataFrame({"USUBJID": subjects}), unique_subjects(adsl), dataset="AE", reference="ADSL"
+    )
 
 
 def _check_duplicates(ae: pd.DataFrame, subjects: pd.Series) -> None:
-    if "AESEQ" not in ae.columns:
-        return
-    keys = pd.DataFrame({"s": subjects, "q": text_values(ae["AESEQ"])})
-    dup = keys.duplicated()
-    if dup.any():
-        i = int(np.flatnonzero(dup.to_numpy())[0])
-        first = int(np.flatnonzero((keys == keys.iloc[i]).all(axis=1).to_numpy())[0])
-        raise DataError(
-            f"duplicate AESEQ {keys['q'].iloc[i]} (also row {first + 1})",
-            dataset="AE",
-            subject=subjects.iloc[i],
-            row=i + 1,
-            column="AESEQ",
-        )
+    if "AESEQ" in ae.columns:
+        keys = pd.DataFrame({"USUBJID": subjects, "AESEQ": text_values(ae["AESEQ"])})
+        check_duplicates(keys, ["USUBJID", "AESEQ"], "AE", what="duplicate AESEQ")
 
 
 # ---------------------------------------------------------------------------------------------

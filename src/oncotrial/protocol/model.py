@@ -28,6 +28,9 @@ from pydantic import (
 )
 from pydantic_core import InitErrorDetails, PydanticCustomError
 
+from oncotrial.cdisc.plausibility import DEFAULT_PLAUSIBILITY
+from oncotrial.cdisc.plausibility import Plausibility as CdiscPlausibility
+
 #: The error type of every rule written in this module (as opposed to pydantic's own checks).
 RULE_ERROR = "protocol_rule"
 
@@ -449,11 +452,13 @@ class Schedule(_Strict):
 
     ``sd_minimum_days``: stable disease counts for best overall response only from this many
     days after the start (RECIST 1.1 section 4.4: a protocol-defined minimum, often 6 weeks
-    less the visit window).
+    less the visit window). ``response_criteria``: the criteria responses are read by when
+    they are computed from lesion measurements (``recist1.1``, ``irecist``, ``mrecist``).
     """
 
     tumour_assessment_weeks: float = Field(gt=0)
     sd_minimum_days: int = Field(default=42, ge=0)
+    response_criteria: Literal["recist1.1", "irecist", "mrecist"] = "recist1.1"
     followup_months: float = Field(gt=0)
     cycle_days: int | None = Field(default=None, gt=0)
     followup_until: list[Text] = Field(default_factory=list)
@@ -511,6 +516,49 @@ class VirtualTrial(_Strict):
     adverse_events: list[AdverseEventModel] = Field(min_length=1)
 
 
+class PlausibleRangeSpec(_Strict):
+    """A plausible range of one kind of value: ``low`` to ``high`` (inclusive; omitted:
+    unbounded), and where it comes from (``source``, e.g. the eligibility criterion)."""
+
+    low: float | None = None
+    high: float | None = None
+    source: Text
+
+    @model_validator(mode="after")
+    def _ordered(self) -> PlausibleRangeSpec:
+        if self.low is not None and self.high is not None and self.low > self.high:
+            issues = _Issues()
+            issues.add(("high",), f"must not be below low ({self.low:g}) (got {self.high:g})")
+            issues.raise_any("PlausibleRangeSpec")
+        return self
+
+
+class Plausibility(_Strict):
+    """The protocol's plausible ranges of measured values (each replaces the documented default
+    of :data:`oncotrial.cdisc.plausibility.DEFAULT_RANGES`; docs/data-checks.md): a value
+    outside is refused at entry, on import and by ``derive`` with rule ``plausible_<name>``
+    unless overridden with a reason."""
+
+    age: PlausibleRangeSpec | None = None
+    lesion_diameter: PlausibleRangeSpec | None = None
+    dose: PlausibleRangeSpec | None = None
+    titre: PlausibleRangeSpec | None = None
+
+    def ranges(self) -> CdiscPlausibility:
+        """The ranges the checks use: these, and the defaults for the others."""
+        given = {
+            name: (spec.low, spec.high, spec.source)
+            for name, spec in (
+                ("age", self.age),
+                ("lesion_diameter", self.lesion_diameter),
+                ("dose", self.dose),
+                ("titre", self.titre),
+            )
+            if spec is not None
+        }
+        return DEFAULT_PLAUSIBILITY.with_ranges(given, "protocol (plausibility block)")
+
+
 class Protocol(_Strict):
     """An early-phase (I/II) oncology protocol.
 
@@ -527,6 +575,7 @@ class Protocol(_Strict):
     endpoints: Endpoints
     schedule: Schedule
     virtual_trial: VirtualTrial | None = None
+    plausibility: Plausibility | None = None
     assumptions: list[Text] = Field(default_factory=list)
 
     @model_validator(mode="after")

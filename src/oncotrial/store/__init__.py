@@ -1,10 +1,12 @@
 """The trial store: SDTM-shaped clinical data, the trial's operations, audit trail, edit checks.
 
 SQLite (one file, the embedded default) or PostgreSQL (many sites). Start with
-``store = init_db(url)``; everything else goes through the :class:`Store` it returns:
-``add_subject``, ``add_records``, ``update_record``, ``delete_record``, ``records``,
-``add_cohort``, ``assign_slot``, ``record_decision``, ``audit_trail``, ``verify_audit``.
-This room knows nothing of statistics.
+``store = init_db(url)`` (or ``Store.open(url)`` for an existing database); everything else
+goes through the :class:`Store` it returns: ``add_subject``, ``add_records``,
+``import_domains``, ``update_record``, ``delete_record``, ``records``, ``add_cohort``,
+``assign_slot``, ``record_decision``, ``audit_trail``, ``verify_audit``. Every write is checked
+by the rules of :mod:`oncotrial.cdisc` (the same ones ``derive`` runs). This room knows nothing
+of statistics.
 """
 
 from oncotrial.store.api import (
@@ -24,7 +26,9 @@ from oncotrial.store.engine import make_engine
 from oncotrial.store.errors import (
     ActorRequiredError,
     ConcurrentEditError,
+    DatabaseBusyError,
     EditCheckError,
+    NotATrialDatabaseError,
     ReasonRequiredError,
     RecordNotFoundError,
     StoreError,
@@ -42,9 +46,11 @@ __all__ = [
     "AuditedSession",
     "BrokenLink",
     "ConcurrentEditError",
+    "DatabaseBusyError",
     "EditCheckError",
     "Finding",
     "ImportResult",
+    "NotATrialDatabaseError",
     "ReasonRequiredError",
     "RecordNotFoundError",
     "Store",

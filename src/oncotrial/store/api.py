@@ -1,118 +1,93 @@
 """The repository API of the trial store, called by the web app, the simulator and the CLI.
 
 Every write method runs in one transaction that (1) takes the writers' lock (the audit chain
-head; ``BEGIN IMMEDIATE`` on SQLite), (2) runs the edit checks of :mod:`oncotrial.store.checks`
-against the data already stored, (3) writes the data and its audit rows. When a check fails, a
-rule of the audit trail is broken or the process dies, the transaction rolls back and nothing of
-the write remains (ICH E6(R3) data integrity; 21 CFR Part 11 §11.10(e) for the audit trail).
+head; ``BEGIN IMMEDIATE`` on SQLite), (2) runs the edit checks (:mod:`oncotrial.store.checks`,
+the rules of :mod:`oncotrial.cdisc` that ``derive`` runs too) against the data already stored,
+(3) writes the data and its audit rows. When a check fails, a rule of the audit trail is broken
+or the process dies, the transaction rolls back and nothing of the write remains (ICH E6(R3)
+data integrity; 21 CFR Part 11 §11.10(e) for the audit trail).
 
-Clinical data goes in and comes out as text, cell by cell: :meth:`Store.add_records` takes a
-list of ``{SDTM variable: text}`` dicts or a DataFrame of text columns, :meth:`Store.records`
-gives a DataFrame with the same columns in the same order (object dtype, ``None`` for missing,
-``""`` kept as ``""``), indexed by record id.
+SDTM records are read and written through the methods of
+:class:`~oncotrial.store.records.RecordsMixin` (``add_records``, ``import_domains``,
+``update_record``, ``delete_record``, ``record``, ``records``); subjects, sites, users,
+cohorts, escalation decisions, study settings and the audit trail through those here.
 """
 
 from __future__ import annotations
 
-import json
-import math
-import time
-from collections import defaultdict
-from collections.abc import Callable, Iterator, Mapping, Sequence
-from contextlib import contextmanager
-from dataclasses import dataclass, field, replace
-from datetime import UTC, date, datetime
+import sqlite3
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import closing, contextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
-import numpy as np
 import pandas as pd
-from sqlalchemy import Connection, Engine, Table, func, insert, select
+from sqlalchemy import Connection, Engine, Table, make_url, select
+from sqlalchemy.exc import OperationalError
 
+from oncotrial.cdisc.checks import DEFAULT_SETTINGS, CheckSettings, SubjectDates
+from oncotrial.cdisc.errors import errors_of
+from oncotrial.cdisc.study import StudyContext, subject_dates
 from oncotrial.store import checks
-from oncotrial.store.audit import (
-    AuditedSession,
-    AuditEntry,
-    VerifyReport,
-    append_audit,
-    lock_chain,
-    session_txn_id,
-    text_record_json,
-    verify_audit,
-)
+from oncotrial.store.audit import AuditedSession, VerifyReport, lock_chain, verify_audit
 from oncotrial.store.chain import AuditHead, audit_head
-from oncotrial.store.checks import Finding, SubjectDates
-from oncotrial.store.engine import bulk_insert, make_engine, reserve_ids, write_engine
+from oncotrial.store.checks import SUBJECT_STATUSES, Finding
+from oncotrial.store.engine import make_engine, write_engine
 from oncotrial.store.errors import (
-    ActorRequiredError,
     ConcurrentEditError,
     EditCheckError,
-    ReasonRequiredError,
+    NotATrialDatabaseError,
     RecordNotFoundError,
     StoreError,
-    UnknownDomainError,
+    refuse,
+    require_reason,
+    require_user,
 )
 from oncotrial.store.models import (
     DOMAIN_MODELS,
     AuditLog,
     Cohort,
     CohortSlot,
-    DatasetColumn,
-    Demographics,
     EscalationDecision,
-    Exposure,
-    SdtmRecord,
     Site,
     StudySetting,
     Subject,
     User,
-    standard_variables,
+)
+from oncotrial.store.records import (
+    BATCH_SIZE,
+    ImportResult,
+    RecordsMixin,
+    StoredRecord,
+    domain_model,
+    to_text,
 )
 
-#: Rows per INSERT statement (and per progress report) in bulk imports.
-BATCH_SIZE = 5000
-
-SUBJECT_STATUSES = (
-    "screening",
-    "screen_failure",
-    "enrolled",
-    "on_treatment",
-    "follow_up",
-    "completed",
-    "withdrawn",
-    "lost_to_follow_up",
-    "died",
-)
 COHORT_STATUSES = ("open", "full", "closed", "suspended")
 ROLES = ("investigator", "coordinator", "data_manager", "statistician", "committee", "admin")
 
-Rows = Sequence[Mapping[str, Any]] | pd.DataFrame
-Progress = Callable[[int, int], None]
+#: What to run when a database is missing or was never initialised.
+INIT_HINT = "run `oncotrial db init`"
 
 
-@dataclass(frozen=True)
-class ImportResult:
-    """What :meth:`Store.add_records` stored: record ids (in row order) and non-blocking findings.
-
-    ``overridden`` lists error findings accepted because the import was run with
-    ``enforce=False`` (with a reason in the audit trail).
-    """
-
-    domain: str
-    ids: list[int]
-    created_subjects: list[str] = field(default_factory=list)
-    warnings: list[Finding] = field(default_factory=list)
-    overridden: list[Finding] = field(default_factory=list)
-    seconds: float = 0.0
-
-
-@dataclass(frozen=True)
-class StoredRecord:
-    """One stored SDTM record: id, ``row_version`` (for optimistic locking) and its values."""
-
-    domain: str
-    id: int
-    row_version: int
-    values: dict[str, str | None]
+def _check_sqlite_store(path: Path) -> None:
+    """:class:`NotATrialDatabaseError` unless ``path`` is a SQLite file holding a migrated trial
+    store; read only, so a wrong file is left exactly as it was."""
+    problem = None
+    if not path.is_file():
+        problem = "no such file"
+    else:
+        try:
+            with closing(sqlite3.connect(f"file:{path}?mode=ro", uri=True)) as connection:
+                tables = {r[0] for r in connection.execute("SELECT name FROM sqlite_master")}
+                if "alembic_version" not in tables:
+                    problem = "it holds no trial store"
+        except sqlite3.DatabaseError as exc:
+            problem = str(exc)
+    if problem is not None:
+        raise NotATrialDatabaseError(f"{path}: not a trial database ({problem}); {INIT_HINT}")
 
 
 @dataclass(frozen=True)
@@ -131,117 +106,45 @@ class SubjectInfo:
     row_version: int
 
 
-def domain_model(domain: str) -> type[SdtmRecord]:
-    """The model of an SDTM domain code (case-insensitive)."""
-    try:
-        return DOMAIN_MODELS[domain.upper()]
-    except KeyError:
-        known = ", ".join(DOMAIN_MODELS)
-        raise UnknownDomainError(f"domain '{domain}' is not held by the store ({known})") from None
-
-
-def to_text(value: Any) -> str | None:
-    """A cell as SDTM text: text unchanged, missing (None/NaN/NA) as None, numbers as written.
-
-    Integral floats lose their ``.0`` (``10.0`` → ``"10"``, as SAS and R write them); other
-    floats use Python's shortest round-trip form. Booleans are refused: SDTM flags are text.
-    """
-    if value is None or isinstance(value, str):
-        return value
-    if isinstance(value, bool | np.bool_):
-        raise TypeError(f"{value!r}: SDTM flags are text such as 'Y'/'N', not booleans")
-    if isinstance(value, int | np.integer):
-        return str(int(value))
-    if isinstance(value, float | np.floating):
-        number = float(value)
-        if math.isnan(number):
-            return None
-        return str(int(number)) if number.is_integer() else repr(number)
-    if value is pd.NA or value is pd.NaT:
-        return None
-    if isinstance(value, datetime | date):
-        return value.isoformat()
-    return str(value)
-
-
-def _column_text(column: pd.Series) -> list[str | None]:
-    """A DataFrame column as text cells; text columns without per-cell conversion."""
-    if pd.api.types.infer_dtype(column, skipna=True) in ("string", "empty"):
-        as_object = column.astype(object)
-        return as_object.where(column.notna(), None).tolist()
-    return [to_text(value) for value in column.tolist()]
-
-
-def _text_rows(rows: Rows) -> tuple[list[str], list[dict[str, str | None]]]:
-    """Columns (first-seen order) and rows as ``{name: text or None}``."""
-    if isinstance(rows, pd.DataFrame):
-        columns = [str(name) for name in rows.columns]
-        if len(set(columns)) != len(columns):
-            raise ValueError(f"duplicate column names in {columns}")
-        values = [_column_text(rows.iloc[:, i]) for i in range(len(columns))]
-        cells_by_row = zip(*values, strict=True)
-        return columns, [dict(zip(columns, cells, strict=True)) for cells in cells_by_row]
-    columns: dict[str, None] = {}
-    out: list[dict[str, str | None]] = []
-    for row in rows:
-        text = {str(name): to_text(value) for name, value in row.items()}
-        for name in text:
-            columns.setdefault(name)
-        out.append(text)
-    return list(columns), out
-
-
-def _require_user(user: str) -> None:
-    if not user or not str(user).strip():
-        raise ActorRequiredError("a change to trial data needs the name of the user making it")
-
-
-def _require_reason(reason: str | None, what: str) -> None:
-    if not reason or not reason.strip():
-        raise ReasonRequiredError(f"a reason is required to {what}")
-
-
-def _refuse(findings: Sequence[Finding]) -> None:
-    errors = checks.errors(findings)
-    if errors:
-        raise EditCheckError(errors)
-
-
-def _dedupe(findings: Sequence[Finding]) -> list[Finding]:
-    seen: set[tuple[Any, ...]] = set()
-    out = []
-    for finding in findings:
-        key = (
-            finding.usubjid,
-            finding.domain,
-            finding.field,
-            finding.rule,
-            finding.message,
-            finding.row,
-            finding.record_id,
-        )
-        if key not in seen:
-            seen.add(key)
-            out.append(finding)
-    return out
-
-
-class Store:
+class Store(RecordsMixin):
     """The trial database: audited sessions plus the repository API over them.
 
     Make one with :func:`oncotrial.store.init_db` (creates/migrates the schema) or
-    :meth:`Store.open` (an existing database).
+    :meth:`Store.open` (an existing database). ``settings`` are the edit checks' settings
+    (plausible ranges: the protocol's, or the documented defaults).
     """
 
-    def __init__(self, engine: Engine) -> None:
+    def __init__(self, engine: Engine, *, settings: CheckSettings = DEFAULT_SETTINGS) -> None:
         self.engine = engine
+        self.settings = settings
         self._write_bind = write_engine(engine)
         self._active: tuple[AuditedSession, Connection] | None = None
 
     @classmethod
-    def open(cls, url: str) -> Store:
-        """The store of an existing (already migrated) database."""
-        return cls(make_engine(url))
+    def open(cls, url: str, *, settings: CheckSettings = DEFAULT_SETTINGS) -> Store:
+        """The store of an existing, initialised database; :class:`NotATrialDatabaseError`
+        ("not a trial database; run `oncotrial db init`") when the SQLite file does not exist
+        (none is created) or the database holds no trial store."""
+        parsed = make_url(url)
+        if parsed.get_backend_name() == "sqlite":
+            _check_sqlite_store(Path(parsed.database or ""))
+            return cls(make_engine(parsed), settings=settings)
+        shown = parsed.render_as_string(hide_password=True)
+        store = cls(make_engine(parsed), settings=settings)
+        try:
+            from oncotrial.store.migrate import current_revision
+
+            revision = current_revision(store.engine)
+        except OperationalError as exc:
+            store.close()
+            reason = str(exc.orig).strip().splitlines()[0] if exc.orig else str(exc)
+            raise NotATrialDatabaseError(
+                f"{shown}: cannot open the database ({reason}); not a trial database? {INIT_HINT}"
+            ) from None
+        if revision is None:
+            store.close()
+            raise NotATrialDatabaseError(f"{shown}: not a trial database; {INIT_HINT}")
+        return store
 
     def close(self) -> None:
         """Close every pooled connection."""
@@ -271,7 +174,7 @@ class Store:
     def transaction(self, user: str, reason: str | None = None) -> Iterator[Store]:
         """Every write made through the store inside the block is one database transaction:
         all of it is stored, or (on any error) none of it — e.g. a multi-domain SDTM import."""
-        _require_user(user)
+        require_user(user)
         if self._active is not None:
             raise RuntimeError("store transactions do not nest")
         with self.session(user, reason) as session:
@@ -286,7 +189,7 @@ class Store:
 
     @contextmanager
     def _write(self, user: str, reason: str | None) -> Iterator[tuple[AuditedSession, Connection]]:
-        _require_user(user)
+        require_user(user)
         if self._active is not None:
             session, connection = self._active
             saved = (session.info.get("user"), session.info.get("reason"))
@@ -317,7 +220,7 @@ class Store:
             if setting is None:
                 session.add(StudySetting(key=key, value=value))
             elif setting.value != value:
-                _require_reason(reason, f"change study setting '{key}'")
+                require_reason(reason, f"change study setting '{key}'")
                 setting.value = value
 
     def study_settings(self) -> dict[str, str | None]:
@@ -417,7 +320,7 @@ class Store:
                         f"subject {usubjid} is already registered",
                     )
                 )
-            _refuse(findings)
+            refuse(findings)
             self._ensure_sites(session, [site])
             subject = Subject(**values, cohort_id=cohort_row.id if cohort_row else None)
             session.add(subject)
@@ -436,7 +339,7 @@ class Store:
 
         Changed reference dates are checked again against every record of the subject.
         """
-        _require_reason(reason, f"change subject {usubjid}")
+        require_reason(reason, f"change subject {usubjid}")
         allowed = {
             "site",
             "status",
@@ -470,9 +373,9 @@ class Store:
             elif subject.cohort_id is not None:
                 cohort_row = session.get(Cohort, subject.cohort_id)
             findings = self._subject_findings(values, cohort_row)
-            if checks.errors(findings):
+            if errors_of(findings):
                 raise EditCheckError(
-                    checks.errors(findings) + self._recheck_proposed(connection, usubjid, values)
+                    errors_of(findings) + self._recheck_proposed(connection, usubjid, values)
                 )
             if values["site_code"]:
                 self._ensure_sites(session, [values["site_code"]])
@@ -480,8 +383,8 @@ class Store:
                 setattr(subject, key, value)
             subject.cohort_id = cohort_row.id if cohort_row else None
             session.flush()
-            dates = self._subject_dates(connection, [usubjid])
-            _refuse(self._recheck_existing(connection, dates))
+            dates = {usubjid: self._subject_dates(connection, usubjid)}
+            refuse(self._recheck_existing(connection, dates, exclude=()))
             return self._subject_info(session, subject)
 
     def subject(self, usubjid: str) -> SubjectInfo:
@@ -521,183 +424,6 @@ class Store:
             "row_version",
         ]
         return pd.DataFrame([tuple(r) for r in rows], columns=columns, dtype=object)
-
-    # ---- SDTM records ------------------------------------------------------------------------
-
-    def add_records(
-        self,
-        domain: str,
-        rows: Rows,
-        user: str,
-        reason: str | None = None,
-        *,
-        enforce: bool = True,
-        progress: Progress | None = None,
-    ) -> ImportResult:
-        """Add SDTM records of ``domain`` in one transaction: all of them, or none.
-
-        ``rows``: dicts or a DataFrame keyed by SDTM variable names; values are stored as text
-        (see :func:`to_text`), non-standard variables in ``extra``; the column order is kept for
-        :meth:`records`. DM rows register subjects not yet known (and their sites). A missing
-        ``--SEQ`` is numbered on from the subject's highest. Every edit check runs first; any
-        error refuses the whole batch with :class:`EditCheckError`. ``enforce=False`` stores
-        data that fails checks (for legacy data loaded as-is): it needs a ``reason``, and the
-        findings come back in ``overridden``. ``progress(done, total)`` is called per batch.
-        """
-        started = time.perf_counter()
-        model = domain_model(domain)
-        code = model.domain_code
-        columns, text_rows = _text_rows(rows)
-        if not enforce:
-            _require_reason(reason, "store data that fails edit checks")
-        with self._write(user, reason) as (session, connection):
-            usubjids = sorted({r["USUBJID"] for r in text_rows if r.get("USUBJID")})
-            known = self._known_subjects(connection)
-            new_subjects = [u for u in usubjids if u not in known] if code == "DM" else []
-            seq = model.seq_variable
-            if seq is not None and any(not r.get(seq) for r in text_rows):
-                self._number_seq(connection, model, text_rows)
-                if seq not in columns:
-                    columns.insert(columns.index("USUBJID") + 1 if "USUBJID" in columns else 0, seq)
-            dates = self._subject_dates(connection, usubjids, code, text_rows)
-            findings = checks.check_records(
-                code,
-                text_rows,
-                seq_variable=seq,
-                known_subjects=known | set(new_subjects),
-                subject_dates=dates,
-                existing_keys=self._existing_keys(connection, model),
-            )
-            if code == "DM":
-                first_row: dict[str, int] = {}
-                for index, row in enumerate(text_rows):
-                    first_row.setdefault(row.get("USUBJID") or "", index)
-                for usubjid, index in first_row.items():
-                    if usubjid in dates:
-                        findings.extend(
-                            replace(finding, row=index)
-                            for finding in checks.check_subject_dates(dates[usubjid], form="DM")
-                        )
-            if code in ("DM", "EX"):
-                findings.extend(self._recheck_existing(connection, dates, exclude=code))
-            findings = _dedupe(findings)
-            errors = checks.errors(findings)
-            if errors and (enforce or any(f.rule in checks.STRUCTURAL_RULES for f in errors)):
-                raise EditCheckError(
-                    errors if enforce else [f for f in errors if f.rule in checks.STRUCTURAL_RULES]
-                )
-            if new_subjects:
-                self._create_subjects_from_dm(
-                    session, [r for r in text_rows if r.get("USUBJID") in new_subjects]
-                )
-            self._record_columns(connection, code, columns)
-            ids = self._insert_records(
-                connection, session, model, columns, text_rows, user, reason, progress
-            )
-        return ImportResult(
-            domain=code,
-            ids=ids,
-            created_subjects=new_subjects,
-            warnings=[f for f in findings if f.severity == "warning"],
-            overridden=errors if not enforce else [],
-            seconds=time.perf_counter() - started,
-        )
-
-    def update_record(
-        self,
-        domain: str,
-        record_id: int,
-        changes: Mapping[str, Any],
-        user: str,
-        reason: str,
-        expected_version: int,
-    ) -> int:
-        """Change variables of one record (a reason is required); its new ``row_version``.
-
-        ``expected_version`` is the ``row_version`` the change was based on; if the record has
-        changed since, nothing is written and :class:`ConcurrentEditError` is raised. A value of
-        None removes a non-standard variable.
-        """
-        _require_reason(reason, f"change {domain} record #{record_id}")
-        model = domain_model(domain)
-        code = model.domain_code
-        text_changes = {str(k): to_text(v) for k, v in changes.items()}
-        with self._write(user, reason) as (session, connection):
-            record = self._get_record(session, model, record_id)
-            self._check_version(record, model.__tablename__, expected_version)
-            merged = {**self._values(record), **text_changes}
-            findings = self._record_findings(connection, model, merged, record_id)
-            _refuse(findings)
-            standard = set(standard_variables(model))
-            extra = dict(record.extra or {})
-            for name, value in text_changes.items():
-                if name in standard:
-                    setattr(record, name.lower(), value)
-                elif value is None:
-                    extra.pop(name, None)
-                else:
-                    extra[name] = value
-            record.extra = extra or None
-            self._record_columns(connection, code, list(text_changes))
-            session.flush()
-            if code in ("DM", "EX"):
-                usubjid = merged.get("USUBJID") or ""
-                dates = self._subject_dates(connection, [usubjid])
-                _refuse(self._recheck_existing(connection, dates))
-            return record.row_version
-
-    def delete_record(
-        self, domain: str, record_id: int, user: str, reason: str, expected_version: int
-    ) -> None:
-        """Delete one record (a reason is required; the audit trail keeps its values)."""
-        _require_reason(reason, f"delete {domain} record #{record_id}")
-        model = domain_model(domain)
-        with self._write(user, reason) as (session, _):
-            record = self._get_record(session, model, record_id)
-            self._check_version(record, model.__tablename__, expected_version)
-            session.delete(record)
-            session.flush()
-
-    def record(self, domain: str, record_id: int) -> StoredRecord:
-        """One record with its ``row_version`` (what an edit form starts from)."""
-        model = domain_model(domain)
-        with AuditedSession(bind=self.engine) as session:
-            record = self._get_record(session, model, record_id)
-            return StoredRecord(
-                model.domain_code, record.id, record.row_version, self._values(record)
-            )
-
-    def records(self, domain: str, *, usubjid: str | None = None) -> pd.DataFrame:
-        """The records of ``domain`` as stored: text columns in the recorded column order.
-
-        Columns are those ever supplied for the domain, in first-supplied order (all standard
-        variables when none was recorded); values are ``str`` or ``None`` (object dtype). The
-        index is the record id (``record_id``), rows in insertion order.
-        """
-        model = domain_model(domain)
-        table: Table = model.__table__  # type: ignore[assignment]
-        with self.engine.connect() as connection:
-            order = self._column_order(connection, model.domain_code)
-            stmt = select(table).order_by(table.c.id)
-            if usubjid is not None:
-                stmt = stmt.where(table.c.usubjid == usubjid)
-            result = connection.execute(stmt)
-            keys = list(result.keys())
-            rows = result.all()
-        columns = order or list(standard_variables(model))
-        standard = set(standard_variables(model))
-        position = {name: i for i, name in enumerate(keys)}
-        extra_at = position["extra"]
-        data: dict[str, list[Any]] = {}
-        for name in columns:
-            if name in standard:
-                at = position[name.lower()]
-                data[name] = [row[at] for row in rows]
-            else:
-                data[name] = [(row[extra_at] or {}).get(name) for row in rows]
-        frame = pd.DataFrame(data, columns=columns, dtype=object)
-        frame.index = pd.Index([row[position["id"]] for row in rows], name="record_id")
-        return frame
 
     # ---- cohorts and escalation decisions ----------------------------------------------------
 
@@ -799,7 +525,7 @@ class Store:
                         f"no open slot{f' {slot}' if slot else ''} in cohort {cohort}",
                     )
                 )
-            _refuse(findings)
+            refuse(findings)
             assert free is not None
             session.info["reason"] = reason or f"enrolled into cohort {cohort}, slot {free.slot}"
             free.usubjid, free.status = usubjid, "filled"
@@ -811,7 +537,7 @@ class Store:
 
     def set_cohort_status(self, cohort: int, status: str, user: str, reason: str) -> None:
         """Mark a cohort open, full, closed or suspended (a reason is required)."""
-        _require_reason(reason, f"change the status of cohort {cohort}")
+        require_reason(reason, f"change the status of cohort {cohort}")
         if status not in COHORT_STATUSES:
             raise EditCheckError(
                 [
@@ -928,7 +654,7 @@ class Store:
         """Check the audit trail's hash chain (see :func:`oncotrial.store.audit.verify_audit`)."""
         return verify_audit(self.engine)
 
-    # ---- internals ---------------------------------------------------------------------------
+    # ---- internals -------------------------------------------------------------------------------
 
     @staticmethod
     def _check_version(obj: Any, table: str, expected_version: int) -> None:
@@ -941,13 +667,6 @@ class Store:
                 expected_version=expected_version,
                 actual_version=obj.row_version,
             )
-
-    @staticmethod
-    def _get_record(session: AuditedSession, model: type[SdtmRecord], record_id: int) -> SdtmRecord:
-        record = session.get(model, record_id)
-        if record is None:
-            raise RecordNotFoundError(f"no {model.domain_code} record #{record_id}")
-        return record
 
     @staticmethod
     def _get_subject(session: AuditedSession, usubjid: str) -> Subject:
@@ -983,62 +702,6 @@ class Store:
             row_version=subject.row_version,
         )
 
-    @staticmethod
-    def _subject_findings(values: Mapping[str, Any], cohort: Cohort | None) -> list[Finding]:
-        usubjid = values.get("usubjid")
-        findings: list[Finding] = []
-        if not usubjid:
-            findings.append(Finding(None, "SUBJECT", "usubjid", "required", "USUBJID is required"))
-        if not values.get("site_code"):
-            findings.append(Finding(usubjid, "SUBJECT", "site", "required", "site is required"))
-        if values.get("status") not in SUBJECT_STATUSES:
-            findings.append(
-                Finding(
-                    usubjid,
-                    "SUBJECT",
-                    "status",
-                    "controlled_term",
-                    f"'{values.get('status')}' is not a subject status "
-                    f"({', '.join(SUBJECT_STATUSES)})",
-                )
-            )
-        for name in ("consent_date", "first_dose_date", "death_date"):
-            value = values.get(name)
-            if not value:
-                continue
-            try:
-                span = checks.parse_dtc(value)
-            except ValueError as exc:
-                findings.append(Finding(usubjid, "SUBJECT", name, "date_format", str(exc)))
-                continue
-            if not span.complete and name != "death_date":
-                findings.append(
-                    Finding(
-                        usubjid,
-                        "SUBJECT",
-                        name,
-                        "date_partial",
-                        f"'{value}' is a partial date; {name} needs the day",
-                    )
-                )
-        findings.extend(
-            checks.check_subject_dates(
-                SubjectDates(
-                    usubjid or "",
-                    values.get("consent_date"),
-                    values.get("first_dose_date"),
-                    values.get("death_date"),
-                )
-            )
-        )
-        if cohort is not None:
-            findings.extend(
-                checks.check_cohort_dose_level(
-                    usubjid or "", values.get("dose_level"), cohort.number, cohort.dose_level
-                )
-            )
-        return findings
-
     def _ensure_sites(self, session: AuditedSession, codes: Sequence[str]) -> None:
         wanted = {c for c in codes if c}
         if not wanted:
@@ -1047,294 +710,40 @@ class Store:
         session.add_all(Site(code=code) for code in sorted(wanted - have))
         session.flush()
 
-    def _create_subjects_from_dm(
-        self, session: AuditedSession, rows: Sequence[Mapping[str, Any]]
-    ) -> None:
-        self._ensure_sites(session, [r.get("SITEID") or "" for r in rows])
-        session.add_all(
-            Subject(
-                usubjid=row["USUBJID"],
-                site_code=row.get("SITEID") or None,
-                status="died" if row.get("DTHDTC") or row.get("DTHFL") == "Y" else "enrolled",
-                consent_date=row.get("RFICDTC") or None,
-                first_dose_date=row.get("RFXSTDTC") or None,
-                death_date=row.get("DTHDTC") or None,
-            )
-            for row in rows
-        )
-        session.flush()
-
     @staticmethod
-    def _known_subjects(connection: Connection) -> set[str]:
-        return set(connection.scalars(select(Subject.usubjid)))
-
-    @staticmethod
-    def _existing_keys(
-        connection: Connection, model: type[SdtmRecord], exclude_id: int | None = None
-    ) -> dict[str, int]:
-        table = model.__table__
-        seq = model.seq_variable
-        columns = [table.c.id, table.c.usubjid]  # type: ignore[attr-defined]
-        if seq is not None:
-            columns.append(table.c[seq.lower()])  # type: ignore[attr-defined]
-        keys: dict[str, int] = {}
-        for row in connection.execute(select(*columns)):
-            if row[0] == exclude_id:
-                continue
-            if seq is None:
-                keys[row[1]] = row[0]
-            elif row[2]:
-                keys[f"{row[1]}\x1f{checks.seq_key(row[2])}"] = row[0]
-        return keys
-
-    @staticmethod
-    def _number_seq(
-        connection: Connection, model: type[SdtmRecord], rows: list[dict[str, str | None]]
-    ) -> None:
-        """Give rows without ``--SEQ`` the next numbers of their subject (stored and given)."""
-        seq = model.seq_variable
-        assert seq is not None
-        table = model.__table__
-        stored = connection.execute(
-            select(table.c.usubjid, table.c[seq.lower()])  # type: ignore[attr-defined]
-        ).all()
-        given = [(row.get("USUBJID") or "", row.get(seq)) for row in rows]
-        highest: dict[str, int] = defaultdict(int)
-        for usubjid, value in [*stored, *given]:
-            try:
-                highest[usubjid] = max(highest[usubjid], int(float(value or "")))
-            except (ValueError, OverflowError):
-                continue
-        for row in rows:
-            if not row.get(seq):
-                usubjid = row.get("USUBJID") or ""
-                highest[usubjid] += 1
-                row[seq] = str(highest[usubjid])
-
-    @staticmethod
-    def _subject_dates(
-        connection: Connection,
-        usubjids: Sequence[str],
-        domain: str | None = None,
-        rows: Sequence[Mapping[str, str | None]] = (),
-    ) -> dict[str, SubjectDates]:
-        """Reference dates per subject: the subject's own, else DM's, else the first EX start.
-
-        ``rows`` of ``domain`` (DM or EX, being added) count as if stored.
-        """
-        wanted = set(usubjids)
-        if not wanted:
-            return {}
-        subjects = {
-            r.usubjid: r
-            for r in connection.execute(
-                select(
-                    Subject.usubjid,
-                    Subject.consent_date,
-                    Subject.first_dose_date,
-                    Subject.death_date,
-                ).where(Subject.usubjid.in_(wanted))
+    def _subject_findings(values: Mapping[str, Any], cohort: Cohort | None) -> list[Finding]:
+        findings = checks.check_subject(values)
+        if cohort is not None:
+            findings.extend(
+                checks.check_cohort_dose_level(
+                    values.get("usubjid") or "",
+                    values.get("dose_level"),
+                    cohort.number,
+                    cohort.dose_level,
+                )
             )
-        }
-        dm: dict[str, dict[str, str | None]] = {
-            r.usubjid: {"RFICDTC": r.rficdtc, "RFXSTDTC": r.rfxstdtc, "DTHDTC": r.dthdtc}
-            for r in connection.execute(
-                select(
-                    Demographics.usubjid,
-                    Demographics.rficdtc,
-                    Demographics.rfxstdtc,
-                    Demographics.dthdtc,
-                ).where(Demographics.usubjid.in_(wanted))
-            )
-        }
-        starts: dict[str, list[str]] = defaultdict(list)
-        for usubjid, value in connection.execute(
-            select(Exposure.usubjid, Exposure.exstdtc).where(Exposure.usubjid.in_(wanted))
-        ):
-            if value:
-                starts[usubjid].append(value)
-        for row in rows:
-            usubjid = row.get("USUBJID") or ""
-            if domain == "DM":
-                dm[usubjid] = {k: row.get(k) for k in ("RFICDTC", "RFXSTDTC", "DTHDTC")}
-            elif domain == "EX" and row.get("EXSTDTC"):
-                starts[usubjid].append(row["EXSTDTC"] or "")
-
-        def first_start(values: list[str]) -> str | None:
-            spans = [s for s in (checks.date_span(v) for v in values) if s is not None]
-            return min(spans, key=lambda s: s.earliest).text if spans else None
-
-        out: dict[str, SubjectDates] = {}
-        for usubjid in wanted:
-            subject = subjects.get(usubjid)
-            demo = dm.get(usubjid, {})
-            out[usubjid] = SubjectDates(
-                usubjid,
-                consent=(subject.consent_date if subject else None) or demo.get("RFICDTC"),
-                first_dose=(subject.first_dose_date if subject else None)
-                or demo.get("RFXSTDTC")
-                or first_start(starts.get(usubjid, [])),
-                death=(subject.death_date if subject else None) or demo.get("DTHDTC"),
-            )
-        return out
+        return findings
 
     def _recheck_proposed(
         self, connection: Connection, usubjid: str, values: Mapping[str, Any]
     ) -> list[Finding]:
         """Date-order findings of stored records against a subject's proposed dates."""
-        stored = self._subject_dates(connection, [usubjid])[usubjid]
+        stored = self._subject_dates(connection, usubjid)
         proposed = SubjectDates(
             usubjid,
             consent=values.get("consent_date") or stored.consent,
             first_dose=values.get("first_dose_date") or stored.first_dose,
             death=values.get("death_date") or stored.death,
         )
-        return checks.errors(self._recheck_existing(connection, {usubjid: proposed}))
+        return errors_of(self._recheck_existing(connection, {usubjid: proposed}, exclude=()))
 
-    @staticmethod
-    def _recheck_existing(
-        connection: Connection, dates: Mapping[str, SubjectDates], exclude: str | None = None
-    ) -> list[Finding]:
-        """Date-order findings of stored records of subjects whose reference dates changed."""
-        if not dates:
-            return []
-        findings: list[Finding] = []
-        for code in sorted(
-            set(checks.AFTER_CONSENT) | set(checks.AFTER_FIRST_DOSE) | set(checks.BEFORE_DEATH)
-        ):
-            if code == exclude:
-                continue
-            model = DOMAIN_MODELS[code]
-            table = model.__table__
-            fields = sorted(
-                set(checks.AFTER_CONSENT.get(code, ()))
-                | set(checks.AFTER_FIRST_DOSE.get(code, ()))
-                | set(checks.BEFORE_DEATH.get(code, ()))
-            )
-            stmt = select(
-                table.c.id,
-                table.c.usubjid,  # type: ignore[attr-defined]
-                *(table.c[f.lower()] for f in fields),  # type: ignore[attr-defined]
-            ).where(table.c.usubjid.in_(list(dates)))  # type: ignore[attr-defined]
-            for row in connection.execute(stmt):
-                values = {"USUBJID": row[1], **dict(zip(fields, row[2:], strict=True))}
-                for finding in checks.check_date_order(
-                    code, values, dates.get(row[1]), record_id=row[0]
-                ):
-                    if finding.field in fields:
-                        findings.append(finding)
-        return findings
-
-    def _record_findings(
-        self,
-        connection: Connection,
-        model: type[SdtmRecord],
-        merged: Mapping[str, str | None],
-        record_id: int,
-    ) -> list[Finding]:
-        code = model.domain_code
-        usubjid = merged.get("USUBJID") or ""
-        dates = self._subject_dates(connection, [usubjid], code, [merged])
-        findings = checks.check_records(
-            code,
-            [merged],
-            seq_variable=model.seq_variable,
-            known_subjects=self._known_subjects(connection),
-            subject_dates=dates,
-            existing_keys=self._existing_keys(connection, model, exclude_id=record_id),
+    def _subject_dates(self, connection: Connection, usubjid: str) -> SubjectDates:
+        """A subject's reference dates as the checks read them (register, DM, first EX)."""
+        context = StudyContext(
+            registered=self._registered(connection, [usubjid]),
+            stored={c: self._stored_rows(connection, c, [usubjid]) for c in ("DM", "EX")},
         )
-        if code == "DM" and usubjid in dates:
-            findings.extend(checks.check_subject_dates(dates[usubjid], form="DM"))
-        return [
-            Finding(f.usubjid, f.domain, f.field, f.rule, f.message, None, record_id, f.severity)
-            for f in _dedupe(findings)
-        ]
-
-    @staticmethod
-    def _values(record: SdtmRecord) -> dict[str, str | None]:
-        values: dict[str, str | None] = {
-            name: getattr(record, name.lower()) for name in standard_variables(type(record))
-        }
-        values.update(record.extra or {})
-        return values
-
-    @staticmethod
-    def _column_order(connection: Connection, domain: str) -> list[str]:
-        return list(
-            connection.scalars(
-                select(DatasetColumn.name)
-                .where(DatasetColumn.domain == domain)
-                .order_by(DatasetColumn.position)
-            )
-        )
-
-    def _record_columns(self, connection: Connection, domain: str, columns: Sequence[str]) -> None:
-        have = self._column_order(connection, domain)
-        new = [name for name in columns if name not in set(have)]
-        if not new:
-            return
-        start = connection.scalar(
-            select(func.coalesce(func.max(DatasetColumn.position), 0)).where(
-                DatasetColumn.domain == domain
-            )
-        )
-        connection.execute(
-            insert(DatasetColumn),
-            [
-                {"domain": domain, "name": name, "position": start + i + 1}
-                for i, name in enumerate(new)
-            ],
-        )
-
-    @staticmethod
-    def _insert_records(
-        connection: Connection,
-        session: AuditedSession,
-        model: type[SdtmRecord],
-        columns: Sequence[str],
-        rows: Sequence[Mapping[str, str | None]],
-        user: str,
-        reason: str | None,
-        progress: Progress | None,
-    ) -> list[int]:
-        """Insert ``rows`` in batches (COPY / executemany) with their INSERT audit rows."""
-        table = model.__tablename__
-        standard = set(standard_variables(model))
-        std_columns = [name for name in columns if name in standard]
-        extra_columns = [name for name in columns if name not in standard]
-        db_columns = ["id", *(name.lower() for name in std_columns), "extra"]
-        txn_id = session_txn_id(session)
-        ids: list[int] = []
-        for start in range(0, len(rows), BATCH_SIZE):
-            batch = rows[start : start + BATCH_SIZE]
-            batch_ids = reserve_ids(connection, table, len(batch))
-            values: list[tuple[Any, ...]] = []
-            entries: list[AuditEntry] = []
-            for record_id, row in zip(batch_ids, batch, strict=True):
-                extra = {n: row[n] for n in extra_columns if row.get(n) is not None}
-                values.append(
-                    (
-                        record_id,
-                        *(row.get(name) for name in std_columns),
-                        json.dumps(extra, ensure_ascii=False) if extra else None,
-                    )
-                )
-                entries.append(
-                    AuditEntry(
-                        "INSERT",
-                        table,
-                        str(record_id),
-                        None,
-                        None,
-                        text_record_json(row),
-                    )
-                )
-            bulk_insert(connection, table, db_columns, values)
-            append_audit(connection, entries, user=user, reason=reason, txn_id=txn_id)
-            ids.extend(batch_ids)
-            if progress is not None:
-                progress(len(ids), len(rows))
-        return ids
+        return subject_dates({}, context, [usubjid])[usubjid]
 
     def audit_head(self) -> AuditHead:
         """The head of the audit chain now (sequence, hash): what a report was built from.

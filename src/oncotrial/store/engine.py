@@ -4,12 +4,18 @@ SQLite is used as one file (``sqlite:///path/to/trial.db``) in WAL mode with for
 enforced on every connection. SQLAlchemy, not the ``sqlite3`` module, emits ``BEGIN``, so that
 a write transaction can start with ``BEGIN IMMEDIATE``: it takes SQLite's write lock at once,
 which serialises writers (and keeps the audit hash chain linear) and makes a second writer wait
-(``busy_timeout``) instead of failing half-way. PostgreSQL is reached through psycopg 3
-(``postgresql+psycopg://``); its writers are serialised on the audit chain-head row instead.
+instead of failing half-way: after :data:`LOCK_NOTICE_AFTER_S` of waiting it says so (a
+warning of the ``oncotrial.store`` logger, printed on stderr when nothing else handles it), and
+after :data:`SQLITE_BUSY_TIMEOUT_MS` it gives up with :class:`DatabaseBusyError`, having written
+nothing. PostgreSQL is reached through psycopg 3 (``postgresql+psycopg://``); its writers are
+serialised on the audit chain-head row instead.
 """
 
 from __future__ import annotations
 
+import logging
+import sqlite3
+import time
 from collections.abc import Sequence
 from typing import Any
 
@@ -17,11 +23,19 @@ from sqlalchemy import URL, Connection, Engine, create_engine, event, make_url, 
 from sqlalchemy.engine.interfaces import DBAPIConnection
 from sqlalchemy.pool import ConnectionPoolEntry
 
+from oncotrial.store.errors import DatabaseBusyError
+
 #: Connection execution option marking a write transaction (``BEGIN IMMEDIATE`` on SQLite).
 WRITE_OPTION = "oncotrial_write"
 
 #: How long a SQLite writer waits for another writer's lock before giving up.
 SQLITE_BUSY_TIMEOUT_MS = 30_000
+#: After this long waiting for the lock, a writer says that it waits.
+LOCK_NOTICE_AFTER_S = 1.0
+#: How long one attempt at the write lock blocks before the writer looks at the clock again.
+_LOCK_POLL_MS = 100
+
+logger = logging.getLogger("oncotrial.store")
 
 
 def make_engine(url: str | URL, **kwargs: Any) -> Engine:
@@ -60,15 +74,51 @@ def _configure_sqlite(engine: Engine) -> None:
     def _on_connect(dbapi_connection: DBAPIConnection, record: ConnectionPoolEntry) -> None:
         dbapi_connection.isolation_level = None  # type: ignore[attr-defined]
         cursor = dbapi_connection.cursor()
+        cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
         cursor.execute("PRAGMA journal_mode=WAL")
         cursor.execute("PRAGMA foreign_keys=ON")
-        cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
         cursor.close()
 
     @event.listens_for(engine, "begin")
     def _on_begin(connection: Any) -> None:
-        immediate = connection.get_execution_options().get(WRITE_OPTION, False)
-        connection.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
+        if connection.get_execution_options().get(WRITE_OPTION, False):
+            begin_immediate(connection.connection.driver_connection, engine.url.database or "")
+        else:
+            connection.exec_driver_sql("BEGIN")
+
+
+def begin_immediate(dbapi_connection: sqlite3.Connection, name: str) -> None:
+    """``BEGIN IMMEDIATE`` on a SQLite connection, waiting for another writer's lock: a notice
+    after :data:`LOCK_NOTICE_AFTER_S`, :class:`DatabaseBusyError` after
+    :data:`SQLITE_BUSY_TIMEOUT_MS`."""
+    started = time.monotonic()
+    told = False
+    dbapi_connection.execute(f"PRAGMA busy_timeout={_LOCK_POLL_MS}")
+    try:
+        while True:
+            try:
+                dbapi_connection.execute("BEGIN IMMEDIATE")
+                break
+            except sqlite3.OperationalError as exc:
+                if "locked" not in str(exc) and "busy" not in str(exc):
+                    raise
+            waited = time.monotonic() - started
+            if waited * 1000 >= SQLITE_BUSY_TIMEOUT_MS:
+                raise DatabaseBusyError(
+                    f"{name}: another writer has held the database's write lock for "
+                    f"{waited:.0f} s; nothing was written, try again when it has finished"
+                )
+            if not told and waited >= LOCK_NOTICE_AFTER_S:
+                logger.warning(
+                    "%s: waiting for another writer to finish (up to %d s)…",
+                    name,
+                    SQLITE_BUSY_TIMEOUT_MS // 1000,
+                )
+                told = True
+    finally:
+        dbapi_connection.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
+    if told:
+        logger.warning("%s: got the write lock after %.1f s", name, time.monotonic() - started)
 
 
 def write_engine(engine: Engine) -> Engine:

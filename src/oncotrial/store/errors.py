@@ -7,10 +7,8 @@ refused write has been stored (ICH E6(R3) data integrity: a rejected entry must 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import TYPE_CHECKING
 
-if TYPE_CHECKING:
-    from oncotrial.store.checks import Finding
+from oncotrial.cdisc.errors import Finding, errors_of
 
 
 class StoreError(Exception):
@@ -64,6 +62,14 @@ class ConcurrentEditError(StoreError):
         self.actual_version = actual_version
 
 
+class NotATrialDatabaseError(StoreError, ValueError):
+    """The database named does not exist, or holds no trial store (never initialised)."""
+
+
+class DatabaseBusyError(StoreError, TimeoutError):
+    """Another writer held the database's write lock for longer than the store waits."""
+
+
 class EditCheckError(StoreError, ValueError):
     """Data refused by edit checks; ``findings`` lists every problem (subject, form, field, rule).
 
@@ -76,3 +82,22 @@ class EditCheckError(StoreError, ValueError):
         shown = "\n".join(f"  {finding}" for finding in self.findings[:50])
         more = f"\n  … and {len(self.findings) - 50} more" if len(self.findings) > 50 else ""
         super().__init__(f"{len(self.findings)} edit check finding(s):\n{shown}{more}")
+
+
+def require_user(user: str) -> None:
+    """:class:`ActorRequiredError` unless a user name is given."""
+    if not user or not str(user).strip():
+        raise ActorRequiredError("a change to trial data needs the name of the user making it")
+
+
+def require_reason(reason: str | None, what: str) -> None:
+    """:class:`ReasonRequiredError` unless a reason is given for ``what``."""
+    if not reason or not reason.strip():
+        raise ReasonRequiredError(f"a reason is required to {what}")
+
+
+def refuse(findings: Sequence[Finding]) -> None:
+    """:class:`EditCheckError` listing the error findings, if there are any."""
+    errors = errors_of(findings)
+    if errors:
+        raise EditCheckError(errors)

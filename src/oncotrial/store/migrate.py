@@ -11,8 +11,9 @@ from pathlib import Path
 from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
-from sqlalchemy import URL, Engine
+from sqlalchemy import URL, Engine, make_url
 
+from oncotrial.cdisc.checks import DEFAULT_SETTINGS, CheckSettings
 from oncotrial.store.api import Store
 from oncotrial.store.engine import make_engine, write_engine
 
@@ -43,8 +44,13 @@ def current_revision(engine: Engine) -> str | None:
         return MigrationContext.configure(connection).get_current_revision()
 
 
-def init_db(url: str | URL | Engine) -> Store:
-    """Create or upgrade the trial database at ``url`` (``alembic upgrade head``); its store."""
+def init_db(url: str | URL | Engine, *, settings: CheckSettings = DEFAULT_SETTINGS) -> Store:
+    """Create or upgrade the trial database at ``url`` (``alembic upgrade head``; a SQLite
+    file's folder is made first); its store (edit checks with ``settings``)."""
+    if not isinstance(url, Engine):
+        parsed = make_url(url)
+        if parsed.get_backend_name() == "sqlite" and parsed.database:
+            Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
     engine = url if isinstance(url, Engine) else make_engine(url)
     upgrade(engine)
-    return Store(engine)
+    return Store(engine, settings=settings)
