@@ -96,7 +96,7 @@ def busy_trial(store: Store) -> dict[str, Any]:
             "STUDYID": "TD-HCC",
             "DOMAIN": "TR",
             "USUBJID": f"01-00{1 + i % 3}",
-            "TRLNKID": f"T{i % 2}",
+            "TRLNKID": f"T{i // 3}",
             "TRTESTCD": "DIAMETER",
             "TRORRES": str(20 + i),
             "TRSTRESC": str(20 + i),

@@ -108,7 +108,11 @@ def test_checkpoint_holds_and_the_trail_may_grow(
     )
     assert len(base64.b64decode(payload["digests"])) == 4 * head.seq
     assert "password" not in payload["database"]["location"]
-    store.add_records("AE", [{"USUBJID": "01-003", "AETERM": "Cough", "AETOXGR": "1"}], "crc")
+    store.add_records(
+        "AE",
+        [{"USUBJID": "01-003", "AETERM": "Cough", "AETOXGR": "1", "AESTDTC": "2024-02-01"}],
+        "crc",
+    )
     result = check_audit(store.engine, checkpoints=[path], key=public)
     assert result.ok and result.checkpoints[0].ok
     with pytest.raises(CheckpointError, match="exists already"):
@@ -179,8 +183,16 @@ def test_truncated_then_regrown_past_the_checkpoint_is_caught(
     """Cut back, then new work appended: the trail is longer than the checkpoint again, but row
     ``head.seq`` is no longer the row that was anchored."""
     path, public, head = checkpoint_then_cut_the_last_change(store, keys, tmp_path)
-    store.add_records("AE", [{"USUBJID": "01-003", "AETERM": "Cough", "AETOXGR": "1"}], "crc")
-    store.add_records("AE", [{"USUBJID": "01-003", "AETERM": "Fever", "AETOXGR": "1"}], "crc")
+    store.add_records(
+        "AE",
+        [{"USUBJID": "01-003", "AETERM": "Cough", "AETOXGR": "1", "AESTDTC": "2024-02-01"}],
+        "crc",
+    )
+    store.add_records(
+        "AE",
+        [{"USUBJID": "01-003", "AETERM": "Fever", "AETOXGR": "1", "AESTDTC": "2024-02-01"}],
+        "crc",
+    )
     assert verify_audit(store.engine).ok and reconcile(store.engine).ok
     result = check_audit(store.engine, checkpoints=[path], key=public)
     [finding] = result.checkpoints[0].findings

@@ -250,7 +250,18 @@ def test_one_snapshot_while_a_site_keeps_writing(store: Store) -> None:
         head = audit_head(snapshot)
         writer = threading.Thread(
             target=store.add_records,
-            args=("AE", [{"USUBJID": "01-003", "AETERM": "Fatigue", "AETOXGR": "1"}], "crc"),
+            args=(
+                "AE",
+                [
+                    {
+                        "USUBJID": "01-003",
+                        "AETERM": "Fatigue",
+                        "AETOXGR": "1",
+                        "AESTDTC": "2024-01-20",
+                    }
+                ],
+                "crc",
+            ),
         )
         writer.start()
         writer.join()
@@ -302,7 +313,11 @@ def test_property_audited_operations_reconcile_and_any_raw_change_is_named(
     for op in ops:
         live = store.records("AE").index.tolist()
         if op[0] == "add":
-            row = {"USUBJID": "S-P", **{n: v[op[1] % len(v)] for n, v in FIELD_VALUES.items()}}
+            row = {
+                "USUBJID": "S-P",
+                "AESTDTC": "2024-01-20",
+                **{n: v[op[1] % len(v)] for n, v in FIELD_VALUES.items()},
+            }
             store.add_records("AE", [row], "crc")
         elif live and op[0] == "update":
             record = store.record("AE", live[op[1] % len(live)])

@@ -261,7 +261,12 @@ def test_engine_unconfirmed_progression_stays_iupd() -> None:
 def test_derive_command_with_irecist_criteria(tmp_path: Path) -> None:
     """``oncotrial derive --criteria irecist`` on the investigator's iRECIST RS: ADRS in
     iRECIST's words, confirmed iBOR as admiralonco's for the 26 subjects with RS, every other
-    ADSL subject MISSING; ADTTE's PFS from the confirmed progression (iPFS)."""
+    ADSL subject MISSING; ADTTE's PFS from the confirmed progression (iPFS).
+
+    The reference RS breaks two input checks that are data defects, not iRECIST: subject
+    01-701-1146 has RSSEQ 9 twice (given a new sequence number here; no derivation reads
+    RSSEQ), and subject 01-701-1287 has a RECIST 1.1 'PR' among its iRECIST target responses
+    (accepted with ``--override controlled_term`` and a reason, as a data manager would)."""
     from typer.testing import CliRunner
 
     from oncotrial.cli.main import app
@@ -269,7 +274,14 @@ def test_derive_command_with_irecist_criteria(tmp_path: Path) -> None:
 
     sdtm = tmp_path / "sdtm"
     sdtm.mkdir()
-    (sdtm / "rs.csv.gz").write_bytes((REFERENCE / "sdtm" / "rs_onco_irecist.csv.gz").read_bytes())
+    rs = pd.read_csv(
+        REFERENCE / "sdtm" / "rs_onco_irecist.csv.gz", dtype=str, keep_default_na=False
+    )
+    seq = pd.to_numeric(rs["RSSEQ"])
+    again = rs.duplicated(["USUBJID", "RSSEQ"])
+    assert rs.loc[again, "USUBJID"].tolist() == ["01-701-1146"]
+    rs.loc[again, "RSSEQ"] = str(int(seq[rs.USUBJID.eq("01-701-1146")].max()) + 1)
+    rs.to_csv(sdtm / "rs.csv", index=False)
     out = tmp_path / "adam"
     result = CliRunner().invoke(
         app,
@@ -281,6 +293,10 @@ def test_derive_command_with_irecist_criteria(tmp_path: Path) -> None:
             str(REFERENCE / "adam" / "adsl.csv.gz"),
             "--criteria",
             "irecist",
+            "--override",
+            "controlled_term",
+            "--reason",
+            "reference data as published",
             "--out",
             str(out),
             "--format",

@@ -19,7 +19,7 @@ from oncotrial.cli.common import (
     progress_bar,
     user_errors,
 )
-from oncotrial.cli.db import DbOption, database_url
+from oncotrial.cli.db import DbOption, open_store
 
 audit_app = typer.Typer(
     help="The audit trail: check that nothing changed behind the application's back, anchor "
@@ -44,39 +44,6 @@ def command(name: str) -> Callable[[Callable[..., None]], Callable[..., None]]:
 LimitOption = typer.Option(
     50, "--limit", min=1, help="How many problems of each kind to list (all are counted)."
 )
-
-
-def _sqlite_file(db: str) -> Path | None:
-    """The file of a SQLite database given as a path or ``sqlite:///`` URL (None for a server)."""
-    if "://" not in db:
-        return Path(db)
-    from sqlalchemy import make_url
-
-    url = make_url(db)
-    return Path(url.database or "") if url.get_backend_name() == "sqlite" else None
-
-
-def open_store(db: str) -> Any:
-    """The store of an existing trial database; a clear error (and no new file) otherwise."""
-    from sqlalchemy import inspect as inspect_database
-    from sqlalchemy.exc import OperationalError
-
-    from oncotrial.store import Store
-
-    hint = f"{db}: not a trial database; run `oncotrial db init --db {db}`"
-    path = _sqlite_file(db)
-    if path is not None and not path.is_file():
-        raise CliError(hint)
-    store = Store.open(database_url(db))
-    try:
-        tables = inspect_database(store.engine).get_table_names()
-    except OperationalError as exc:
-        store.close()
-        raise CliError(f"{db}: cannot open the database ({str(exc.orig).strip()})") from None
-    if "audit_log" not in tables:
-        store.close()
-        raise CliError(hint)
-    return store
 
 
 def _echo_list(title: str, items: list[Any], count: int) -> None:

@@ -7,7 +7,6 @@ from datetime import date
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
-import pandas as pd
 import typer
 
 from oncotrial.cli.common import (
@@ -24,7 +23,6 @@ from oncotrial.derive.datacut import check_data_cut
 from oncotrial.derive.errors import DataError
 from oncotrial.derive.io import write_dataset
 from oncotrial.derive.pipeline import DerivedStudy, analysis_settings, derive_study
-from oncotrial.derive.response import ResponseWindows, derive_adrs_from_lesions
 from oncotrial.derive.response_terms import terms_for
 from oncotrial.protocol import Protocol, load_protocol
 from oncotrial.protocol.naming import DoseNames
@@ -171,14 +169,6 @@ def _shown(db: str) -> str:
     return urlunsplit(parts._replace(netloc=netloc))
 
 
-def secondary_criteria(sdtm: dict[str, pd.DataFrame], protocol: Protocol) -> list[str]:
-    """Criteria read besides the primary one: mRECIST for hepatocellular carcinoma (its
-    intrahepatic lesions are measured as viable tumour) when the data have lesions."""
-    condition = protocol.study.condition.lower()
-    hcc = "hepatocellular" in condition or "hcc" in condition.split()
-    return ["mrecist"] if hcc and "tu" in sdtm and "tr" in sdtm else []
-
-
 def make_report(
     db: str,
     protocol: Protocol,
@@ -206,16 +196,11 @@ def make_report(
         check_data_cut(sdtm, cut)
     analysis = analysis_settings(protocol)
     study = derive_study(sdtm, settings=analysis, checked=True)
-    windows = ResponseWindows(
-        reference_date=study.reference_date or "TRTSDT", sd_min_days=analysis.sd_min_days
-    )
-    secondary = {}
-    for criteria in secondary_criteria(sdtm, protocol):
-        derived = derive_adrs_from_lesions(
-            sdtm["tu"], sdtm["tr"], study.datasets["adsl"], criteria=criteria, windows=windows
-        )
-        secondary[terms_for(criteria).name] = derived.data
-        study.datasets[f"adrs_{criteria}"] = derived.data
+    secondary = {
+        terms_for(criteria).name: study.datasets[f"adrs_{criteria}"]
+        for criteria in analysis.secondary_criteria
+        if f"adrs_{criteria}" in study.datasets
+    }
     adam_dir = out / "adam"
     adam_dir.mkdir(parents=True, exist_ok=True)
     for name, frame in study.datasets.items():

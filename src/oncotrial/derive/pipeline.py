@@ -34,7 +34,7 @@ from oncotrial.derive.disposition import derive_disposition
 from oncotrial.derive.exposure import derive_adex
 from oncotrial.derive.io import with_numeric_columns
 from oncotrial.derive.recist import evaluate_recist, rs_from_timepoints
-from oncotrial.derive.response import ResponseWindows, derive_adrs
+from oncotrial.derive.response import ResponseWindows, derive_adrs, derive_adrs_from_lesions
 from oncotrial.derive.response_terms import category_matches, terms_for
 from oncotrial.derive.safety import derive_adae
 from oncotrial.derive.tte import derive_adtte
@@ -59,6 +59,7 @@ class AnalysisSettings:
     use_investigator_response: bool = True
     impute_partial_dates: Imputation = "none"
     plausibility: Plausibility = DEFAULT_PLAUSIBILITY
+    secondary_criteria: tuple[str, ...] = ()
     source: str = "defaults"
 
     def check_settings(self) -> CheckSettings:
@@ -74,6 +75,8 @@ class AnalysisSettings:
             f"evaluator: {self.evaluator}; investigator's RS used when present: "
             f"{'yes' if self.use_investigator_response else 'no'}",
             f"partial tumour-assessment dates: {self.impute_partial_dates}",
+            "responses also read by: "
+            + (", ".join(self.secondary_criteria) if self.secondary_criteria else "none"),
             f"plausible ranges: {self.plausibility.source}",
             *(f"  {line}" for line in self.plausibility.describe()),
         ]
@@ -86,6 +89,7 @@ class AnalysisSettings:
             "evaluator": self.evaluator,
             "use_investigator_response": self.use_investigator_response,
             "impute_partial_dates": self.impute_partial_dates,
+            "secondary_criteria": list(self.secondary_criteria),
             "plausibility": {
                 name: {"low": r.low, "high": r.high, "unit": r.unit, "source": r.source}
                 for name, r in self.plausibility.ranges.items()
@@ -112,12 +116,23 @@ def analysis_settings(protocol: Protocol | None = None, **changes: Any) -> Analy
             plausibility=(
                 protocol.plausibility.ranges() if protocol.plausibility else DEFAULT_PLAUSIBILITY
             ),
+            secondary_criteria=secondary_criteria(protocol),
             source=f"protocol {protocol.study.id}",
         )
     given = {k: v for k, v in changes.items() if v is not None}
     if given:
         settings = replace(settings, **given)
     return settings
+
+
+def secondary_criteria(protocol: Protocol) -> tuple[str, ...]:
+    """Criteria the lesions are also read by, besides the primary one: mRECIST for
+    hepatocellular carcinoma, whose intrahepatic lesions are measured as viable tumour
+    (Lencioni & Llovet 2010, Semin Liver Dis 30:52)."""
+    condition = (protocol.study.condition or "").lower()
+    hcc = "hepatocellular" in condition or "hcc" in condition.split()
+    primary = protocol.schedule.response_criteria
+    return ("mrecist",) if hcc and primary != "mrecist" else ()
 
 
 @dataclass
@@ -323,6 +338,13 @@ def derive_study(
         adtte = derive_adtte(adsl, adrs.data, start_date=reference)
         out.datasets["adtte"] = adtte.data
         out.notes += [f"ADTTE: {n.message}" for n in adtte.notes]
+    if "tu" in sdtm and "tr" in sdtm:
+        windows = ResponseWindows(reference_date=reference, sd_min_days=settings.sd_min_days)
+        for criteria in settings.secondary_criteria:
+            secondary = derive_adrs_from_lesions(
+                sdtm["tu"], sdtm["tr"], adsl, criteria=criteria, windows=windows
+            )
+            out.datasets[f"adrs_{criteria}"] = secondary.data
     if "is" in sdtm:
         samples = ada_samples(sdtm["is"], adsl)
         status = ada_subject_status(samples)
