@@ -82,7 +82,15 @@ SUBJECT_STATUSES = (
     "died",
 )
 COHORT_STATUSES = ("open", "full", "closed", "suspended")
-ROLES = ("investigator", "coordinator", "data_manager", "statistician", "committee", "admin")
+ROLES = (
+    "investigator",
+    "coordinator",
+    "data_manager",
+    "monitor",
+    "statistician",
+    "committee",
+    "admin",
+)
 
 Rows = Sequence[Mapping[str, Any]] | pd.DataFrame
 Progress = Callable[[int, int], None]
@@ -282,6 +290,13 @@ class Store:
                 session.commit()
             finally:
                 self._active = None
+
+    def active_session(self) -> AuditedSession:
+        """The ORM session of the open :meth:`transaction`, for a caller that writes its own
+        audited objects in the same transaction (the trial application's use cases)."""
+        if self._active is None:
+            raise RuntimeError("no store transaction is open")
+        return self._active[0]
 
     @contextmanager
     def _write(self, user: str, reason: str | None) -> Iterator[tuple[AuditedSession, Connection]]:
