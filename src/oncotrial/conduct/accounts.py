@@ -51,9 +51,7 @@ def now() -> datetime:
     return datetime.now(UTC)
 
 
-def record_event(
-    session: AuditedSession, kind: str, username: str, **detail: Any
-) -> None:
+def record_event(session: AuditedSession, kind: str, username: str, **detail: Any) -> None:
     """Write a security event (audited) in the caller's transaction."""
     session.add(
         AccessEvent(
@@ -210,15 +208,14 @@ def set_role(
             session, role, before[1] if sites is None and role in SITE_ROLES else (sites or ())
         )
         user.role = role.value
-        current = {row.site_code: row for row in session.scalars(
-            select(UserSite).where(UserSite.user_id == user.id)
-        )}
+        current = {
+            row.site_code: row
+            for row in session.scalars(select(UserSite).where(UserSite.user_id == user.id))
+        }
         for code, row in current.items():
             if code not in wanted:
                 session.delete(row)
-        session.add_all(
-            UserSite(user_id=user.id, site_code=c) for c in wanted if c not in current
-        )
+        session.add_all(UserSite(user_id=user.id, site_code=c) for c in wanted if c not in current)
         session.flush()
         session.execute(delete(WebSession).where(WebSession.user_id == user.id))
         record_event(

@@ -112,9 +112,7 @@ def judge_dlt(
     )
 
 
-def judge_response(
-    tu: Sequence[Row], tr: Sequence[Row], visitnum: str
-) -> ResponseJudgement:
+def judge_response(tu: Sequence[Row], tr: Sequence[Row], visitnum: str) -> ResponseJudgement:
     """The RECIST 1.1 overall response at ``visitnum`` from the subject's TU and TR records
     (the investigator's records, as stored and as being saved)."""
     if not tu or not tr:

@@ -72,7 +72,9 @@ class SaveResult:
 def content_hash(form: str, instance: str, values: Values, refs: list[list[Any]]) -> str:
     """SHA-256 of a form's content: its values as the form reads them back from the store and
     the records they are in (what an e-signature is bound to)."""
-    payload = canonical_json({"form": form, "instance": instance, "values": values, "records": refs})
+    payload = canonical_json(
+        {"form": form, "instance": instance, "values": values, "records": refs}
+    )
     return hashlib.sha256(payload.encode("utf-8")).hexdigest()
 
 
@@ -91,7 +93,9 @@ def _cohort_phase(txn: Txn, subject: Subject) -> str | None:
     return txn.session.scalar(select(Cohort.phase).where(Cohort.id == subject.cohort_id))
 
 
-def _context(study: Study, txn: Txn, subject: Subject, instance: str, values: Values) -> FormContext:
+def _context(
+    study: Study, txn: Txn, subject: Subject, instance: str, values: Values
+) -> FormContext:
     country = txn.session.scalar(select(Site.country).where(Site.code == subject.site_code))
     arm = arm_of(study, subject.dose_level)
     return FormContext(
@@ -159,12 +163,14 @@ def screen(study: Study, actor: Actor, raw: Mapping[str, Any]) -> SaveResult:
     with study.transaction(actor, "subject screened") as txn:
         if txn.session.scalar(select(Site.id).where(Site.code == site)) is None:
             raise InvalidInput(f"no site {site}")
-        taken = txn.session.scalars(
-            select(Subject.usubjid).where(Subject.site_code == site)
-        ).all()
+        taken = txn.session.scalars(select(Subject.usubjid).where(Subject.site_code == site)).all()
         prefix = f"{site}-"
         number = max(
-            (int(u[len(prefix) :]) for u in taken if u.startswith(prefix) and u[len(prefix) :].isdigit()),
+            (
+                int(u[len(prefix) :])
+                for u in taken
+                if u.startswith(prefix) and u[len(prefix) :].isdigit()
+            ),
             default=0,
         )
         usubjid = f"{site}-{number + 1:03d}"
@@ -218,9 +224,13 @@ def _save(
         if form.needs_enrolment and subject.cohort_id is None:
             raise StateError(f"{usubjid} is not enrolled: the {form.title} form waits for that")
         instance = _next_instance(txn, usubjid, form.code) if form.repeating else "1"
-        if not form.repeating and instance == "1" and txn.session.scalar(
-            select(FormEntry.id).where(
-                FormEntry.usubjid == usubjid, FormEntry.form == form.code
+        if (
+            not form.repeating
+            and instance == "1"
+            and txn.session.scalar(
+                select(FormEntry.id).where(
+                    FormEntry.usubjid == usubjid, FormEntry.form == form.code
+                )
             )
         ):
             raise StateError(f"the {form.title} form of {usubjid} exists: change it instead")
@@ -237,7 +247,13 @@ def _save(
             lower_first_dose(txn, subject, row.values().get("EXSTDTC"))
     previous = [tuple(ref) for ref in (entry.records["refs"] if entry else [])]
     applied = apply_rows(
-        txn, form, study.studyid, usubjid, rows, previous, reason  # type: ignore[arg-type]
+        txn,
+        form,
+        study.studyid,
+        usubjid,
+        rows,
+        previous,
+        reason,  # type: ignore[arg-type]
     )
     if form.code in COURSE_FORMS or form.code.startswith("EX-") or form.code == "DM":
         try:
@@ -411,8 +427,7 @@ def _judge(
                 (
                     "response",
                     "recist_missing",
-                    f"no overall response given; RECIST 1.1 from the lesions: "
-                    f"{judgement.response}",
+                    f"no overall response given; RECIST 1.1 from the lesions: {judgement.response}",
                 )
             )
     return computed, concerns
@@ -444,9 +459,7 @@ class EntryInfo:
     updated_at: datetime
 
 
-def _entry_info(
-    study: Study, store: Any, entry: FormEntry, site: str | None
-) -> EntryInfo:
+def _entry_info(study: Study, store: Any, entry: FormEntry, site: str | None) -> EntryInfo:
     form = study.form(entry.form)
     refs = [(d, int(r)) for d, r in entry.records["refs"]]
     stored: dict[str, list[dict[str, str | None]]] = {}
@@ -613,7 +626,11 @@ def prefill(study: Study, actor: Actor, usubjid: str, code: str) -> Values:
     }
     baseline = tu[tu["VISITNUM"] == BASELINE_VISIT]
     targets = [
-        {"link": r["TULNKID"], "location": r["TULOC"], "nodal": "Y" if nodal.get(r["TULNKID"]) else "N"}
+        {
+            "link": r["TULNKID"],
+            "location": r["TULOC"],
+            "nodal": "Y" if nodal.get(r["TULNKID"]) else "N",
+        }
         for _, r in baseline.iterrows()
         if r["TUSTRESC"] == "TARGET"
     ]
@@ -625,3 +642,51 @@ def prefill(study: Study, actor: Actor, usubjid: str, code: str) -> Values:
     visits = sorted({int(float(v)) for v in tr["VISITNUM"] if v}) if not tr.empty else []
     follow = max([v for v in visits if v > 100], default=100) + 1
     return {"visit": str(follow), "targets": targets, "nontargets": nontargets, "new": []}
+
+
+def computed_for(study: Study, actor: Actor, entry_id: int) -> dict[str, str]:
+    """The system's judgements beside the investigator's for a saved form (recomputed from the
+    store as it is now): the DLT verdict of an AE, the RECIST response of a tumour assessment."""
+    saved = get_entry(study, actor, entry_id)
+    if saved.form not in ("AE", "TA"):
+        return {}
+    with study.reading(actor) as (store, session):
+        subject = subject_row(session, actor, saved.usubjid)
+        phase = (
+            session.scalar(select(Cohort.phase).where(Cohort.id == subject.cohort_id))
+            if subject.cohort_id is not None
+            else None
+        )
+        if saved.form == "AE":
+            if phase != "I":
+                return {"dlt": "not assessed for DLT: the subject is not in a phase I cohort"}
+            ae = store.records("AE", usubjid=saved.usubjid)
+            record = next((rid for d, rid in saved.records if d == "AE"), None)
+            if record is None or record not in ae.index:
+                return {}
+            row = {k: v for k, v in ae.loc[record].to_dict().items()}
+            return {"dlt": judge_dlt(study.protocol, row, subject.first_dose_date).text()}
+        visit = saved.values.get("visit")
+        if visit in (None, BASELINE_VISIT):
+            return {}
+        tu = store.records("TU", usubjid=saved.usubjid).to_dict("records")
+        tr = store.records("TR", usubjid=saved.usubjid).to_dict("records")
+    judgement = judge_response(tu, tr, visit)
+    if judgement.response:
+        return {
+            "response": f"RECIST 1.1 from the lesions: {judgement.response} ({judgement.reason})"
+        }
+    return {"response": f"RECIST 1.1 response {judgement.reason}"}
+
+
+def cohort_choices(study: Study, actor: Actor) -> list[tuple[str, str]]:
+    """Open cohorts with free slots as (number, "Cohort 1 — L1, donafenib 100 mg bid (2 free)")."""
+    require(actor, Action.view_subjects)
+    from oncotrial.conduct.lifecycle import open_cohorts
+
+    with study.reading(actor) as (_, session):
+        rows = open_cohorts(session)
+    return [
+        (str(number), f"Cohort {number} — {study.level_name(level)} ({free} free)")
+        for number, level, free in rows
+    ]

@@ -228,9 +228,13 @@ def close_query(
             raise StateError(f"query #{query_id} is closed already")
         if reopen:
             if query.status != ANSWERED:
-                raise StateError(f"query #{query_id} is {query.status}: only an answer is re-opened")
+                raise StateError(
+                    f"query #{query_id} is {query.status}: only an answer is re-opened"
+                )
             query.status = OPEN
-            query.message = f"{query.message}\n— re-opened by {actor.username}: {resolution.strip()}"
+            query.message = (
+                f"{query.message}\n— re-opened by {actor.username}: {resolution.strip()}"
+            )
         else:
             query.status = CLOSED
             query.resolution = resolution.strip()

@@ -73,7 +73,9 @@ class SignatureInfo:
     def text(self) -> str:
         when = self.signed_at.strftime("%Y-%m-%d %H:%M:%S UTC")
         state = "valid" if self.valid else "INVALID"
-        return f"Signed by {self.printed_name} ({self.username}) on {when} — {self.meaning} [{state}]"
+        return (
+            f"Signed by {self.printed_name} ({self.username}) on {when} — {self.meaning} [{state}]"
+        )
 
 
 def _entry(session: object, actor: Actor, entry_id: int) -> tuple[FormEntry, str | None]:

@@ -265,7 +265,14 @@ def demographics_form() -> FormDef:
     fields = (
         Field("birth_date", "Date of birth", "date", help="YYYY, YYYY-MM or YYYY-MM-DD"),
         Field("age", "Age at consent", "integer", required=True, unit="years"),
-        Field("sex", "Sex", "choice", required=True, choices=(("F", "Female"), ("M", "Male"))),
+        Field(
+            "sex",
+            "Sex",
+            "choice",
+            required=True,
+            choices=(("F", "Female"), ("M", "Male")),
+            store_checked=True,
+        ),
         Field("race", "Race", "choice", choices=_choices(RACE)),
         Field("ethnic", "Ethnicity", "choice", choices=_choices(ETHNIC)),
         Field(
@@ -539,13 +546,20 @@ def adverse_event_form(protocol: Protocol) -> FormDef:
             "choice",
             required=True,
             choices=tuple((str(g), str(g)) for g in range(1, 6)),
+            store_checked=True,
         ),
         Field("start", "Start date", "date", required=True),
         Field("end", "End date", "date", help="empty while ongoing"),
-        Field("serious", "Serious?", "yesno", required=True),
+        Field("serious", "Serious?", "yesno", required=True, store_checked=True),
         *related_fields,
-        Field("action", "Action taken with study treatment", "choice", choices=_codelist("AEACN")),
-        Field("outcome", "Outcome", "choice", choices=_codelist("AEOUT")),
+        Field(
+            "action",
+            "Action taken with study treatment",
+            "choice",
+            choices=_codelist("AEACN"),
+            store_checked=True,
+        ),
+        Field("outcome", "Outcome", "choice", choices=_codelist("AEOUT"), store_checked=True),
         Field(
             "dlt",
             "Dose-limiting toxicity (investigator)?",
@@ -555,8 +569,7 @@ def adverse_event_form(protocol: Protocol) -> FormDef:
         *(
             Field(
                 f"cond_{criterion.id}",
-                f"DLT criterion '{criterion.description or criterion.id}': "
-                f"{criterion.condition}?",
+                f"DLT criterion '{criterion.description or criterion.id}': {criterion.condition}?",
                 "yesno",
                 help="answer when the event is of this kind",
             )
@@ -808,9 +821,7 @@ def study_forms(protocol: Protocol) -> dict[str, FormDef]:
         disposition_form(
             "EOT", "End of treatment", "END OF TREATMENT", "TREATMENT", END_OF_TREATMENT_REASONS
         ),
-        disposition_form(
-            "EOS", "End of study", "END OF STUDY", "FOLLOW-UP", END_OF_STUDY_REASONS
-        ),
+        disposition_form("EOS", "End of study", "END OF STUDY", "FOLLOW-UP", END_OF_STUDY_REASONS),
     ]
     return {form.code: form for form in sorted(forms, key=lambda f: f.order)}
 

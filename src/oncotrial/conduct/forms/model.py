@@ -42,6 +42,9 @@ class Field:
     help: str = ""
     suggestions: tuple[str, ...] = ()
     readonly: bool = False
+    #: the value lands in an SDTM variable whose terms the store's edit checks verify
+    #: (AETOXGR, AESER, SEX …): the choices are only offered, the store refuses (one rule)
+    store_checked: bool = False
 
     def __post_init__(self) -> None:
         if self.kind == "yesno" and not self.choices:
@@ -212,7 +215,7 @@ def _check_field(form: str, item: Field, value: str | None, usubjid: str | None)
         if item.required:
             return [Finding(usubjid, form, item.name, "required", f"{item.label} is required")]
         return []
-    if item.choices and value not in {code for code, _ in item.choices}:
+    if item.choices and not item.store_checked and value not in {c for c, _ in item.choices}:
         shown = ", ".join(label for _, label in item.choices)
         return [
             Finding(
@@ -225,13 +228,23 @@ def _check_field(form: str, item: Field, value: str | None, usubjid: str | None)
         ]
     if item.kind == "integer" and not _INTEGER.match(value):
         return [
-            Finding(usubjid, form, item.name, "number_format", f"{item.label}: '{value}' is not "
-                    "a whole number")
+            Finding(
+                usubjid,
+                form,
+                item.name,
+                "number_format",
+                f"{item.label}: '{value}' is not a whole number",
+            )
         ]
     if item.kind == "number" and not _NUMBER.match(value):
         return [
-            Finding(usubjid, form, item.name, "number_format", f"{item.label}: '{value}' is not "
-                    "a number")
+            Finding(
+                usubjid,
+                form,
+                item.name,
+                "number_format",
+                f"{item.label}: '{value}' is not a number",
+            )
         ]
     return []
 

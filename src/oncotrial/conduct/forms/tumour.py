@@ -70,6 +70,7 @@ def tumour_form() -> FormDef:
             "choice",
             choices=RESPONSES,
             help="at follow-up; the system computes it from the lesions too",
+            store_checked=True,
         ),
     )
     targets = Group(

@@ -83,10 +83,7 @@ def upgrade() -> None:
     op.create_table(
         "sdtm_ie",
         _id(),
-        *(
-            sa.Column(name, sa.Text(), nullable=name != "usubjid")
-            for name in IE_VARIABLES.split()
-        ),
+        *(sa.Column(name, sa.Text(), nullable=name != "usubjid") for name in IE_VARIABLES.split()),
         sa.Column("extra", JSON_TYPE, nullable=True),
         _version(),
         sa.PrimaryKeyConstraint("id", name="pk_sdtm_ie"),
@@ -228,9 +225,7 @@ def _row_level_security() -> None:
             )
         )
     op.execute(sa.text("ALTER TABLE cohort_slots ENABLE ROW LEVEL SECURITY"))
-    slot_visible = (
-        "usubjid IS NULL OR EXISTS (SELECT 1 FROM subjects s WHERE s.usubjid = cohort_slots.usubjid)"
-    )
+    slot_visible = "usubjid IS NULL OR EXISTS (SELECT 1 FROM subjects s WHERE s.usubjid = cohort_slots.usubjid)"
     op.execute(
         sa.text(
             f"CREATE POLICY site_isolation ON cohort_slots USING ({slot_visible}) "
