@@ -9,13 +9,13 @@ the actor's sites. This room knows nothing of HTTP or HTML.
 """
 
 from oncotrial.conduct.errors import (
-    AuthenticationFailed,
+    AuthenticationError,
     ConductError,
-    FormRejected,
-    InvalidInput,
-    NotFound,
-    PermissionDenied,
-    SessionExpired,
+    FormRejectedError,
+    InvalidInputError,
+    NotFoundError,
+    PermissionDeniedError,
+    SessionExpiredError,
     StateError,
 )
 from oncotrial.conduct.roles import PERMISSIONS, ROLE_TITLES, Action, Actor, Role
@@ -26,15 +26,15 @@ __all__ = [
     "ROLE_TITLES",
     "Action",
     "Actor",
-    "AuthenticationFailed",
+    "AuthenticationError",
     "ConductError",
-    "FormRejected",
-    "InvalidInput",
-    "NotFound",
-    "PermissionDenied",
+    "FormRejectedError",
+    "InvalidInputError",
+    "NotFoundError",
+    "PermissionDeniedError",
     "Role",
     "SecurityPolicy",
-    "SessionExpired",
+    "SessionExpiredError",
     "StateError",
     "Study",
 ]

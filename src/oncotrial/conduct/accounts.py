@@ -16,7 +16,7 @@ from typing import Any
 
 from sqlalchemy import delete, select
 
-from oncotrial.conduct.errors import AuthenticationFailed, InvalidInput, NotFound
+from oncotrial.conduct.errors import AuthenticationError, InvalidInputError, NotFoundError
 from oncotrial.conduct.passwords import check_policy, hash_password, needs_rehash, verify_password
 from oncotrial.conduct.roles import ROLE_TITLES, SITE_ROLES, Action, Actor, Role, require
 from oncotrial.conduct.study import Study
@@ -71,7 +71,7 @@ def parse_role(text: str) -> Role:
         if key in (role.value, ROLE_TITLES[role].lower().replace(" ", "_")):
             return role
     known = ", ".join(role.value for role in Role)
-    raise InvalidInput(f"'{text}' is not a role ({known})")
+    raise InvalidInputError(f"'{text}' is not a role ({known})")
 
 
 # ---------------------------------------------------------------------------------------------
@@ -84,7 +84,7 @@ def add_site(
     """Register a clinical site (its code is SDTM ``SITEID`` and prefixes its subjects' ids)."""
     require(actor, Action.manage_sites)
     if not SITE_CODE.match(code or ""):
-        raise InvalidInput(f"site code '{code}': use 1-20 letters, digits or _ (e.g. 01)")
+        raise InvalidInputError(f"site code '{code}': use 1-20 letters, digits or _ (e.g. 01)")
     with study.transaction(actor) as txn:
         txn.store.add_site(code, actor.username, name=name, country=country)
     return SiteInfo(code, name, country, "active")
@@ -106,7 +106,7 @@ def list_sites(study: Study, actor: Actor) -> list[SiteInfo]:
 def _user(session: AuditedSession, username: str) -> User:
     user = session.scalar(select(User).where(User.username == username))
     if user is None:
-        raise NotFound(f"no user '{username}'")
+        raise NotFoundError(f"no user '{username}'")
     return user
 
 
@@ -119,13 +119,13 @@ def _sites_of(session: AuditedSession, user_id: int) -> list[str]:
 def _check_sites(session: AuditedSession, role: Role, sites: Sequence[str]) -> list[str]:
     wanted = sorted(set(sites))
     if role in SITE_ROLES and not wanted:
-        raise InvalidInput(f"a {ROLE_TITLES[role].lower()} works at one or more named sites")
+        raise InvalidInputError(f"a {ROLE_TITLES[role].lower()} works at one or more named sites")
     if role not in SITE_ROLES and wanted:
-        raise InvalidInput(f"a {ROLE_TITLES[role].lower()} is central: give no sites")
+        raise InvalidInputError(f"a {ROLE_TITLES[role].lower()} is central: give no sites")
     known = set(session.scalars(select(Site.code).where(Site.code.in_(wanted))).all())
     missing = [code for code in wanted if code not in known]
     if missing:
-        raise InvalidInput(f"unknown site(s) {', '.join(missing)}: add them with 'sites add'")
+        raise InvalidInputError(f"unknown site(s) {', '.join(missing)}: add them with 'sites add'")
     return wanted
 
 
@@ -144,17 +144,19 @@ def add_user(
     require(actor, Action.manage_users)
     role = role if isinstance(role, Role) else parse_role(role)
     if not USERNAME.match(username or ""):
-        raise InvalidInput(
+        raise InvalidInputError(
             f"user name '{username}': 2-40 lower-case letters, digits, '.', '_' or '-', "
             "starting with a letter"
         )
     if not full_name or not full_name.strip():
-        raise InvalidInput("the full (printed) name is required: it appears on signatures")
+        raise InvalidInputError("the full (printed) name is required: it appears on signatures")
     check_policy(password, username)
     with study.transaction(actor, f"account created by {actor.username}") as txn:
         session = txn.session
         if session.scalar(select(User.id).where(User.username == username)) is not None:
-            raise InvalidInput(f"user '{username}' exists already (user names are never reused)")
+            raise InvalidInputError(
+                f"user '{username}' exists already (user names are never reused)"
+            )
         site_codes = _check_sites(session, role, sites)
         user = User(
             username=username,
@@ -199,7 +201,7 @@ def set_role(
     require(actor, Action.manage_users)
     role = role if isinstance(role, Role) else parse_role(role)
     if not reason or not reason.strip():
-        raise InvalidInput("a reason is required to change a role")
+        raise InvalidInputError("a reason is required to change a role")
     with study.transaction(actor, reason) as txn:
         session = txn.session
         user = _user(session, username)
@@ -236,7 +238,7 @@ def set_active(study: Study, actor: Actor, username: str, active: bool, reason: 
     """Disable (or re-enable) an account; a disabled account's sessions end at once."""
     require(actor, Action.manage_users)
     if not reason or not reason.strip():
-        raise InvalidInput("a reason is required to disable or enable an account")
+        raise InvalidInputError("a reason is required to disable or enable an account")
     with study.transaction(actor, reason) as txn:
         session = txn.session
         user = _user(session, username)
@@ -278,7 +280,7 @@ def actor_of(session: AuditedSession, user: User) -> Actor:
 
 
 def authenticate(study: Study, username: str, password: str, client: str | None = None) -> Actor:
-    """Check a login; the actor, or :class:`AuthenticationFailed` (one message for every
+    """Check a login; the actor, or :class:`AuthenticationError` (one message for every
     cause, so the answer tells an attacker nothing). After ``policy.lockout_failures`` failures
     in a row the account is locked for ``policy.lockout``; each attempt is audited."""
     policy = study.policy
@@ -334,7 +336,7 @@ def authenticate(study: Study, username: str, password: str, client: str | None 
                     client=client,
                     until=throttle.locked_until.isoformat() if throttle.locked_until else None,
                 )
-    raise AuthenticationFailed(failed)
+    raise AuthenticationError(failed)
 
 
 def access_events(study: Study, actor: Actor, limit: int = 200) -> list[dict[str, Any]]:

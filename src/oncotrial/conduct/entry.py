@@ -21,7 +21,7 @@ from sqlalchemy import func, select
 
 from oncotrial.conduct.accounts import now
 from oncotrial.conduct.assessments import judge_dlt, judge_response, soc_of
-from oncotrial.conduct.errors import InvalidInput, NotFound, StateError
+from oncotrial.conduct.errors import InvalidInputError, NotFoundError, StateError
 from oncotrial.conduct.forms.catalog import eligible
 from oncotrial.conduct.forms.model import FormContext, FormDef, Values
 from oncotrial.conduct.forms.tumour import BASELINE_VISIT
@@ -83,7 +83,7 @@ def subject_row(txn_or_session: Any, actor: Actor, usubjid: str) -> Subject:
     session = getattr(txn_or_session, "session", txn_or_session)
     subject = session.scalar(select(Subject).where(Subject.usubjid == usubjid))
     if subject is None or not actor.sees_site(subject.site_code):
-        raise NotFound(f"no subject {usubjid}")
+        raise NotFoundError(f"no subject {usubjid}")
     return subject
 
 
@@ -139,7 +139,9 @@ def save_form(
     require(actor, Action.enter_data)
     form = study.form(code)
     if form.code == "SCREEN":
-        raise InvalidInput("a subject is screened with screen(); its screening form is then edited")
+        raise InvalidInputError(
+            "a subject is screened with screen(); its screening form is then edited"
+        )
     editing = instance is not None
     if editing and not (reason and reason.strip()):
         raise ReasonRequiredError(f"a reason is required to change the {form.title} form")
@@ -162,7 +164,7 @@ def screen(study: Study, actor: Actor, raw: Mapping[str, Any]) -> SaveResult:
         raise rejection(form, [(f, f.field) for f in findings])
     with study.transaction(actor, "subject screened") as txn:
         if txn.session.scalar(select(Site.id).where(Site.code == site)) is None:
-            raise InvalidInput(f"no site {site}")
+            raise InvalidInputError(f"no site {site}")
         taken = txn.session.scalars(select(Subject.usubjid).where(Subject.site_code == site)).all()
         prefix = f"{site}-"
         number = max(
@@ -206,7 +208,7 @@ def _save(
             )
         )
         if entry is None:
-            raise NotFound(f"no {form.code} form {instance} of subject {usubjid}")
+            raise NotFoundError(f"no {form.code} form {instance} of subject {usubjid}")
         if expected_version is not None and entry.row_version != expected_version:
             raise ConcurrentEditError(
                 f"the {form.title} form of {usubjid} was changed by {entry.updated_by} since you "
@@ -350,7 +352,7 @@ def _enrol(study: Study, txn: Txn, subject: Subject, values: Values) -> None:
         )
     cohort = values.get("cohort")
     if cohort is not None and not str(cohort).isdigit():
-        raise InvalidInput(f"cohort '{cohort}' is not a cohort number")
+        raise InvalidInputError(f"cohort '{cohort}' is not a cohort number")
     enrol_into_slot(txn, subject.usubjid, int(cohort) if cohort else None)
 
 
@@ -505,7 +507,7 @@ def get_form(study: Study, actor: Actor, usubjid: str, code: str, instance: str)
             )
         )
         if entry is None:
-            raise NotFound(f"no {code} form {instance} of subject {usubjid}")
+            raise NotFoundError(f"no {code} form {instance} of subject {usubjid}")
         return _entry_info(study, store, entry, subject.site_code)
 
 
@@ -515,7 +517,7 @@ def get_entry(study: Study, actor: Actor, entry_id: int) -> EntryInfo:
     with study.reading(actor) as (store, session):
         entry = session.get(FormEntry, entry_id)
         if entry is None:
-            raise NotFound(f"no form #{entry_id}")
+            raise NotFoundError(f"no form #{entry_id}")
         subject = subject_row(session, actor, entry.usubjid)
         return _entry_info(study, store, entry, subject.site_code)
 
@@ -604,7 +606,7 @@ def subject_summary(study: Study, actor: Actor, usubjid: str) -> SubjectSummary:
     for row in list_subjects(study, actor, site):
         if row.usubjid == usubjid:
             return row
-    raise NotFound(f"no subject {usubjid}")
+    raise NotFoundError(f"no subject {usubjid}")
 
 
 def prefill(study: Study, actor: Actor, usubjid: str, code: str) -> Values:

@@ -16,20 +16,20 @@ class ConductError(Exception):
     """Base of the errors of :mod:`oncotrial.conduct`."""
 
 
-class PermissionDenied(ConductError):
+class PermissionDeniedError(ConductError):
     """The actor's role (or sites) does not allow the action."""
 
 
-class NotFound(ConductError, LookupError):
+class NotFoundError(ConductError, LookupError):
     """No such subject, form, query or user — or none the actor may see (another site's
     subject is reported as not found, so its existence is not disclosed)."""
 
 
-class AuthenticationFailed(ConductError):
+class AuthenticationError(ConductError):
     """Wrong user name or password, a disabled account, or a locked one."""
 
 
-class SessionExpired(ConductError):
+class SessionExpiredError(ConductError):
     """The session is unknown, ended, idle for too long or past its absolute lifetime."""
 
 
@@ -37,11 +37,11 @@ class StateError(ConductError):
     """The action does not fit the record's state (e.g. an edit of a locked form)."""
 
 
-class InvalidInput(ConductError, ValueError):
+class InvalidInputError(ConductError, ValueError):
     """A value refused before it reaches the store (user name, password policy, choice)."""
 
 
-class FormRejected(EditCheckError):
+class FormRejectedError(EditCheckError):
     """A form refused by a hard check: the store's (or the form's own) findings, each shown on
     the form field it came from (``fields``: finding → field path, ``labels``: → words)."""
 

@@ -16,7 +16,7 @@ from sqlalchemy import select
 
 from oncotrial.conduct.accounts import record_event
 from oncotrial.conduct.entry import EntryInfo, SubjectSummary, subject_forms, subject_summary
-from oncotrial.conduct.errors import NotFound
+from oncotrial.conduct.errors import NotFoundError
 from oncotrial.conduct.odm import OdmForm, build_odm
 from oncotrial.conduct.queries import QueryInfo, list_queries
 from oncotrial.conduct.review import MEANING, SignatureInfo, signatures
@@ -123,7 +123,7 @@ def audit_table(study: Study, actor: Actor) -> pd.DataFrame:
 def export_file(study: Study, actor: Actor, name: str) -> tuple[bytes, str, str]:
     """An export as (bytes, media type, file name); audited."""
     if name not in EXPORTS:
-        raise NotFound(f"no export '{name}' (exports: {', '.join(EXPORTS)})")
+        raise NotFoundError(f"no export '{name}' (exports: {', '.join(EXPORTS)})")
     media = EXPORTS[name][0]
     stem = study.protocol.study.id
     if name == "sdtm.zip":

@@ -11,7 +11,7 @@ from __future__ import annotations
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
 
-from oncotrial.conduct.errors import InvalidInput
+from oncotrial.conduct.errors import InvalidInputError
 
 MIN_LENGTH = 12
 _HASHER = PasswordHasher()
@@ -20,9 +20,9 @@ _HASHER = PasswordHasher()
 def check_policy(password: str, username: str) -> None:
     """Refuse a password that is too short or contains the user name."""
     if len(password) < MIN_LENGTH:
-        raise InvalidInput(f"a password needs at least {MIN_LENGTH} characters")
+        raise InvalidInputError(f"a password needs at least {MIN_LENGTH} characters")
     if username and username.lower() in password.lower():
-        raise InvalidInput("a password may not contain the user name")
+        raise InvalidInputError("a password may not contain the user name")
 
 
 def hash_password(password: str) -> str:

@@ -15,7 +15,7 @@ from datetime import datetime
 from sqlalchemy import select
 
 from oncotrial.conduct.accounts import now
-from oncotrial.conduct.errors import InvalidInput, NotFound, StateError
+from oncotrial.conduct.errors import InvalidInputError, NotFoundError, StateError
 from oncotrial.conduct.roles import Action, Actor, require
 from oncotrial.conduct.study import Study
 from oncotrial.store import AuditedSession
@@ -137,14 +137,14 @@ def _entry_for(session: AuditedSession, actor: Actor, form_entry_id: int) -> tup
     if entry is not None:
         site = session.scalar(select(Subject.site_code).where(Subject.usubjid == entry.usubjid))
     if entry is None or site is None or not actor.sees_site(site):
-        raise NotFound(f"no form #{form_entry_id}")
+        raise NotFoundError(f"no form #{form_entry_id}")
     return entry, site
 
 
 def _query_for(session: AuditedSession, actor: Actor, query_id: int) -> tuple[DataQuery, str]:
     query = session.get(DataQuery, query_id)
     if query is None:
-        raise NotFound(f"no query #{query_id}")
+        raise NotFoundError(f"no query #{query_id}")
     _, site = _entry_for(session, actor, query.form_entry_id)
     return query, site
 
@@ -165,12 +165,12 @@ def open_query(
     """A data manager's or monitor's question on one field of a form."""
     require(actor, Action.open_query)
     if not message or not message.strip():
-        raise InvalidInput("a query needs its question")
+        raise InvalidInputError("a query needs its question")
     with study.transaction(actor, "query opened") as txn:
         entry, site = _entry_for(txn.session, actor, form_entry_id)
         require(actor, Action.open_query, site)
         if field and not study.form(entry.form).has_field(field):
-            raise InvalidInput(f"form {entry.form} has no field '{field}'")
+            raise InvalidInputError(f"form {entry.form} has no field '{field}'")
         query = DataQuery(
             form_entry_id=entry.id,
             usubjid=entry.usubjid,
@@ -193,7 +193,7 @@ def answer_query(
     """Site staff answer an open query (the data change, if any, is made on the form)."""
     require(actor, Action.answer_query)
     if not answer or not answer.strip():
-        raise InvalidInput("an answer is required")
+        raise InvalidInputError("an answer is required")
     with study.transaction(actor, "query answered") as txn:
         query, site = _query_for(txn.session, actor, query_id)
         require(actor, Action.answer_query, site)
@@ -219,7 +219,7 @@ def close_query(
     """Close an answered (or open) query with a resolution, or re-open an answered one."""
     require(actor, Action.close_query)
     if not resolution or not resolution.strip():
-        raise InvalidInput("a resolution (or the reason to re-open) is required")
+        raise InvalidInputError("a resolution (or the reason to re-open) is required")
     with study.transaction(actor, "query re-opened" if reopen else "query closed") as txn:
         query, site = _query_for(txn.session, actor, query_id)
         require(actor, Action.close_query, site)

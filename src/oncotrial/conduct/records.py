@@ -2,7 +2,7 @@
 
 A form's rows are written through the store's API (``add_records``, ``update_record``,
 ``delete_record``), so its edit checks and audit trail apply exactly as to ``db import``; a
-refusal is turned into a :class:`~oncotrial.conduct.errors.FormRejected` that names the form
+refusal is turned into a :class:`~oncotrial.conduct.errors.FormRejectedError` that names the form
 field each finding came from.
 """
 
@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 
 from sqlalchemy import select
 
-from oncotrial.conduct.errors import FormRejected
+from oncotrial.conduct.errors import FormRejectedError
 from oncotrial.conduct.forms.model import FormDef, SdtmRow
 from oncotrial.conduct.study import Txn
 from oncotrial.store import DOMAIN_MODELS, EditCheckError, Finding
@@ -116,9 +116,9 @@ def apply_rows(
     return applied
 
 
-def rejection(form: FormDef, refused: Sequence[tuple[Finding, str | None]]) -> FormRejected:
-    """A :class:`FormRejected` of findings with their form fields (and those fields' words)."""
-    return FormRejected(
+def rejection(form: FormDef, refused: Sequence[tuple[Finding, str | None]]) -> FormRejectedError:
+    """A :class:`FormRejectedError` of findings with their form fields (and those fields' words)."""
+    return FormRejectedError(
         [f for f, _ in refused],
         [source for _, source in refused],
         [form.label_of(source) for _, source in refused],

@@ -33,7 +33,12 @@ from oncotrial.conduct.entry import (
     get_entry,
     subject_row,
 )
-from oncotrial.conduct.errors import AuthenticationFailed, InvalidInput, NotFound, StateError
+from oncotrial.conduct.errors import (
+    AuthenticationError,
+    InvalidInputError,
+    NotFoundError,
+    StateError,
+)
 from oncotrial.conduct.passwords import verify_password
 from oncotrial.conduct.roles import Action, Actor, require
 from oncotrial.conduct.study import Study
@@ -81,7 +86,7 @@ class SignatureInfo:
 def _entry(session: object, actor: Actor, entry_id: int) -> tuple[FormEntry, str | None]:
     entry = session.get(FormEntry, entry_id)  # type: ignore[attr-defined]
     if entry is None:
-        raise NotFound(f"no form #{entry_id}")
+        raise NotFoundError(f"no form #{entry_id}")
     subject = subject_row(session, actor, entry.usubjid)
     return entry, subject.site_code
 
@@ -98,11 +103,11 @@ def transition(
     """Move a form to its next review state (``complete``, ``verify``, ``lock``, ``unlock``);
     the new state. Unlocking needs a reason."""
     if action not in TRANSITIONS:
-        raise InvalidInput(f"'{action}' is not a review action ({', '.join(TRANSITIONS)})")
+        raise InvalidInputError(f"'{action}' is not a review action ({', '.join(TRANSITIONS)})")
     starts, target, permission = TRANSITIONS[action]
     require(actor, permission)
     if action == "unlock" and not (reason and reason.strip()):
-        raise InvalidInput("a reason is required to unlock a form")
+        raise InvalidInputError("a reason is required to unlock a form")
     with study.transaction(actor, reason or f"form {action}") as txn:
         entry, site = _entry(txn.session, actor, entry_id)
         require(actor, permission, site)
@@ -171,7 +176,7 @@ def sign(study: Study, actor: Actor, entry_id: int, password: str) -> SignatureI
             entry.status = SIGNED
             txn.session.flush()
             return _signature_info(signature, entry.content_hash)
-    raise AuthenticationFailed("the password does not match: the form was not signed")
+    raise AuthenticationError("the password does not match: the form was not signed")
 
 
 def _signature_info(signature: Signature, current_hash: str) -> SignatureInfo:

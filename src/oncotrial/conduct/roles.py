@@ -15,7 +15,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from enum import StrEnum
 
-from oncotrial.conduct.errors import PermissionDenied
+from oncotrial.conduct.errors import PermissionDeniedError
 
 
 class Role(StrEnum):
@@ -137,13 +137,13 @@ class Actor:
 
 
 def require(actor: Actor, action: Action, site: str | None = None) -> None:
-    """Refuse with :class:`PermissionDenied` unless ``actor`` may do ``action`` (at ``site``)."""
+    """Refuse (:class:`PermissionDeniedError`) unless ``actor`` may do ``action`` (at ``site``)."""
     if not actor.may(action):
-        raise PermissionDenied(
+        raise PermissionDeniedError(
             f"{actor.username} ({ROLE_TITLES[actor.role].lower()}) may not {action.value}"
         )
     if site is not None and not actor.sees_site(site):
-        raise PermissionDenied(f"{actor.username} does not work at site {site}")
+        raise PermissionDeniedError(f"{actor.username} does not work at site {site}")
 
 
 def permission_rows() -> list[tuple[str, list[str]]]:

@@ -18,7 +18,7 @@ from datetime import timedelta
 from sqlalchemy import delete, select
 
 from oncotrial.conduct.accounts import actor_of, now, record_event
-from oncotrial.conduct.errors import SessionExpired
+from oncotrial.conduct.errors import SessionExpiredError
 from oncotrial.conduct.roles import Actor
 from oncotrial.conduct.study import Study
 from oncotrial.store.models import User, WebSession
@@ -65,10 +65,10 @@ def start_session(
 
 
 def resume_session(study: Study, token: str | None) -> SessionInfo:
-    """The live session of ``token``, or :class:`SessionExpired` (an ended or timed-out session
+    """The live session of ``token``, or :class:`SessionExpiredError` (an ended or timed-out session
     is removed, and its expiry audited)."""
     if not token:
-        raise SessionExpired("not signed in")
+        raise SessionExpiredError("not signed in")
     key = token_hash(token)
     policy = study.policy
     moment = now()
@@ -77,7 +77,7 @@ def resume_session(study: Study, token: str | None) -> SessionInfo:
         row = session.get(WebSession, key)
         user = session.get(User, row.user_id) if row is not None else None
         if row is None or user is None:
-            raise SessionExpired("not signed in (the session ended or never existed)")
+            raise SessionExpiredError("not signed in (the session ended or never existed)")
         idle = moment - row.last_seen_at > policy.idle
         old = moment - row.created_at > policy.absolute
         fresh = moment - row.last_seen_at < TOUCH_EVERY
@@ -88,7 +88,7 @@ def resume_session(study: Study, token: str | None) -> SessionInfo:
         with study.transaction(system, why) as txn:
             txn.session.execute(delete(WebSession).where(WebSession.token_hash == key))
             record_event(txn.session, "session_expired", actor.username, why=why)
-        raise SessionExpired(f"the session ended ({why}); please sign in again")
+        raise SessionExpiredError(f"the session ended ({why}); please sign in again")
     if not fresh:
         with study.churn(system) as session:
             stored = session.get(WebSession, key)

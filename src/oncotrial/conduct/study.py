@@ -106,12 +106,12 @@ class Study:
         return self.dose_names.full(index) if full else self.dose_names.short(index)
 
     def form(self, code: str) -> FormDef:
-        from oncotrial.conduct.errors import NotFound
+        from oncotrial.conduct.errors import NotFoundError
 
         try:
             return self.forms[code]
         except KeyError:
-            raise NotFound(f"no form '{code}' (forms: {', '.join(self.forms)})") from None
+            raise NotFoundError(f"no form '{code}' (forms: {', '.join(self.forms)})") from None
 
     @contextmanager
     def transaction(self, actor: Actor, reason: str | None = None) -> Iterator[Txn]:

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from sqlalchemy import select
 
 from oncotrial.conduct.entry import subject_row
-from oncotrial.conduct.errors import NotFound
+from oncotrial.conduct.errors import NotFoundError
 from oncotrial.conduct.roles import Action, Actor, require
 from oncotrial.conduct.study import Study
 from oncotrial.store import DOMAIN_MODELS
@@ -40,7 +40,7 @@ def form_trail(study: Study, actor: Actor, entry_id: int) -> list[TrailRow]:
     with study.reading(actor) as (store, session):
         entry = session.get(FormEntry, entry_id)
         if entry is None:
-            raise NotFound(f"no form #{entry_id}")
+            raise NotFoundError(f"no form #{entry_id}")
         subject_row(session, actor, entry.usubjid)
         targets: list[tuple[str, str, str]] = [("form_entries", str(entry.id), "form")]
         refs = {(d, int(r)) for d, r in entry.records["refs"]}

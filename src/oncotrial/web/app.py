@@ -18,13 +18,13 @@ from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
 
 from oncotrial.conduct.errors import (
-    AuthenticationFailed,
+    AuthenticationError,
     ConductError,
-    FormRejected,
-    InvalidInput,
-    NotFound,
-    PermissionDenied,
-    SessionExpired,
+    FormRejectedError,
+    InvalidInputError,
+    NotFoundError,
+    PermissionDeniedError,
+    SessionExpiredError,
     StateError,
 )
 from oncotrial.conduct.study import Study
@@ -34,22 +34,22 @@ from oncotrial.store import (
     ReasonRequiredError,
     StoreError,
 )
-from oncotrial.web.security import SECURITY_HEADERS, CsrfRefused
+from oncotrial.web.security import SECURITY_HEADERS, CsrfError
 
 HERE = Path(__file__).parent
 
 #: HTTP status of each refusal
 STATUS: tuple[tuple[type[Exception], int], ...] = (
-    (CsrfRefused, 403),
-    (PermissionDenied, 403),
-    (NotFound, 404),
-    (AuthenticationFailed, 401),
-    (SessionExpired, 401),
+    (CsrfError, 403),
+    (PermissionDeniedError, 403),
+    (NotFoundError, 404),
+    (AuthenticationError, 401),
+    (SessionExpiredError, 401),
     (ConcurrentEditError, 409),
     (StateError, 409),
     (EditCheckError, 422),
     (ReasonRequiredError, 422),
-    (InvalidInput, 422),
+    (InvalidInputError, 422),
     (StoreError, 422),
     (ConductError, 400),
 )
@@ -66,7 +66,7 @@ def error_body(exc: Exception) -> dict:
     """The JSON of a refusal: a message and, for edit checks, every finding with its field."""
     body: dict = {"error": type(exc).__name__, "message": str(exc).split("\n")[0]}
     if isinstance(exc, EditCheckError):
-        fields = exc.fields if isinstance(exc, FormRejected) else [None] * len(exc.findings)
+        fields = exc.fields if isinstance(exc, FormRejectedError) else [None] * len(exc.findings)
         body["findings"] = [
             {
                 "subject": f.usubjid,
@@ -117,7 +117,7 @@ def create_app(study: Study, *, secure_cookies: bool = False) -> FastAPI:
         code = status_of(exc)
         if request.url.path.startswith("/api"):
             return JSONResponse(error_body(exc), status_code=code)
-        if isinstance(exc, SessionExpired):
+        if isinstance(exc, SessionExpiredError):
             return RedirectResponse(f"/login?next={request.url.path}", status_code=303)
         templates: Jinja2Templates = request.app.state.templates
         return templates.TemplateResponse(

@@ -18,7 +18,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import FormData
 
 from oncotrial.conduct import accounts, entry, exports, queries, review, sessions, trail
-from oncotrial.conduct.errors import AuthenticationFailed, FormRejected
+from oncotrial.conduct.errors import AuthenticationError, FormRejectedError
 from oncotrial.conduct.forms.model import FormDef
 from oncotrial.conduct.roles import ROLE_TITLES, Action, Actor, Role, permission_rows
 from oncotrial.conduct.study import Study
@@ -27,7 +27,7 @@ from oncotrial.web.casebook import casebook_html, casebook_pdf
 from oncotrial.web.security import (
     CSRF_FIELD,
     LOGIN_CSRF_COOKIE,
-    CsrfRefused,
+    CsrfError,
     check_csrf,
     clear_session_cookie,
     client_of,
@@ -103,7 +103,7 @@ async def login(request: Request) -> Response:
     form = await request.form()
     study = _study(request)
     if not same_token(str(form.get(CSRF_FIELD) or ""), request.cookies.get(LOGIN_CSRF_COOKIE)):
-        raise CsrfRefused("the sign-in form's CSRF token is missing or wrong: reload the page")
+        raise CsrfError("the sign-in form's CSRF token is missing or wrong: reload the page")
     username = str(form.get("username") or "").strip()
     password = str(form.get("password") or "")
     target = str(form.get("next") or "/")
@@ -111,7 +111,7 @@ async def login(request: Request) -> Response:
         target = "/"
     try:
         actor = await call(accounts.authenticate, study, username, password, client_of(request))
-    except AuthenticationFailed as exc:
+    except AuthenticationError as exc:
         token = login_csrf(request)
         return render(
             request,
@@ -257,7 +257,7 @@ def _posted_rows(raw: FormData, group: str) -> int:
 
 
 def field_errors(exc: EditCheckError) -> dict[str, list[str]]:
-    if isinstance(exc, FormRejected):
+    if isinstance(exc, FormRejectedError):
         return exc.by_field()
     return {"": [str(f) for f in exc.findings]}
 
@@ -437,7 +437,7 @@ async def sign_form(request: Request, entry_id: int) -> Response:
     saved = await call(entry.get_entry, study, actor, entry_id)
     try:
         await call(review.sign, study, actor, entry_id, str(raw.get("password") or ""))
-    except AuthenticationFailed as exc:
+    except AuthenticationError as exc:
         return await _form_page(
             request,
             actor,

@@ -18,7 +18,7 @@ import secrets
 from fastapi import Request
 from starlette.responses import Response
 
-from oncotrial.conduct.errors import SessionExpired
+from oncotrial.conduct.errors import SessionExpiredError
 from oncotrial.conduct.sessions import SessionInfo, resume_session
 from oncotrial.conduct.study import Study
 
@@ -40,7 +40,7 @@ SECURITY_HEADERS = {
 }
 
 
-class CsrfRefused(Exception):
+class CsrfError(Exception):
     """A state-changing request without the right CSRF token."""
 
 
@@ -52,7 +52,7 @@ def bearer_token(request: Request) -> str | None:
 
 
 def session_of(request: Request, study: Study) -> SessionInfo:
-    """The live session of the request (cookie or bearer token), else :class:`SessionExpired`."""
+    """The live session of the request (cookie or bearer token); else SessionExpiredError."""
     cached = getattr(request.state, "session_info", None)
     if cached is not None:
         return cached
@@ -73,7 +73,7 @@ def check_csrf(request: Request, info: SessionInfo, form_token: str | None = Non
         return
     given = form_token or request.headers.get(CSRF_HEADER)
     if not same_token(given, info.csrf_token):
-        raise CsrfRefused("the request's CSRF token is missing or wrong: reload the page")
+        raise CsrfError("the request's CSRF token is missing or wrong: reload the page")
 
 
 def set_session_cookie(response: Response, token: str, secure: bool) -> None:
@@ -107,10 +107,10 @@ def client_of(request: Request) -> str:
 
 __all__ = [
     "CSRF_FIELD",
-    "CsrfRefused",
+    "CsrfError",
     "SESSION_COOKIE",
     "SECURITY_HEADERS",
-    "SessionExpired",
+    "SessionExpiredError",
     "check_csrf",
     "session_of",
 ]

@@ -1,5 +1,6 @@
-"""The trial application: SDTM IE (criteria not met at screening), users' sites, access events, login throttle, web sessions, form
-entries, data queries, e-signatures; on PostgreSQL, row-level security by site.
+"""The trial application: SDTM IE (criteria not met at screening), users' sites, access
+events, login throttle, web sessions, form entries, data queries, e-signatures; on PostgreSQL,
+row-level security by site.
 
 Revision ID: 0003
 Revises: 0002
@@ -225,7 +226,10 @@ def _row_level_security() -> None:
             )
         )
     op.execute(sa.text("ALTER TABLE cohort_slots ENABLE ROW LEVEL SECURITY"))
-    slot_visible = "usubjid IS NULL OR EXISTS (SELECT 1 FROM subjects s WHERE s.usubjid = cohort_slots.usubjid)"
+    slot_visible = (
+        "usubjid IS NULL OR "
+        "EXISTS (SELECT 1 FROM subjects s WHERE s.usubjid = cohort_slots.usubjid)"
+    )
     op.execute(
         sa.text(
             f"CREATE POLICY site_isolation ON cohort_slots USING ({slot_visible}) "
