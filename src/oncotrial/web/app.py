@@ -96,6 +96,7 @@ def create_app(study: Study, *, secure_cookies: bool = False) -> FastAPI:
         openapi_url="/api/openapi.json",
         docs_url="/api/docs",
         redoc_url=None,
+        swagger_ui_oauth2_redirect_url=None,
     )
     app.state.study = study
     app.state.secure_cookies = secure_cookies

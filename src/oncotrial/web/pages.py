@@ -63,7 +63,7 @@ def render(
     template: str,
     actor: Actor | None,
     csrf: str | None,
-    status: int = 200,
+    http_status: int = 200,
     **context: Any,
 ) -> HTMLResponse:
     study = _study(request)
@@ -78,7 +78,7 @@ def render(
             "may": (lambda action: actor is not None and actor.may(Action[action])),
             **context,
         },
-        status_code=status,
+        status_code=http_status,
     )
 
 
@@ -118,7 +118,7 @@ async def login(request: Request) -> Response:
             "login.html.j2",
             None,
             None,
-            status=401,
+            http_status=401,
             login_token=token,
             next=target,
             error=str(exc),
@@ -196,7 +196,7 @@ async def screen_subject(request: Request) -> Response:
             "screen.html.j2",
             actor,
             csrf,
-            status=422,
+            http_status=422,
             form=form,
             values=values,
             errors=field_errors(exc),
@@ -300,7 +300,7 @@ async def save_new_form(request: Request, usubjid: str, code: str) -> Response:
             "form.html.j2",
             actor,
             csrf,
-            status=422,
+            http_status=422,
             form=form,
             subject=summary,
             values=values,
@@ -327,7 +327,7 @@ async def _form_page(
     *,
     values: dict[str, Any] | None = None,
     errors: dict[str, list[str]] | None = None,
-    status: int = 200,
+    http_status: int = 200,
     message: str | None = None,
 ) -> Response:
     study = _study(request)
@@ -341,7 +341,7 @@ async def _form_page(
         "form.html.j2",
         actor,
         csrf,
-        status=status,
+        http_status=http_status,
         form=study.form(code),
         subject=summary,
         values=values if values is not None else saved.values,
@@ -395,7 +395,7 @@ async def save_form_edit(request: Request, usubjid: str, code: str, instance: st
             instance,
             values=values,
             errors=field_errors(exc),
-            status=422,
+            http_status=422,
         )
     except ValueError as exc:
         return await _form_page(
@@ -407,7 +407,7 @@ async def save_form_edit(request: Request, usubjid: str, code: str, instance: st
             instance,
             values=values,
             errors={"reason": [str(exc)]},
-            status=422,
+            http_status=422,
         )
     return redirect(_form_url(usubjid, code, instance, saved=True))
 
@@ -446,7 +446,7 @@ async def sign_form(request: Request, entry_id: int) -> Response:
             saved.form,
             saved.instance,
             errors={"password": [str(exc)]},
-            status=401,
+            http_status=401,
         )
     return redirect(_form_url(saved.usubjid, saved.form, saved.instance))
 
