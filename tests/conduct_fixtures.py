@@ -90,7 +90,11 @@ def eligible_answers(study: Study) -> dict[str, str]:
 
 
 def enrolled_subject(
-    study: Study, who: Actor, site: str = "01", *, consent: str = "2025-01-06",
+    study: Study,
+    who: Actor,
+    site: str = "01",
+    *,
+    consent: str = "2025-01-06",
     first_dose: str | None = "2025-01-13",
 ) -> str:
     """Screen, enrol and (when ``first_dose``) dose one subject; its USUBJID."""

@@ -51,13 +51,13 @@ def test_account_rules(study: Study) -> None:
     with pytest.raises(InvalidInputError, match="12 characters"):
         accounts.add_user(study, admin, "short", "monitor", "tooshort", full_name="S")
     with pytest.raises(InvalidInputError, match="user name"):
-        accounts.add_user(study, admin, "newmon", "monitor", "newmon-is-in-it-123",
-                          full_name="N")
+        accounts.add_user(study, admin, "newmon", "monitor", "newmon-is-in-it-123", full_name="N")
     with pytest.raises(InvalidInputError, match="sites"):
         accounts.add_user(study, admin, "crc09", "coordinator", PASSWORD, full_name="C")
     with pytest.raises(InvalidInputError, match="central"):
-        accounts.add_user(study, admin, "dm2", "data_manager", PASSWORD, full_name="D",
-                          sites=["01"])
+        accounts.add_user(
+            study, admin, "dm2", "data_manager", PASSWORD, full_name="D", sites=["01"]
+        )
     with pytest.raises(InvalidInputError, match="exists"):
         accounts.add_user(study, admin, "dm", "data_manager", PASSWORD, full_name="D")
     with pytest.raises(PermissionDeniedError):
@@ -71,8 +71,11 @@ def test_lockout_after_repeated_failures_and_every_attempt_audited(study: Study)
             accounts.authenticate(study, "crc01", "wrong password!", "test")
     with pytest.raises(AuthenticationError):
         accounts.authenticate(study, "crc01", PASSWORD, "test")  # locked: even the right one
-    kinds = [e["kind"] for e in accounts.access_events(study, actor(study, "adm"))
-             if e["username"] == "crc01"]
+    kinds = [
+        e["kind"]
+        for e in accounts.access_events(study, actor(study, "adm"))
+        if e["username"] == "crc01"
+    ]
     assert kinds.count("login_failed") == limit
     assert "account_locked" in kinds and "login_refused_locked" in kinds
     with study.engine.begin() as connection:  # the lockout's 15 minutes have passed

@@ -46,14 +46,18 @@ def test_query_lifecycle_and_who_may_do_what(module_study: Study) -> None:
     queries.answer_query(study, crc, query.id, "platelets 20 x 10^9/L on 2025-01-25")
     closed = queries.close_query(study, dm, query.id, "confirmed against source")
     assert (closed.status, closed.closed_by, closed.resolution) == (
-        "closed", "dm", "confirmed against source")
+        "closed",
+        "dm",
+        "confirmed against source",
+    )
     with pytest.raises(StateError):
         queries.answer_query(study, crc, query.id, "too late")
     listed = queries.list_queries(study, dm, site="01")
     assert all(q.site == "01" for q in listed) and query.id in {q.id for q in listed}
     assert [q.opened_at for q in listed] == sorted(q.opened_at for q in listed)
     assert queries.list_queries(study, actor(study, "crc02")) == [] or all(
-        q.site == "02" for q in queries.list_queries(study, actor(study, "crc02")))
+        q.site == "02" for q in queries.list_queries(study, actor(study, "crc02"))
+    )
 
 
 def test_review_states_signature_and_invalidation(module_study: Study) -> None:
@@ -74,8 +78,16 @@ def test_review_states_signature_and_invalidation(module_study: Study) -> None:
         review.sign(study, inv, form_id, PASSWORD)
     assert review.transition(study, dm, form_id, "lock") == "locked"
     with pytest.raises(StateError, match="locked"):
-        entry.save_form(study, crc, usubjid, "AE", AE_VALUES | {"grade": "3"},
-                        instance=saved.instance, reason="x", expected_version=None)
+        entry.save_form(
+            study,
+            crc,
+            usubjid,
+            "AE",
+            AE_VALUES | {"grade": "3"},
+            instance=saved.instance,
+            reason="x",
+            expected_version=None,
+        )
     with pytest.raises(AuthenticationError):
         review.sign(study, inv, form_id, "not the password")
     assert "signature_refused" in {e["kind"] for e in access_events(study, actor(study, "adm"))}
@@ -90,11 +102,19 @@ def test_review_states_signature_and_invalidation(module_study: Study) -> None:
     with pytest.raises(Exception, match="reason"):
         review.transition(study, dm, form_id, "unlock")
     assert review.transition(study, dm, form_id, "unlock", reason="correct the end date") == (
-        "verified")
+        "verified"
+    )
     opened = entry.get_entry(study, crc, form_id)
-    entry.save_form(study, crc, usubjid, "AE", opened.values | {"end": "2025-02-12"},
-                    instance=saved.instance, reason="end date per discharge letter",
-                    expected_version=opened.row_version)
+    entry.save_form(
+        study,
+        crc,
+        usubjid,
+        "AE",
+        opened.values | {"end": "2025-02-12"},
+        instance=saved.instance,
+        reason="end date per discharge letter",
+        expected_version=opened.row_version,
+    )
     [after] = review.signatures(study, inv, form_id)
     assert not after.valid
     assert after.invalidated_by == "crc01"
@@ -113,8 +133,9 @@ def test_a_change_by_another_door_shows_the_signature_invalid(module_study: Stud
     store = Store(study.engine)
     [(domain, record_id)] = entry.get_entry(study, inv, saved.entry_id).records
     record = store.record(domain, record_id)
-    store.update_record(domain, record_id, {"AETOXGR": "3"}, "db-admin", "direct fix",
-                        record.row_version)
+    store.update_record(
+        domain, record_id, {"AETOXGR": "3"}, "db-admin", "direct fix", record.row_version
+    )
     current = entry.get_entry(study, inv, saved.entry_id)
     assert not current.content_intact
     [signature] = review.signatures(study, inv, saved.entry_id)
@@ -126,8 +147,15 @@ def test_the_audit_trail_of_a_form_is_one_call_away(module_study: Study) -> None
     crc = actor(study, "crc01")
     usubjid = enrolled_subject(study, crc)
     saved = entry.save_form(study, crc, usubjid, "AE", AE_VALUES)
-    entry.save_form(study, crc, usubjid, "AE", AE_VALUES | {"grade": "3"},
-                    instance=saved.instance, reason="grade per source")
+    entry.save_form(
+        study,
+        crc,
+        usubjid,
+        "AE",
+        AE_VALUES | {"grade": "3"},
+        instance=saved.instance,
+        reason="grade per source",
+    )
     review.transition(study, crc, saved.entry_id, "complete")
     rows = trail.form_trail(study, actor(study, "mon"), saved.entry_id)
     actions = [(r.what.split(" #")[0], r.action, r.field) for r in rows]
@@ -136,7 +164,11 @@ def test_the_audit_trail_of_a_form_is_one_call_away(module_study: Study) -> None
     assert ("form", "UPDATE", "status") in actions
     grade = next(r for r in rows if r.field == "AETOXGR")
     assert (grade.old_value, grade.new_value, grade.reason, grade.user) == (
-        "4", "3", "grade per source", "crc01")
+        "4",
+        "3",
+        "grade per source",
+        "crc01",
+    )
     assert [r.seq for r in rows] == sorted(r.seq for r in rows)
     with pytest.raises(NotFoundError):
         trail.form_trail(study, actor(study, "crc02"), saved.entry_id)

@@ -67,8 +67,13 @@ def secured(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Study, s
 def populate(study: Study, who: Actor, site: str) -> str:
     """A subject at ``site`` with records in every subject table (a query, an IE record)."""
     usubjid = enrolled_subject(study, who, site=site)
-    entry.save_form(study, who, usubjid, "DM", {"age": "60", "sex": "M", "etiology": "HBV",
-                                               "bclc": "C", "child_pugh": "A5"})
+    entry.save_form(
+        study,
+        who,
+        usubjid,
+        "DM",
+        {"age": "60", "sex": "M", "etiology": "HBV", "bclc": "C", "child_pugh": "A5"},
+    )
     entry.save_form(study, who, usubjid, "AE", AE_VALUES | {"end": "2025-02"})
     answers = eligible_answers(study) | {"crit_IN04": "N"}
     entry.screen(study, who, {"site": site, "consent_date": "2025-01-06", **answers})
@@ -129,8 +134,10 @@ def test_a_query_that_bypasses_the_application_sees_only_its_site(
         connection.rollback()
         with pytest.raises(Exception, match="row-level security"):
             connection.execute(
-                text("INSERT INTO subjects (usubjid, site_code, status) VALUES ('02-999', '02', "
-                     "'screening')")
+                text(
+                    "INSERT INTO subjects (usubjid, site_code, status) VALUES ('02-999', '02', "
+                    "'screening')"
+                )
             )
         connection.rollback()
     assert successes == 0

@@ -27,8 +27,9 @@ def test_login_cookie_flags_and_session_fixation(study: Study) -> None:
     assert web.get("/").status_code == 303  # a planted token opens nothing
     page = web.get("/login")
     token = CSRF.search(page.text).group(1)  # type: ignore[union-attr]
-    response = web.post("/login", data={"username": "crc01", "password": PASSWORD,
-                                        "csrf_token": token})
+    response = web.post(
+        "/login", data={"username": "crc01", "password": PASSWORD, "csrf_token": token}
+    )
     cookie = response.headers["set-cookie"]
     assert "HttpOnly" in cookie and "SameSite=strict" in cookie and "Path=/" in cookie
     issued = response.cookies.get("oncotrial_session")
@@ -44,23 +45,44 @@ def test_csrf_token_missing_or_wrong_is_refused(study: Study) -> None:
     csrf = login(web, "crc01")
     crc = actor(study, "crc01")
     usubjid = enrolled_subject(study, crc)
-    form = {"term": "Rash", "grade": "2", "start": "2025-01-20", "serious": "N",
-            "rel_donafenib": "POSSIBLY RELATED", "rel_toripalimab": "NOT RELATED"}
+    form = {
+        "term": "Rash",
+        "grade": "2",
+        "start": "2025-01-20",
+        "serious": "N",
+        "rel_donafenib": "POSSIBLY RELATED",
+        "rel_toripalimab": "NOT RELATED",
+    }
     assert web.post(f"/subjects/{usubjid}/forms/AE", data=form).status_code == 403
-    assert web.post(f"/subjects/{usubjid}/forms/AE",
-                    data={**form, "csrf_token": "forged"}).status_code == 403
+    assert (
+        web.post(f"/subjects/{usubjid}/forms/AE", data={**form, "csrf_token": "forged"}).status_code
+        == 403
+    )
     assert web.post("/logout", data={}).status_code == 403
     assert web.post(f"/api/subjects/{usubjid}/forms/AE", json={"values": form}).status_code == 403
-    assert web.post(f"/api/subjects/{usubjid}/forms/AE", json={"values": form},
-                    headers={"X-CSRF-Token": csrf}).status_code == 201
-    assert web.post(f"/subjects/{usubjid}/forms/AE",
-                    data={**form, "csrf_token": csrf}).status_code == 303
+    assert (
+        web.post(
+            f"/api/subjects/{usubjid}/forms/AE",
+            json={"values": form},
+            headers={"X-CSRF-Token": csrf},
+        ).status_code
+        == 201
+    )
+    assert (
+        web.post(f"/subjects/{usubjid}/forms/AE", data={**form, "csrf_token": csrf}).status_code
+        == 303
+    )
     api = client(study)
-    assert api.post(f"/api/subjects/{usubjid}/forms/AE", json={"values": form},
-                    headers=bearer(api, "crc01")).status_code == 201
+    assert (
+        api.post(
+            f"/api/subjects/{usubjid}/forms/AE", json={"values": form}, headers=bearer(api, "crc01")
+        ).status_code
+        == 201
+    )
     fresh = client(study)
     assert fresh.post("/login", data={"username": "crc01", "password": PASSWORD}).status_code == (
-        403)
+        403
+    )
 
 
 def test_lockout_over_the_web_and_no_open_redirect(study: Study) -> None:
@@ -68,15 +90,25 @@ def test_lockout_over_the_web_and_no_open_redirect(study: Study) -> None:
     for _ in range(study.policy.lockout_failures):
         page = web.get("/login")
         token = CSRF.search(page.text).group(1)  # type: ignore[union-attr]
-        refused = web.post("/login", data={"username": "crc02", "password": "wrong password!",
-                                           "csrf_token": token})
+        refused = web.post(
+            "/login", data={"username": "crc02", "password": "wrong password!", "csrf_token": token}
+        )
         assert refused.status_code == 401 and "wrong user name or password" in refused.text
-    assert web.post("/api/session", json={"username": "crc02", "password": PASSWORD}
-                    ).status_code == 401
+    assert (
+        web.post("/api/session", json={"username": "crc02", "password": PASSWORD}).status_code
+        == 401
+    )
     page = web.get("/login")
     token = CSRF.search(page.text).group(1)  # type: ignore[union-attr]
-    response = web.post("/login", data={"username": "dm", "password": PASSWORD,
-                                        "csrf_token": token, "next": "//evil.example/x"})
+    response = web.post(
+        "/login",
+        data={
+            "username": "dm",
+            "password": PASSWORD,
+            "csrf_token": token,
+            "next": "//evil.example/x",
+        },
+    )
     assert response.headers["location"] == "/"
 
 
@@ -166,8 +198,13 @@ def other_site(module_study: Study) -> Iterator[dict[str, Any]]:
     usubjid = enrolled_subject(study, crc02, site="02")
     saved = entry.save_form(study, crc02, usubjid, "AE", AE_VALUES)
     query = queries.open_query(study, actor(study, "dm"), saved.entry_id, "grade", "check")
-    yield {"usubjid": usubjid, "entry_id": saved.entry_id, "query_id": query.id,
-           "instance": saved.instance, "row_version": saved.row_version}
+    yield {
+        "usubjid": usubjid,
+        "entry_id": saved.entry_id,
+        "query_id": query.id,
+        "instance": saved.instance,
+        "row_version": saved.row_version,
+    }
 
 
 def _fill(path: str, target: dict[str, Any]) -> str:
@@ -190,8 +227,10 @@ def _payload(method: str, path: str, target: dict[str, Any], csrf: str) -> dict[
             "/api/subjects": {"values": values},
             "/api/subjects/{usubjid}/forms/{code}": {"values": AE_VALUES},
             "/api/subjects/{usubjid}/forms/{code}/{instance}": {
-                "values": AE_VALUES | {"grade": "3"}, "reason": "probe",
-                "row_version": target["row_version"]},
+                "values": AE_VALUES | {"grade": "3"},
+                "reason": "probe",
+                "row_version": target["row_version"],
+            },
             "/api/entries/{entry_id}/review": {"action": "complete"},
             "/api/entries/{entry_id}/signature": {"password": PASSWORD},
             "/api/entries/{entry_id}/queries": {"field": "grade", "message": "probe"},
@@ -199,9 +238,18 @@ def _payload(method: str, path: str, target: dict[str, Any], csrf: str) -> dict[
             "/api/queries/{query_id}/close": {"text": "probe"},
         }
         return {"json": bodies.get(path, {}), "headers": {"X-CSRF-Token": csrf}}
-    form = {"csrf_token": csrf, "reason": "probe", "text": "probe", "message": "probe",
-            "action": "complete", "field": "grade", "password": PASSWORD,
-            "row_version": str(target["row_version"]), **AE_VALUES, "grade": "3"}
+    form = {
+        "csrf_token": csrf,
+        "reason": "probe",
+        "text": "probe",
+        "message": "probe",
+        "action": "complete",
+        "field": "grade",
+        "password": PASSWORD,
+        "row_version": str(target["row_version"]),
+        **AE_VALUES,
+        "grade": "3",
+    }
     return {"data": form}
 
 
@@ -240,13 +288,24 @@ def own_site(module_study: Study) -> Iterator[dict[str, Any]]:
     usubjid = enrolled_subject(study, crc01)
     saved = entry.save_form(study, crc01, usubjid, "AE", AE_VALUES)
     query = queries.open_query(study, actor(study, "dm"), saved.entry_id, "grade", "check")
-    yield {"usubjid": usubjid, "entry_id": saved.entry_id, "query_id": query.id,
-           "instance": saved.instance, "row_version": saved.row_version}
+    yield {
+        "usubjid": usubjid,
+        "entry_id": saved.entry_id,
+        "query_id": query.id,
+        "instance": saved.instance,
+        "row_version": saved.row_version,
+    }
 
 
-USERS_OF = {Role.investigator: "inv01", Role.coordinator: "crc01", Role.data_manager: "dm",
-            Role.monitor: "mon", Role.statistician: "stat", Role.committee: "dec",
-            Role.admin: "adm"}
+USERS_OF = {
+    Role.investigator: "inv01",
+    Role.coordinator: "crc01",
+    Role.data_manager: "dm",
+    Role.monitor: "mon",
+    Role.statistician: "stat",
+    Role.committee: "dec",
+    Role.admin: "adm",
+}
 
 
 @pytest.mark.parametrize("role", list(Role))

@@ -15,7 +15,7 @@ from pydantic import BaseModel, Field
 from oncotrial.conduct import accounts, entry, exports, queries, review, sessions, trail
 from oncotrial.conduct.roles import ROLE_TITLES, Actor
 from oncotrial.conduct.study import Study
-from oncotrial.web.security import bearer_token, check_csrf, client_of, session_of
+from oncotrial.web.security import RecordId, bearer_token, check_csrf, client_of, session_of
 
 router = APIRouter(prefix="/api", tags=["trial"])
 
@@ -116,7 +116,7 @@ class FormChange(FormValues):
 
 
 class SaveOut(BaseModel):
-    entry_id: int
+    entry_id: RecordId
     usubjid: str
     form: str
     instance: str
@@ -374,7 +374,7 @@ def change_form(
 
 @router.post("/entries/{entry_id}/review", response_model=ReviewOut, responses=ERRORS)
 def review_form(
-    entry_id: int, body: ReviewIn, request: Request, actor: Actor = Signed
+    entry_id: RecordId, body: ReviewIn, request: Request, actor: Actor = Signed
 ) -> ReviewOut:
     """Mark complete, source-verify, lock or unlock a form."""
     status = review.transition(
@@ -389,14 +389,14 @@ def review_form(
 
 
 @router.post("/entries/{entry_id}/signature", response_model=SignatureOut, responses=ERRORS)
-def sign(entry_id: int, body: SignIn, request: Request, actor: Actor = Signed) -> SignatureOut:
+def sign(entry_id: RecordId, body: SignIn, request: Request, actor: Actor = Signed) -> SignatureOut:
     """The investigator signs a locked form (the password is asked again)."""
     s = review.sign(_study(request), actor, entry_id, body.password)
     return SignatureOut(**{k: getattr(s, k) for k in SignatureOut.model_fields})
 
 
 @router.get("/entries/{entry_id}/signatures", response_model=list[SignatureOut], responses=ERRORS)
-def signatures(entry_id: int, request: Request, actor: Actor = Signed) -> list[SignatureOut]:
+def signatures(entry_id: RecordId, request: Request, actor: Actor = Signed) -> list[SignatureOut]:
     return [
         SignatureOut(**{k: getattr(s, k) for k in SignatureOut.model_fields})
         for s in review.signatures(_study(request), actor, entry_id)
@@ -404,7 +404,7 @@ def signatures(entry_id: int, request: Request, actor: Actor = Signed) -> list[S
 
 
 @router.get("/entries/{entry_id}/audit", response_model=list[TrailOut], responses=ERRORS)
-def audit(entry_id: int, request: Request, actor: Actor = Signed) -> list[TrailOut]:
+def audit(entry_id: RecordId, request: Request, actor: Actor = Signed) -> list[TrailOut]:
     """The audit trail of a form (its records, review states, queries, signatures)."""
     return [
         TrailOut(**{k: getattr(r, k) for k in TrailOut.model_fields})
@@ -428,20 +428,24 @@ def query_list(
 @router.post(
     "/entries/{entry_id}/queries", response_model=QueryOut, status_code=201, responses=ERRORS
 )
-def open_query(entry_id: int, body: QueryIn, request: Request, actor: Actor = Signed) -> QueryOut:
+def open_query(
+    entry_id: RecordId, body: QueryIn, request: Request, actor: Actor = Signed
+) -> QueryOut:
     """Open a query on a field of a form (data managers, monitors)."""
     return _query(queries.open_query(_study(request), actor, entry_id, body.field, body.message))
 
 
 @router.post("/queries/{query_id}/answer", response_model=QueryOut, responses=ERRORS)
-def answer(query_id: int, body: QueryText, request: Request, actor: Actor = Signed) -> QueryOut:
+def answer(
+    query_id: RecordId, body: QueryText, request: Request, actor: Actor = Signed
+) -> QueryOut:
     return _query(
         queries.answer_query(_study(request), actor, query_id, body.text, body.row_version)
     )
 
 
 @router.post("/queries/{query_id}/close", response_model=QueryOut, responses=ERRORS)
-def close(query_id: int, body: QueryText, request: Request, actor: Actor = Signed) -> QueryOut:
+def close(query_id: RecordId, body: QueryText, request: Request, actor: Actor = Signed) -> QueryOut:
     return _query(
         queries.close_query(
             _study(request),

@@ -139,14 +139,12 @@ def create_app(study: Study, *, secure_cookies: bool = False) -> FastAPI:
 
     async def invalid_request(request: Request, exc: RequestValidationError) -> Response:
         if request.url.path.startswith("/api"):
-            return JSONResponse(
-                {
-                    "error": "InvalidRequest",
-                    "message": "the request does not fit the API",
-                    "detail": exc.errors(),
-                },
-                status_code=422,
-            )
+            detail = [
+                {"where": [str(p) for p in e.get("loc", ())], "message": str(e.get("msg", ""))}
+                for e in exc.errors()
+            ]
+            body = {"error": "InvalidRequest", "message": "the request does not fit the API"}
+            return JSONResponse({**body, "detail": detail}, status_code=422)
         return HTMLResponse("<p>The request does not fit this page.</p>", status_code=422)
 
     app.add_exception_handler(RequestValidationError, invalid_request)  # type: ignore[arg-type]

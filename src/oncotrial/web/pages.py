@@ -28,6 +28,7 @@ from oncotrial.web.security import (
     CSRF_FIELD,
     LOGIN_CSRF_COOKIE,
     CsrfError,
+    RecordId,
     check_csrf,
     clear_session_cookie,
     client_of,
@@ -413,7 +414,7 @@ async def save_form_edit(request: Request, usubjid: str, code: str, instance: st
 
 
 @router.post("/entries/{entry_id}/review")
-async def review_form(request: Request, entry_id: int) -> Response:
+async def review_form(request: Request, entry_id: RecordId) -> Response:
     raw = await request.form()
     actor, _ = await _actor(request, raw)
     study = _study(request)
@@ -430,7 +431,7 @@ async def review_form(request: Request, entry_id: int) -> Response:
 
 
 @router.post("/entries/{entry_id}/sign")
-async def sign_form(request: Request, entry_id: int) -> Response:
+async def sign_form(request: Request, entry_id: RecordId) -> Response:
     raw = await request.form()
     actor, csrf = await _actor(request, raw)
     study = _study(request)
@@ -452,7 +453,7 @@ async def sign_form(request: Request, entry_id: int) -> Response:
 
 
 @router.get("/entries/{entry_id}/audit", response_class=HTMLResponse)
-async def audit_page(request: Request, entry_id: int) -> Response:
+async def audit_page(request: Request, entry_id: RecordId) -> Response:
     actor, csrf = await _actor(request)
     study = _study(request)
     saved = await call(entry.get_entry, study, actor, entry_id)
@@ -465,7 +466,7 @@ async def audit_page(request: Request, entry_id: int) -> Response:
 
 
 @router.post("/entries/{entry_id}/queries")
-async def raise_query(request: Request, entry_id: int) -> Response:
+async def raise_query(request: Request, entry_id: RecordId) -> Response:
     raw = await request.form()
     actor, _ = await _actor(request, raw)
     study = _study(request)
@@ -482,7 +483,7 @@ async def raise_query(request: Request, entry_id: int) -> Response:
 
 
 @router.post("/queries/{query_id}/{action}")
-async def act_on_query(request: Request, query_id: int, action: str) -> Response:
+async def act_on_query(request: Request, query_id: RecordId, action: str) -> Response:
     raw = await request.form()
     actor, _ = await _actor(request, raw)
     study = _study(request)

@@ -14,8 +14,9 @@ from __future__ import annotations
 
 import hmac
 import secrets
+from typing import Annotated
 
-from fastapi import Request
+from fastapi import Path, Request
 from starlette.responses import Response
 
 from oncotrial.conduct.errors import SessionExpiredError
@@ -27,6 +28,9 @@ LOGIN_CSRF_COOKIE = "oncotrial_login_csrf"
 CSRF_FIELD = "csrf_token"
 CSRF_HEADER = "x-csrf-token"
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+
+#: a record id in a path: a positive 32-bit integer, as the database's ids are
+RecordId = Annotated[int, Path(ge=1, le=2_147_483_647)]
 
 SECURITY_HEADERS = {
     "Content-Security-Policy": (
