@@ -13,10 +13,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from store_fixtures import BACKENDS, fresh_database
 
 from oncotrial.conduct import Actor, Study, accounts, entry, passwords
 from oncotrial.store import Store
+from store_fixtures import BACKENDS, fresh_database
 
 PROTOCOL = Path(__file__).resolve().parents[1] / "protocols" / "toripalimab-donafenib-hcc.yaml"
 PASSWORD = "correct horse battery staple"

@@ -8,8 +8,8 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 from sqlalchemy import update
-from conduct_fixtures import PASSWORD, actor
 
+from conduct_fixtures import PASSWORD, actor
 from oncotrial.conduct import (
     AuthenticationError,
     InvalidInputError,

@@ -6,8 +6,8 @@ investigator's."""
 from __future__ import annotations
 
 import pytest
-from conduct_fixtures import AE_VALUES, actor, eligible_answers, enrolled_subject
 
+from conduct_fixtures import AE_VALUES, actor, eligible_answers, enrolled_subject
 from oncotrial.conduct import FormRejectedError, StateError, Study, entry, queries
 from oncotrial.store import ConcurrentEditError, EditCheckError, ReasonRequiredError, Store
 

@@ -5,8 +5,8 @@ audit trail of a form, on SQLite and PostgreSQL."""
 from __future__ import annotations
 
 import pytest
-from conduct_fixtures import AE_VALUES, PASSWORD, actor, enrolled_subject
 
+from conduct_fixtures import AE_VALUES, PASSWORD, actor, enrolled_subject
 from oncotrial.conduct import (
     AuthenticationError,
     NotFoundError,

@@ -10,9 +10,9 @@ import uuid
 from collections.abc import Iterator
 
 import pytest
-from conduct_fixtures import AE_VALUES, actor, eligible_answers, enrolled_subject, make_study
 from sqlalchemy import create_engine, make_url, text
 
+from conduct_fixtures import AE_VALUES, actor, eligible_answers, enrolled_subject, make_study
 from oncotrial.conduct import Actor, Study, entry
 from oncotrial.conduct.scope import acting_for, bypasses_row_security, scoped_engine
 from store_fixtures import PG_ENV, PG_SKIP_REASON, fresh_database

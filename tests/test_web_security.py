@@ -7,15 +7,15 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from conduct_fixtures import AE_VALUES, PASSWORD, actor, enrolled_subject
 from fastapi.routing import APIRoute
 from starlette.routing import Route
-from web_helpers import CSRF, bearer, client, login
 
+from conduct_fixtures import AE_VALUES, PASSWORD, actor, enrolled_subject
 from oncotrial.conduct import Study, entry, queries
 from oncotrial.conduct.roles import PERMISSIONS, Action, Role
 from oncotrial.web import api, pages
 from oncotrial.web.security import SECURITY_HEADERS
+from web_helpers import CSRF, bearer, client, login
 
 pytest_plugins = ["store_fixtures", "conduct_fixtures"]
 
