@@ -15,8 +15,8 @@ from pathlib import Path
 
 import httpx
 import pytest
-from conduct_fixtures import AE_VALUES, PASSWORD, PROTOCOL, actor, enrolled_subject, make_study
 
+from conduct_fixtures import AE_VALUES, PASSWORD, PROTOCOL, actor, enrolled_subject, make_study
 from oncotrial.store import Store
 from store_fixtures import PG_ENV, PG_SKIP_REASON, fresh_database
 
