@@ -71,9 +71,13 @@ def soc_of(protocol: Protocol, term: str | None) -> str | None:
 
 
 def _day(text: str | None) -> pd.Timestamp:
+    """The day of a complete ISO 8601 date (NaT for a partial or missing one)."""
     if not text or len(text) < 10:
         return pd.NaT
-    return pd.to_datetime(text[:10], errors="coerce")
+    try:
+        return pd.Timestamp(text[:10])
+    except ValueError:
+        return pd.NaT
 
 
 def judge_dlt(
@@ -96,7 +100,7 @@ def judge_dlt(
         }
     )
     for column in ("ASTDT", "AENDT", "TRTSDT"):
-        frame[column] = pd.to_datetime(frame[column])
+        frame[column] = frame[column].astype("datetime64[ns]")
     if frame["TRTSDT"].isna().all():
         return DltJudgement("", "", "", "no first dose recorded yet", None)
     result = evaluate_dlt(

@@ -69,6 +69,8 @@ from oncotrial.store.models import (
 
 #: Rows per INSERT statement (and per progress report) in bulk imports.
 BATCH_SIZE = 5000
+#: Up to this many subjects in a write, checks read only those subjects' stored records.
+FEW_SUBJECTS = 500
 
 SUBJECT_STATUSES = (
     "screening",
@@ -566,7 +568,7 @@ class Store:
             _require_reason(reason, "store data that fails edit checks")
         with self._write(user, reason) as (session, connection):
             usubjids = sorted({r["USUBJID"] for r in text_rows if r.get("USUBJID")})
-            known = self._known_subjects(connection)
+            known = self._known_subjects(connection, usubjids)
             new_subjects = [u for u in usubjids if u not in known] if code == "DM" else []
             seq = model.seq_variable
             if seq is not None and any(not r.get(seq) for r in text_rows):
@@ -580,7 +582,7 @@ class Store:
                 seq_variable=seq,
                 known_subjects=known | set(new_subjects),
                 subject_dates=dates,
-                existing_keys=self._existing_keys(connection, model),
+                existing_keys=self._existing_keys(connection, model, among=usubjids),
             )
             if code == "DM":
                 first_row: dict[str, int] = {}
@@ -1079,20 +1081,32 @@ class Store:
         session.flush()
 
     @staticmethod
-    def _known_subjects(connection: Connection) -> set[str]:
-        return set(connection.scalars(select(Subject.usubjid)))
+    def _known_subjects(connection: Connection, among: Sequence[str] | None = None) -> set[str]:
+        """Registered subjects (only those ``among`` the given ones, when few are given)."""
+        stmt = select(Subject.usubjid)
+        if among is not None and len(among) <= FEW_SUBJECTS:
+            stmt = stmt.where(Subject.usubjid.in_(list(among)))
+        return set(connection.scalars(stmt))
 
     @staticmethod
     def _existing_keys(
-        connection: Connection, model: type[SdtmRecord], exclude_id: int | None = None
+        connection: Connection,
+        model: type[SdtmRecord],
+        exclude_id: int | None = None,
+        among: Sequence[str] | None = None,
     ) -> dict[str, int]:
+        """Duplicate keys of stored records (of the subjects ``among``, when few are given:
+        a key belongs to one subject, so a form save reads its subject's records only)."""
         table = model.__table__
         seq = model.seq_variable
         columns = [table.c.id, table.c.usubjid]  # type: ignore[attr-defined]
         if seq is not None:
             columns.append(table.c[seq.lower()])  # type: ignore[attr-defined]
+        stmt = select(*columns)
+        if among is not None and len(among) <= FEW_SUBJECTS:
+            stmt = stmt.where(table.c.usubjid.in_(list(among)))  # type: ignore[attr-defined]
         keys: dict[str, int] = {}
-        for row in connection.execute(select(*columns)):
+        for row in connection.execute(stmt):
             if row[0] == exclude_id:
                 continue
             if seq is None:
@@ -1109,9 +1123,11 @@ class Store:
         seq = model.seq_variable
         assert seq is not None
         table = model.__table__
-        stored = connection.execute(
-            select(table.c.usubjid, table.c[seq.lower()])  # type: ignore[attr-defined]
-        ).all()
+        stmt = select(table.c.usubjid, table.c[seq.lower()])  # type: ignore[attr-defined]
+        wanted = sorted({row.get("USUBJID") or "" for row in rows})
+        if len(wanted) <= FEW_SUBJECTS:
+            stmt = stmt.where(table.c.usubjid.in_(wanted))  # type: ignore[attr-defined]
+        stored = connection.execute(stmt).all()
         given = [(row.get("USUBJID") or "", row.get(seq)) for row in rows]
         highest: dict[str, int] = defaultdict(int)
         for usubjid, value in [*stored, *given]:
@@ -1253,9 +1269,11 @@ class Store:
             code,
             [merged],
             seq_variable=model.seq_variable,
-            known_subjects=self._known_subjects(connection),
+            known_subjects=self._known_subjects(connection, [usubjid]),
             subject_dates=dates,
-            existing_keys=self._existing_keys(connection, model, exclude_id=record_id),
+            existing_keys=self._existing_keys(
+                connection, model, exclude_id=record_id, among=[usubjid]
+            ),
         )
         if code == "DM" and usubjid in dates:
             findings.extend(checks.check_subject_dates(dates[usubjid], form="DM"))
