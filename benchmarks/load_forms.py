@@ -1,10 +1,12 @@
-"""Form saves under load: ``python benchmarks/load_forms.py [--seconds 30] [--think 1.0]``.
+"""Form saves under load: ``python benchmarks/load_forms.py [--seconds 30] [--think 5]``.
 
 Starts ``oncotrial serve`` on a free loopback port (only 127.0.0.1 is ever contacted), on a
 fresh SQLite file and — when ``ONCOTRIAL_TEST_PG`` (or ``--postgresql URL``) names a server — on a
 fresh PostgreSQL schema (dropped afterwards). 50 simulated site users (coordinators at 5
 sites), each signed in with its own session, save adverse-event forms through the JSON API for
-a fixed time, each waiting ``--think`` seconds between saves (0: as fast as the server answers).
+a fixed time, each waiting a random time between saves (exponential, mean ``--think`` seconds;
+users start at random moments of the first interval, so saves arrive as a Poisson stream;
+``--think 0``: every user saves again as soon as the server answers, the saturation test).
 Every save goes through the whole path: session, CSRF-free bearer token, permission table,
 the store's edit checks, the audit trail, the protocol's DLT judgement and the form entry.
 
@@ -20,6 +22,7 @@ import argparse
 import asyncio
 import json
 import os
+import random
 import socket
 import statistics
 import subprocess
@@ -155,7 +158,10 @@ async def simulate(
         async def user(index: int) -> None:
             name, usubjid = pairs[index]
             headers = {"Authorization": f"Bearer {tokens[index]}"}
+            rng = random.Random(index)
             n = 0
+            if think:
+                await asyncio.sleep(rng.uniform(0, think))  # users do not start in step
             while time.monotonic() < stop:
                 term = f"Fatigue {name}-{n}"
                 values = {
@@ -179,7 +185,8 @@ async def simulate(
                     failures.append(f"{response.status_code} {response.text[:200]}")
                 n += 1
                 if think:
-                    await asyncio.sleep(think)
+                    pause = min(rng.expovariate(1 / think), stop - time.monotonic())
+                    await asyncio.sleep(max(pause, 0.0))
 
         started = time.monotonic()
         await asyncio.gather(*(user(i) for i in range(len(pairs))))
@@ -241,7 +248,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--seconds", type=float, default=30.0, help="Duration of the load.")
     parser.add_argument(
-        "--think", type=float, default=1.0, help="Seconds each user waits between saves (0: none)."
+        "--think", type=float, default=5.0, help="Mean seconds between a user's saves (0: none)."
     )
     parser.add_argument("--workers", type=int, default=2, help="Server processes.")
     parser.add_argument("--users", type=int, default=USERS, help="Simulated site users.")

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import io
 import zipfile
+from pathlib import Path
 from xml.etree import ElementTree as ET
 
 import pytest
@@ -164,6 +165,18 @@ def test_the_casebook_of_a_subject(study: Study) -> None:
 #: the application whose OpenAPI description is fuzzed; each test run points it at a study
 FUZZED_APP = create_app(Study(scoped_engine("sqlite:///never-opened.db"), load_protocol(PROTOCOL)))
 schema = schemathesis.openapi.from_asgi("/api/openapi.json", FUZZED_APP)
+
+
+@pytest.mark.skipif(
+    not Path("/usr/bin/chromium").exists(),
+    reason="Chromium is absent (apt-get install -y chromium): no PDF casebook",
+)
+def test_the_casebook_as_pdf(study: Study) -> None:
+    done = _journey(study)
+    response = done["web"].get(
+        f"/subjects/{done['usubjid']}/casebook?pdf=1", headers=bearer(done["web"], "dm")
+    )
+    assert response.status_code == 200 and response.content.startswith(b"%PDF")
 
 
 @pytest.fixture(scope="module")
