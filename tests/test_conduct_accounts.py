@@ -132,3 +132,15 @@ def test_disabling_or_changing_a_role_ends_the_users_sessions(study: Study) -> N
     with pytest.raises(AuthenticationError):
         accounts.authenticate(study, "crc02", PASSWORD)
     assert not next(u for u in accounts.list_users(study, admin) if u.username == "crc02").active
+
+
+def test_the_roles_page_of_the_docs_is_the_enforced_table() -> None:
+    from pathlib import Path
+
+    from oncotrial.conduct.roles import ROLE_TITLES
+
+    doc = (Path(__file__).resolve().parents[1] / "docs" / "roles.md").read_text()
+    titles = [ROLE_TITLES[r] for r in Role]
+    for action, allowed in permission_rows():
+        row = f"| {action} | " + " | ".join("✓" if t in allowed else "" for t in titles) + " |"
+        assert row in doc, action
