@@ -43,6 +43,9 @@ ByOption = typer.Option(
 ProtocolOption = typer.Option(
     None, "--protocol", "-p", help="Protocol YAML (default: the shipped study's)."
 )
+PasswordStdinOption = typer.Option(
+    False, "--password-stdin", help="Read the password from standard input (no prompt)."
+)
 
 
 @contextmanager
@@ -55,10 +58,17 @@ def conduct_errors() -> Iterator[None]:
             raise CliError(str(exc)) from exc
 
 
-def open_study(db: str, protocol: Path | None) -> Study:
+@contextmanager
+def console_study(db: str, protocol: Path | None) -> Iterator[Study]:
+    """The study of ``db`` for one console command; refusals become plain error lines."""
     from oncotrial.cli.main import shipped_protocol
 
-    return Study.open(database_url(db), protocol or shipped_protocol())
+    with conduct_errors():
+        study = Study.open(database_url(db), protocol or shipped_protocol())
+        try:
+            yield study
+        finally:
+            study.close()
 
 
 def console_actor(by: str | None) -> Actor:
@@ -93,29 +103,23 @@ def users_add(
     site: list[str] = typer.Option(
         [], "--site", help="A site of a site investigator or coordinator (repeat for several)."
     ),
-    password_stdin: bool = typer.Option(
-        False, "--password-stdin", help="Read the password from standard input (no prompt)."
-    ),
+    password_stdin: bool = PasswordStdinOption,
     db: str = DbOption,
     protocol: Path | None = ProtocolOption,
     by: str | None = ByOption,
     fmt: OutputFormat = FormatOption,
 ) -> None:
     """Add a named user account (passwords are stored as argon2id hashes only)."""
-    with conduct_errors():
-        study = open_study(db, protocol)
-        try:
-            info = accounts.add_user(
-                study,
-                console_actor(by),
-                username,
-                role,
-                _password(password_stdin),
-                full_name=name,
-                sites=site,
-            )
-        finally:
-            study.close()
+    with console_study(db, protocol) as study:
+        info = accounts.add_user(
+            study,
+            console_actor(by),
+            username,
+            role,
+            _password(password_stdin),
+            full_name=name,
+            sites=site,
+        )
         if fmt is OutputFormat.json:
             emit_json({"added": asdict(info)})
         else:
@@ -131,12 +135,8 @@ def users_list(
     fmt: OutputFormat = FormatOption,
 ) -> None:
     """List every account with its role, sites and whether it is active."""
-    with conduct_errors():
-        study = open_study(db, protocol)
-        try:
-            users = accounts.list_users(study, console_actor(by))
-        finally:
-            study.close()
+    with console_study(db, protocol) as study:
+        users = accounts.list_users(study, console_actor(by))
         _show_users(users, fmt)
 
 
@@ -151,12 +151,8 @@ def users_disable(
     fmt: OutputFormat = FormatOption,
 ) -> None:
     """Disable an account (it is kept, never deleted; its sessions end at once)."""
-    with conduct_errors():
-        study = open_study(db, protocol)
-        try:
-            info = accounts.set_active(study, console_actor(by), username, enable, reason)
-        finally:
-            study.close()
+    with console_study(db, protocol) as study:
+        info = accounts.set_active(study, console_actor(by), username, enable, reason)
         if fmt is OutputFormat.json:
             emit_json({"user": asdict(info)})
         else:
@@ -175,14 +171,10 @@ def users_set_role(
     fmt: OutputFormat = FormatOption,
 ) -> None:
     """Change a user's role (and sites); audited, and the user's sessions end."""
-    with conduct_errors():
-        study = open_study(db, protocol)
-        try:
-            info = accounts.set_role(
-                study, console_actor(by), username, role, reason, sites=site or None
-            )
-        finally:
-            study.close()
+    with console_study(db, protocol) as study:
+        info = accounts.set_role(
+            study, console_actor(by), username, role, reason, sites=site or None
+        )
         if fmt is OutputFormat.json:
             emit_json({"user": asdict(info)})
         else:
@@ -192,21 +184,15 @@ def users_set_role(
 @users_app.command("set-password")
 def users_set_password(
     username: str = typer.Argument(..., help="The account."),
-    password_stdin: bool = typer.Option(
-        False, "--password-stdin", help="Read the password from standard input (no prompt)."
-    ),
+    password_stdin: bool = PasswordStdinOption,
     db: str = DbOption,
     protocol: Path | None = ProtocolOption,
     by: str | None = ByOption,
     fmt: OutputFormat = FormatOption,
 ) -> None:
     """Set a new password (and end the user's sessions and lockout)."""
-    with conduct_errors():
-        study = open_study(db, protocol)
-        try:
-            accounts.set_password(study, console_actor(by), username, _password(password_stdin))
-        finally:
-            study.close()
+    with console_study(db, protocol) as study:
+        accounts.set_password(study, console_actor(by), username, _password(password_stdin))
         if fmt is OutputFormat.json:
             emit_json({"user": username, "password_set": True})
         else:
@@ -224,12 +210,8 @@ def sites_add(
     fmt: OutputFormat = FormatOption,
 ) -> None:
     """Register a clinical site."""
-    with conduct_errors():
-        study = open_study(db, protocol)
-        try:
-            info = accounts.add_site(study, console_actor(by), code, name=name, country=country)
-        finally:
-            study.close()
+    with console_study(db, protocol) as study:
+        info = accounts.add_site(study, console_actor(by), code, name=name, country=country)
         if fmt is OutputFormat.json:
             emit_json({"added": asdict(info)})
         else:
@@ -244,12 +226,8 @@ def sites_list(
     fmt: OutputFormat = FormatOption,
 ) -> None:
     """List the sites of the study."""
-    with conduct_errors():
-        study = open_study(db, protocol)
-        try:
-            sites = accounts.list_sites(study, console_actor(by))
-        finally:
-            study.close()
+    with console_study(db, protocol) as study:
+        sites = accounts.list_sites(study, console_actor(by))
         if fmt is OutputFormat.json:
             emit_json({"sites": [asdict(s) for s in sites]})
             return

@@ -13,8 +13,11 @@ from fastapi.responses import Response
 from pydantic import BaseModel, Field
 
 from oncotrial.conduct import accounts, entry, exports, queries, review, sessions, trail
+from oncotrial.conduct.entry import EntryInfo, SaveResult, SubjectSummary
+from oncotrial.conduct.review import SignatureInfo
 from oncotrial.conduct.roles import ROLE_TITLES, Actor
 from oncotrial.conduct.study import Study
+from oncotrial.conduct.trail import TrailRow
 from oncotrial.web.security import RecordId, bearer_token, check_csrf, client_of, session_of
 
 router = APIRouter(prefix="/api", tags=["trial"])
@@ -93,19 +96,6 @@ class SiteOut(BaseModel):
     country: str | None
 
 
-class SubjectOut(BaseModel):
-    usubjid: str
-    site: str | None
-    status: str
-    consent_date: str | None
-    first_dose_date: str | None
-    dose_level: str | None
-    dose_name: str
-    cohort: int | None
-    forms: int
-    open_queries: int
-
-
 class FormValues(BaseModel):
     values: dict[str, FormValue] = Field(default_factory=dict)
 
@@ -113,36 +103,6 @@ class FormValues(BaseModel):
 class FormChange(FormValues):
     reason: str = Field(min_length=1, max_length=2000)
     row_version: int | None = None
-
-
-class SaveOut(BaseModel):
-    entry_id: RecordId
-    usubjid: str
-    form: str
-    instance: str
-    status: str
-    row_version: int
-    warnings: list[str]
-    computed: dict[str, str]
-    queries_opened: list[int]
-    queries_closed: int
-
-
-class EntryOut(BaseModel):
-    id: int
-    usubjid: str
-    site: str | None
-    form: str
-    title: str
-    instance: str
-    status: str
-    values: dict[str, Any]
-    records: list[tuple[str, int]]
-    content_hash: str
-    content_intact: bool
-    row_version: int
-    updated_by: str
-    updated_at: datetime
 
 
 class ReviewIn(BaseModel):
@@ -157,30 +117,6 @@ class ReviewOut(BaseModel):
 
 class SignIn(BaseModel):
     password: str = Field(max_length=1000)
-
-
-class SignatureOut(BaseModel):
-    id: int
-    printed_name: str
-    username: str
-    meaning: str
-    signed_at: datetime
-    content_hash: str
-    valid: bool
-    invalidated_at: datetime | None
-    invalidation_reason: str | None
-
-
-class TrailOut(BaseModel):
-    seq: int
-    changed_at: str
-    user: str
-    action: str
-    what: str
-    field: str | None
-    old_value: str | None
-    new_value: str | None
-    reason: str | None
 
 
 class QueryIn(BaseModel):
@@ -227,14 +163,6 @@ def _user(actor: Actor) -> UserOut:
 def _query(q: queries.QueryInfo) -> QueryOut:
     data = {k: getattr(q, k) for k in QueryOut.model_fields if k != "age_days"}
     return QueryOut(**data, age_days=q.age_days())
-
-
-def _entry(e: entry.EntryInfo) -> EntryOut:
-    return EntryOut(**{k: getattr(e, k) for k in EntryOut.model_fields})
-
-
-def _save(result: entry.SaveResult) -> SaveOut:
-    return SaveOut(**{k: getattr(result, k) for k in SaveOut.model_fields})
 
 
 # ---------------------------------------------------------------------------------------------
@@ -304,50 +232,52 @@ def sites(request: Request, actor: Actor = Signed) -> list[SiteOut]:
     ]
 
 
-@router.get("/subjects", response_model=list[SubjectOut], responses=ERRORS)
-def subjects(request: Request, site: str | None = None, actor: Actor = Signed) -> list[SubjectOut]:
+@router.get("/subjects", response_model=list[SubjectSummary], responses=ERRORS)
+def subjects(
+    request: Request, site: str | None = None, actor: Actor = Signed
+) -> list[SubjectSummary]:
     """The subjects the caller may see (optionally of one site)."""
-    rows = entry.list_subjects(_study(request), actor, site)
-    return [SubjectOut(**{k: getattr(s, k) for k in SubjectOut.model_fields}) for s in rows]
+    return entry.list_subjects(_study(request), actor, site)
 
 
-@router.post("/subjects", response_model=SaveOut, status_code=201, responses=ERRORS)
-def screen(body: FormValues, request: Request, actor: Actor = Signed) -> SaveOut:
+@router.post("/subjects", response_model=SaveResult, status_code=201, responses=ERRORS)
+def screen(body: FormValues, request: Request, actor: Actor = Signed) -> SaveResult:
     """Screen a new subject (the SCREEN form's values, ``site`` included)."""
-    return _save(entry.screen(_study(request), actor, body.values))
+    return entry.screen(_study(request), actor, body.values)
 
 
-@router.get("/subjects/{usubjid}", response_model=SubjectOut, responses=ERRORS)
-def subject(usubjid: str, request: Request, actor: Actor = Signed) -> SubjectOut:
-    s = entry.subject_summary(_study(request), actor, usubjid)
-    return SubjectOut(**{k: getattr(s, k) for k in SubjectOut.model_fields})
+@router.get("/subjects/{usubjid}", response_model=SubjectSummary, responses=ERRORS)
+def subject(usubjid: str, request: Request, actor: Actor = Signed) -> SubjectSummary:
+    return entry.subject_summary(_study(request), actor, usubjid)
 
 
-@router.get("/subjects/{usubjid}/forms", response_model=list[EntryOut], responses=ERRORS)
-def subject_forms(usubjid: str, request: Request, actor: Actor = Signed) -> list[EntryOut]:
-    return [_entry(e) for e in entry.subject_forms(_study(request), actor, usubjid)]
+@router.get("/subjects/{usubjid}/forms", response_model=list[EntryInfo], responses=ERRORS)
+def subject_forms(usubjid: str, request: Request, actor: Actor = Signed) -> list[EntryInfo]:
+    return entry.subject_forms(_study(request), actor, usubjid)
 
 
 @router.post(
-    "/subjects/{usubjid}/forms/{code}", response_model=SaveOut, status_code=201, responses=ERRORS
+    "/subjects/{usubjid}/forms/{code}", response_model=SaveResult, status_code=201, responses=ERRORS
 )
 def save_new(
     usubjid: str, code: str, body: FormValues, request: Request, actor: Actor = Signed
-) -> SaveOut:
+) -> SaveResult:
     """Save a new form of the subject."""
-    return _save(entry.save_form(_study(request), actor, usubjid, code, body.values))
+    return entry.save_form(_study(request), actor, usubjid, code, body.values)
 
 
 @router.get(
-    "/subjects/{usubjid}/forms/{code}/{instance}", response_model=EntryOut, responses=ERRORS
+    "/subjects/{usubjid}/forms/{code}/{instance}", response_model=EntryInfo, responses=ERRORS
 )
 def get_form(
     usubjid: str, code: str, instance: str, request: Request, actor: Actor = Signed
-) -> EntryOut:
-    return _entry(entry.get_form(_study(request), actor, usubjid, code, instance))
+) -> EntryInfo:
+    return entry.get_form(_study(request), actor, usubjid, code, instance)
 
 
-@router.put("/subjects/{usubjid}/forms/{code}/{instance}", response_model=SaveOut, responses=ERRORS)
+@router.put(
+    "/subjects/{usubjid}/forms/{code}/{instance}", response_model=SaveResult, responses=ERRORS
+)
 def change_form(
     usubjid: str,
     code: str,
@@ -355,20 +285,18 @@ def change_form(
     body: FormChange,
     request: Request,
     actor: Actor = Signed,
-) -> SaveOut:
+) -> SaveResult:
     """Change a saved form (a reason is required; ``row_version`` guards against lost
     updates)."""
-    return _save(
-        entry.save_form(
-            _study(request),
-            actor,
-            usubjid,
-            code,
-            body.values,
-            instance=instance,
-            reason=body.reason,
-            expected_version=body.row_version,
-        )
+    return entry.save_form(
+        _study(request),
+        actor,
+        usubjid,
+        code,
+        body.values,
+        instance=instance,
+        reason=body.reason,
+        expected_version=body.row_version,
     )
 
 
@@ -388,28 +316,23 @@ def review_form(
     return ReviewOut(status=status)
 
 
-@router.post("/entries/{entry_id}/signature", response_model=SignatureOut, responses=ERRORS)
-def sign(entry_id: RecordId, body: SignIn, request: Request, actor: Actor = Signed) -> SignatureOut:
+@router.post("/entries/{entry_id}/signature", response_model=SignatureInfo, responses=ERRORS)
+def sign(
+    entry_id: RecordId, body: SignIn, request: Request, actor: Actor = Signed
+) -> SignatureInfo:
     """The investigator signs a locked form (the password is asked again)."""
-    s = review.sign(_study(request), actor, entry_id, body.password)
-    return SignatureOut(**{k: getattr(s, k) for k in SignatureOut.model_fields})
+    return review.sign(_study(request), actor, entry_id, body.password)
 
 
-@router.get("/entries/{entry_id}/signatures", response_model=list[SignatureOut], responses=ERRORS)
-def signatures(entry_id: RecordId, request: Request, actor: Actor = Signed) -> list[SignatureOut]:
-    return [
-        SignatureOut(**{k: getattr(s, k) for k in SignatureOut.model_fields})
-        for s in review.signatures(_study(request), actor, entry_id)
-    ]
+@router.get("/entries/{entry_id}/signatures", response_model=list[SignatureInfo], responses=ERRORS)
+def signatures(entry_id: RecordId, request: Request, actor: Actor = Signed) -> list[SignatureInfo]:
+    return review.signatures(_study(request), actor, entry_id)
 
 
-@router.get("/entries/{entry_id}/audit", response_model=list[TrailOut], responses=ERRORS)
-def audit(entry_id: RecordId, request: Request, actor: Actor = Signed) -> list[TrailOut]:
+@router.get("/entries/{entry_id}/audit", response_model=list[TrailRow], responses=ERRORS)
+def audit(entry_id: RecordId, request: Request, actor: Actor = Signed) -> list[TrailRow]:
     """The audit trail of a form (its records, review states, queries, signatures)."""
-    return [
-        TrailOut(**{k: getattr(r, k) for k in TrailOut.model_fields})
-        for r in trail.form_trail(_study(request), actor, entry_id)
-    ]
+    return trail.form_trail(_study(request), actor, entry_id)
 
 
 @router.get("/queries", response_model=list[QueryOut], responses=ERRORS)

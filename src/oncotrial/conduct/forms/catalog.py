@@ -373,6 +373,22 @@ def demographics_form() -> FormDef:
 # dosing
 
 
+def _exposure(drug: Drug, unit: str, values: Values) -> SdtmRow:
+    """The EX record's drug, dose, route, cycle and adjustment (dates and frequency apart)."""
+    visitnum, visit = _visit(values.get("cycle"))
+    return (
+        SdtmRow("EX")
+        .set("EXTRT", drug.name.upper())
+        .set("EXDOSE", values.get("dose"), "dose")
+        .set("EXDOSU", unit)
+        .set("EXDOSFRM", drug.form.upper())
+        .set("EXROUTE", drug.route.upper())
+        .set("VISITNUM", visitnum, "cycle")
+        .set("VISIT", visit)
+        .set("EXADJ", values.get("adjustment"), "adjustment")
+    )
+
+
 def oral_dosing_form(drug: Drug, protocol: Protocol) -> FormDef:
     """A dosing period of an escalated oral drug: dose, frequency, dates, adjustment.
 
@@ -406,20 +422,11 @@ def oral_dosing_form(drug: Drug, protocol: Protocol) -> FormDef:
     )
 
     def to_records(ctx: FormContext, values: Values) -> list[SdtmRow]:
-        visitnum, visit = _visit(values.get("cycle"))
         return [
-            SdtmRow("EX")
-            .set("EXTRT", drug.name.upper())
-            .set("EXDOSE", values.get("dose"), "dose")
-            .set("EXDOSU", unit)
-            .set("EXDOSFRM", drug.form.upper())
+            _exposure(drug, unit, values)
             .set("EXDOSFRQ", values.get("frequency"), "frequency")
-            .set("EXROUTE", drug.route.upper())
-            .set("VISITNUM", visitnum, "cycle")
-            .set("VISIT", visit)
             .set("EXSTDTC", values.get("start"), "start")
             .set("EXENDTC", values.get("end"), "end")
-            .set("EXADJ", values.get("adjustment"), "adjustment")
         ]
 
     def from_records(stored: Stored) -> Values:
@@ -466,20 +473,11 @@ def infusion_form(drug: Drug) -> FormDef:
     )
 
     def to_records(ctx: FormContext, values: Values) -> list[SdtmRow]:
-        visitnum, visit = _visit(values.get("cycle"))
         return [
-            SdtmRow("EX")
-            .set("EXTRT", drug.name.upper())
-            .set("EXDOSE", values.get("dose"), "dose")
-            .set("EXDOSU", dose.unit)
-            .set("EXDOSFRM", drug.form.upper())
+            _exposure(drug, dose.unit, values)
             .set("EXDOSFRQ", "ONCE")
-            .set("EXROUTE", drug.route.upper())
-            .set("VISITNUM", visitnum, "cycle")
-            .set("VISIT", visit)
             .set("EXSTDTC", values.get("date"), "date")
             .set("EXENDTC", values.get("date"), "date")
-            .set("EXADJ", values.get("adjustment"), "adjustment")
         ]
 
     def from_records(stored: Stored) -> Values:
