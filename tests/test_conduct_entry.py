@@ -8,7 +8,7 @@ from __future__ import annotations
 import pytest
 
 from conduct_fixtures import AE_VALUES, actor, eligible_answers, enrolled_subject
-from oncotrial.conduct import FormRejectedError, StateError, Study, entry, queries
+from oncotrial.conduct import FormRejectedError, StateError, Study, entry, queries, reading
 from oncotrial.store import ConcurrentEditError, EditCheckError, ReasonRequiredError, Store
 
 pytest_plugins = ["store_fixtures", "conduct_fixtures"]
@@ -59,7 +59,7 @@ def test_unmet_criteria_are_ie_records_and_block_enrolment(study: Study) -> None
     assert [
         (f.rule, name) for f, name in zip(refused.value.findings, refused.value.fields, strict=True)
     ] == [("eligibility", "cohort")]
-    screening = entry.get_form(study, crc, result.usubjid, "SCREEN", "1")
+    screening = reading.get_form(study, crc, result.usubjid, "SCREEN", "1")
     assert screening.values["crit_IN04"] == "N" and screening.values["crit_IN01"] == "Y"
 
 
@@ -120,7 +120,7 @@ def test_a_soft_check_saves_and_opens_a_query_that_a_correction_closes(study: St
     assert [(q.field, q.rule) for q in open_ if q.rule == "date_partial"] == [
         ("end", "date_partial")
     ]
-    current = entry.get_form(study, crc, usubjid, "AE", saved.instance)
+    current = reading.get_form(study, crc, usubjid, "AE", saved.instance)
     fixed = entry.save_form(
         study,
         crc,
@@ -278,7 +278,7 @@ def test_recist_response_from_the_lesions_and_a_disagreement_query(study: Study)
         "TA",
         {"visit": "1", "date": "2025-01-08", "method": "CT SCAN", "targets": _lesions((60, 40))},
     )
-    prefilled = entry.prefill(study, crc, usubjid, "TA")
+    prefilled = reading.prefill(study, crc, usubjid, "TA")
     assert [t["link"] for t in prefilled["targets"]] == ["T01", "T02"]
     assert prefilled["visit"] == "101"
     first = entry.save_form(

@@ -15,6 +15,7 @@ from oncotrial.conduct import (
     Study,
     entry,
     queries,
+    reading,
     review,
     trail,
 )
@@ -92,7 +93,7 @@ def test_review_states_signature_and_invalidation(module_study: Study) -> None:
         review.sign(study, inv, form_id, "not the password")
     assert "signature_refused" in {e["kind"] for e in access_events(study, actor(study, "adm"))}
     signature = review.sign(study, inv, form_id, PASSWORD)
-    current = entry.get_entry(study, inv, form_id)
+    current = reading.get_entry(study, inv, form_id)
     # §11.50: printed name, date and time, meaning; §11.70: bound to the content's hash
     assert signature.printed_name == "Name of inv01"
     assert signature.signed_at.tzinfo is not None and signature.signed_at.utcoffset().seconds == 0
@@ -104,7 +105,7 @@ def test_review_states_signature_and_invalidation(module_study: Study) -> None:
     assert review.transition(study, dm, form_id, "unlock", reason="correct the end date") == (
         "verified"
     )
-    opened = entry.get_entry(study, crc, form_id)
+    opened = reading.get_entry(study, crc, form_id)
     entry.save_form(
         study,
         crc,
@@ -119,7 +120,7 @@ def test_review_states_signature_and_invalidation(module_study: Study) -> None:
     assert not after.valid
     assert after.invalidated_by == "crc01"
     assert "end date per discharge letter" in (after.invalidation_reason or "")
-    assert entry.get_entry(study, crc, form_id).status == "complete"
+    assert reading.get_entry(study, crc, form_id).status == "complete"
 
 
 def test_a_change_by_another_door_shows_the_signature_invalid(module_study: Study) -> None:
@@ -131,12 +132,12 @@ def test_a_change_by_another_door_shows_the_signature_invalid(module_study: Stud
         review.transition(study, who, saved.entry_id, action)
     review.sign(study, inv, saved.entry_id, PASSWORD)
     store = Store(study.engine)
-    [(domain, record_id)] = entry.get_entry(study, inv, saved.entry_id).records
+    [(domain, record_id)] = reading.get_entry(study, inv, saved.entry_id).records
     record = store.record(domain, record_id)
     store.update_record(
         domain, record_id, {"AETOXGR": "3"}, "db-admin", "direct fix", record.row_version
     )
-    current = entry.get_entry(study, inv, saved.entry_id)
+    current = reading.get_entry(study, inv, saved.entry_id)
     assert not current.content_intact
     [signature] = review.signatures(study, inv, saved.entry_id)
     assert not signature.valid and signature.invalidated_at is None

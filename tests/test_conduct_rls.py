@@ -13,7 +13,7 @@ import pytest
 from sqlalchemy import create_engine, make_url, text
 
 from conduct_fixtures import AE_VALUES, actor, eligible_answers, enrolled_subject, make_study
-from oncotrial.conduct import Actor, Study, entry
+from oncotrial.conduct import Actor, Study, entry, reading
 from oncotrial.conduct.scope import acting_for, bypasses_row_security, scoped_engine
 from store_fixtures import PG_ENV, PG_SKIP_REASON, fresh_database
 
@@ -88,8 +88,8 @@ def test_the_application_works_under_row_level_security(secured: tuple[Study, st
     two = enrolled_subject(study, crc02, site="02")
     entry.save_form(study, crc01, one, "AE", AE_VALUES | {"end": "2025-02"})
     entry.save_form(study, crc02, two, "AE", AE_VALUES | {"end": "2025-02"})
-    assert [s.usubjid for s in entry.list_subjects(study, crc01)] == [one]
-    assert {s.usubjid for s in entry.list_subjects(study, actor(study, "dm"))} >= {one, two}
+    assert [s.usubjid for s in reading.list_subjects(study, crc01)] == [one]
+    assert {s.usubjid for s in reading.list_subjects(study, actor(study, "dm"))} >= {one, two}
 
 
 def test_a_query_that_bypasses_the_application_sees_only_its_site(

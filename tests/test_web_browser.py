@@ -18,7 +18,7 @@ from typing import Any
 import pytest
 
 from conduct_fixtures import PASSWORD, actor, make_study
-from oncotrial.conduct import Study, entry
+from oncotrial.conduct import Study, reading
 from store_fixtures import fresh_database
 
 pytest_plugins = ["store_fixtures", "conduct_fixtures"]
@@ -159,7 +159,7 @@ def test_a_site_journey_from_screening_to_signature(
     dm.goto(f"{base}/queries")
     shot(dm, "queries")
     assert "01-001" in dm.inner_text("table")
-    ae = entry.get_form(study, actor(study, "dm"), "01-001", "AE", "1")
+    ae = reading.get_form(study, actor(study, "dm"), "01-001", "AE", "1")
     dm.goto(f"{base}/subjects/01-001/forms/AE/1")
     dm.select_option("#query-field", "grade")
     dm.fill("#query-message", "Please confirm grade 4 against the lab report")
@@ -202,7 +202,7 @@ def test_a_site_journey_from_screening_to_signature(
     shot(inv, "audit-trail")
     inv.goto(f"{base}/subjects/01-001")
     shot(inv, "subject")
-    assert entry.get_form(study, actor(study, "dm"), "01-001", "AE", "1").status == "signed"
+    assert reading.get_form(study, actor(study, "dm"), "01-001", "AE", "1").status == "signed"
     for page in (crc, dm, monitor, inv):
         page.context.close()
 

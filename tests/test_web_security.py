@@ -11,7 +11,7 @@ from fastapi.routing import APIRoute
 from starlette.routing import Route
 
 from conduct_fixtures import AE_VALUES, PASSWORD, actor, enrolled_subject
-from oncotrial.conduct import Study, entry, queries
+from oncotrial.conduct import Study, entry, queries, reading
 from oncotrial.conduct.roles import PERMISSIONS, Action, Role
 from oncotrial.web import api, pages
 from oncotrial.web.security import SECURITY_HEADERS
@@ -276,7 +276,7 @@ def test_no_route_reads_or_writes_another_sites_subject(
         if ok and (bound or leaked):
             successes.append((method, url, response.status_code))
     assert successes == []
-    after = entry.get_entry(module_study, actor(module_study, "dm"), other_site["entry_id"])
+    after = reading.get_entry(module_study, actor(module_study, "dm"), other_site["entry_id"])
     assert after.status == "entered" and after.values["grade"] == AE_VALUES["grade"]
 
 

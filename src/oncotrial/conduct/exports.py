@@ -15,10 +15,10 @@ import pandas as pd
 from sqlalchemy import select
 
 from oncotrial.conduct.accounts import record_event
-from oncotrial.conduct.entry import EntryInfo, SubjectSummary, subject_forms, subject_summary
 from oncotrial.conduct.errors import NotFoundError
 from oncotrial.conduct.odm import OdmForm, build_odm
 from oncotrial.conduct.queries import QueryInfo, list_queries
+from oncotrial.conduct.reading import EntryInfo, SubjectSummary, subject_forms, subject_summary
 from oncotrial.conduct.review import MEANING, SignatureInfo, signatures
 from oncotrial.conduct.roles import Action, Actor, require
 from oncotrial.conduct.study import Study

@@ -20,6 +20,7 @@ from oncotrial.conduct.errors import StateError
 from oncotrial.conduct.forms.catalog import STATUS_AT_END
 from oncotrial.conduct.records import stored_rows, stored_values
 from oncotrial.conduct.study import Study, Txn
+from oncotrial.store import AuditedSession
 from oncotrial.store.checks import date_span
 from oncotrial.store.models import Cohort, CohortSlot, Subject
 
@@ -165,10 +166,9 @@ def _set_dm(txn: Txn, usubjid: str, wanted: Mapping[str, str | None]) -> None:
         txn.store.update_record("DM", record_id, changes, txn.actor.username, DERIVED, version)
 
 
-def open_cohorts(txn_or_session: object, phase: str | None = None) -> list[tuple[int, str, int]]:
+def open_cohorts(session: AuditedSession, phase: str | None = None) -> list[tuple[int, str, int]]:
     """Open cohorts with free slots: (number, dose level, free slots), lowest number first."""
-    session = getattr(txn_or_session, "session", txn_or_session)
-    rows = session.execute(  # type: ignore[attr-defined]
+    rows = session.execute(
         select(Cohort.number, Cohort.dose_level, Cohort.phase, CohortSlot.id)
         .join(CohortSlot, CohortSlot.cohort_id == Cohort.id)
         .where(
@@ -188,7 +188,7 @@ def open_cohorts(txn_or_session: object, phase: str | None = None) -> list[tuple
 def enrol_into_slot(txn: Txn, usubjid: str, cohort: int | None) -> tuple[int, int]:
     """Give the subject a free slot of ``cohort`` (or of the first open cohort); (cohort
     number, slot). The dose level is the cohort's (assigned by the system, never typed)."""
-    choices = open_cohorts(txn)
+    choices = open_cohorts(txn.session)
     if not choices:
         raise StateError("no cohort has an open slot: the committee opens the next cohort")
     number = cohort if cohort is not None else choices[0][0]

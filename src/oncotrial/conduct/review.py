@@ -30,7 +30,6 @@ from oncotrial.conduct.entry import (
     SIGNED,
     VERIFIED,
     content_hash,
-    get_entry,
     subject_row,
 )
 from oncotrial.conduct.errors import (
@@ -40,9 +39,10 @@ from oncotrial.conduct.errors import (
     StateError,
 )
 from oncotrial.conduct.passwords import verify_password
+from oncotrial.conduct.reading import get_entry
 from oncotrial.conduct.roles import Action, Actor, require
 from oncotrial.conduct.study import Study
-from oncotrial.store import ConcurrentEditError
+from oncotrial.store import AuditedSession, ConcurrentEditError
 from oncotrial.store.models import FormEntry, Signature, User
 
 #: the meaning an investigator's signature of a form carries (§11.50(a)(3))
@@ -83,8 +83,8 @@ class SignatureInfo:
         )
 
 
-def _entry(session: object, actor: Actor, entry_id: int) -> tuple[FormEntry, str | None]:
-    entry = session.get(FormEntry, entry_id)  # type: ignore[attr-defined]
+def _entry(session: AuditedSession, actor: Actor, entry_id: int) -> tuple[FormEntry, str | None]:
+    entry = session.get(FormEntry, entry_id)
     if entry is None:
         raise NotFoundError(f"no form #{entry_id}")
     subject = subject_row(session, actor, entry.usubjid)
@@ -131,8 +131,8 @@ def transition(
         return target
 
 
-def _valid_signature(session: object, entry: FormEntry) -> Signature | None:
-    return session.scalar(  # type: ignore[attr-defined]
+def _valid_signature(session: AuditedSession, entry: FormEntry) -> Signature | None:
+    return session.scalar(
         select(Signature).where(
             Signature.form_entry_id == entry.id,
             Signature.invalidated_at.is_(None),

@@ -12,8 +12,9 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.responses import Response
 from pydantic import BaseModel, Field
 
-from oncotrial.conduct import accounts, entry, exports, queries, review, sessions, trail
-from oncotrial.conduct.entry import EntryInfo, SaveResult, SubjectSummary
+from oncotrial.conduct import accounts, entry, exports, queries, reading, review, sessions, trail
+from oncotrial.conduct.entry import SaveResult
+from oncotrial.conduct.reading import EntryInfo, SubjectSummary
 from oncotrial.conduct.review import SignatureInfo
 from oncotrial.conduct.roles import ROLE_TITLES, Actor
 from oncotrial.conduct.study import Study
@@ -237,7 +238,7 @@ def subjects(
     request: Request, site: str | None = None, actor: Actor = Signed
 ) -> list[SubjectSummary]:
     """The subjects the caller may see (optionally of one site)."""
-    return entry.list_subjects(_study(request), actor, site)
+    return reading.list_subjects(_study(request), actor, site)
 
 
 @router.post("/subjects", response_model=SaveResult, status_code=201, responses=ERRORS)
@@ -248,12 +249,12 @@ def screen(body: FormValues, request: Request, actor: Actor = Signed) -> SaveRes
 
 @router.get("/subjects/{usubjid}", response_model=SubjectSummary, responses=ERRORS)
 def subject(usubjid: str, request: Request, actor: Actor = Signed) -> SubjectSummary:
-    return entry.subject_summary(_study(request), actor, usubjid)
+    return reading.subject_summary(_study(request), actor, usubjid)
 
 
 @router.get("/subjects/{usubjid}/forms", response_model=list[EntryInfo], responses=ERRORS)
 def subject_forms(usubjid: str, request: Request, actor: Actor = Signed) -> list[EntryInfo]:
-    return entry.subject_forms(_study(request), actor, usubjid)
+    return reading.subject_forms(_study(request), actor, usubjid)
 
 
 @router.post(
@@ -272,7 +273,7 @@ def save_new(
 def get_form(
     usubjid: str, code: str, instance: str, request: Request, actor: Actor = Signed
 ) -> EntryInfo:
-    return entry.get_form(_study(request), actor, usubjid, code, instance)
+    return reading.get_form(_study(request), actor, usubjid, code, instance)
 
 
 @router.put(

@@ -17,7 +17,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import FormData
 
-from oncotrial.conduct import accounts, entry, exports, queries, review, sessions, trail
+from oncotrial.conduct import accounts, entry, exports, queries, reading, review, sessions, trail
 from oncotrial.conduct.errors import AuthenticationError, FormRejectedError
 from oncotrial.conduct.forms.model import FormDef
 from oncotrial.conduct.roles import ROLE_TITLES, Action, Actor, Role, permission_rows
@@ -153,7 +153,7 @@ async def home(request: Request, site: str | None = None) -> Response:
     study = _study(request)
     if actor.role is Role.admin:
         return redirect("/admin/users")
-    subjects = await call(entry.list_subjects, study, actor, site or None)
+    subjects = await call(reading.list_subjects, study, actor, site or None)
     sites = await call(accounts.list_sites, study, actor)
     open_queries = []
     if actor.may(Action.list_queries):
@@ -210,8 +210,8 @@ async def screen_subject(request: Request) -> Response:
 async def subject_page(request: Request, usubjid: str) -> Response:
     actor, csrf = await _actor(request)
     study = _study(request)
-    summary = await call(entry.subject_summary, study, actor, usubjid)
-    forms = await call(entry.subject_forms, study, actor, usubjid)
+    summary = await call(reading.subject_summary, study, actor, usubjid)
+    forms = await call(reading.subject_forms, study, actor, usubjid)
     subject_queries = await call(queries.list_queries, study, actor, usubjid=usubjid)
     saved = {(f.form) for f in forms}
     addable = [
@@ -268,8 +268,8 @@ async def new_form(request: Request, usubjid: str, code: str) -> Response:
     actor, csrf = await _actor(request)
     study = _study(request)
     form = study.form(code)
-    summary = await call(entry.subject_summary, study, actor, usubjid)
-    values = await call(entry.prefill, study, actor, usubjid, code)
+    summary = await call(reading.subject_summary, study, actor, usubjid)
+    values = await call(reading.prefill, study, actor, usubjid, code)
     return render(
         request,
         "form.html.j2",
@@ -281,7 +281,7 @@ async def new_form(request: Request, usubjid: str, code: str) -> Response:
         errors={},
         saved=None,
         computed={},
-        cohorts=await call(entry.cohort_choices, study, actor),
+        cohorts=await call(reading.cohort_choices, study, actor),
     )
 
 
@@ -295,7 +295,7 @@ async def save_new_form(request: Request, usubjid: str, code: str) -> Response:
     try:
         result = await call(entry.save_form, study, actor, usubjid, code, values)
     except EditCheckError as exc:
-        summary = await call(entry.subject_summary, study, actor, usubjid)
+        summary = await call(reading.subject_summary, study, actor, usubjid)
         return render(
             request,
             "form.html.j2",
@@ -308,7 +308,7 @@ async def save_new_form(request: Request, usubjid: str, code: str) -> Response:
             errors=field_errors(exc),
             saved=None,
             computed={},
-            cohorts=await call(entry.cohort_choices, study, actor),
+            cohorts=await call(reading.cohort_choices, study, actor),
         )
     return redirect(_form_url(usubjid, code, result.instance, saved=True))
 
@@ -332,11 +332,11 @@ async def _form_page(
     message: str | None = None,
 ) -> Response:
     study = _study(request)
-    saved = await call(entry.get_form, study, actor, usubjid, code, instance)
-    summary = await call(entry.subject_summary, study, actor, usubjid)
+    saved = await call(reading.get_form, study, actor, usubjid, code, instance)
+    summary = await call(reading.subject_summary, study, actor, usubjid)
     form_queries = await call(queries.list_queries, study, actor, form_entry_id=saved.id)
     signed = await call(review.signatures, study, actor, saved.id)
-    computed = await call(entry.computed_for, study, actor, saved.id)
+    computed = await call(reading.computed_for, study, actor, saved.id)
     return render(
         request,
         "form.html.j2",
@@ -426,7 +426,7 @@ async def review_form(request: Request, entry_id: RecordId) -> Response:
         str(raw.get("action") or ""),
         reason=str(raw.get("reason") or "") or None,
     )
-    saved = await call(entry.get_entry, study, actor, entry_id)
+    saved = await call(reading.get_entry, study, actor, entry_id)
     return redirect(_form_url(saved.usubjid, saved.form, saved.instance))
 
 
@@ -435,7 +435,7 @@ async def sign_form(request: Request, entry_id: RecordId) -> Response:
     raw = await request.form()
     actor, csrf = await _actor(request, raw)
     study = _study(request)
-    saved = await call(entry.get_entry, study, actor, entry_id)
+    saved = await call(reading.get_entry, study, actor, entry_id)
     try:
         await call(review.sign, study, actor, entry_id, str(raw.get("password") or ""))
     except AuthenticationError as exc:
@@ -456,7 +456,7 @@ async def sign_form(request: Request, entry_id: RecordId) -> Response:
 async def audit_page(request: Request, entry_id: RecordId) -> Response:
     actor, csrf = await _actor(request)
     study = _study(request)
-    saved = await call(entry.get_entry, study, actor, entry_id)
+    saved = await call(reading.get_entry, study, actor, entry_id)
     rows = await call(trail.form_trail, study, actor, entry_id)
     return render(request, "trail.html.j2", actor, csrf, saved=saved, rows=rows)
 
@@ -478,7 +478,7 @@ async def raise_query(request: Request, entry_id: RecordId) -> Response:
         str(raw.get("field") or ""),
         str(raw.get("message") or ""),
     )
-    saved = await call(entry.get_entry, study, actor, entry_id)
+    saved = await call(reading.get_entry, study, actor, entry_id)
     return redirect(_form_url(saved.usubjid, saved.form, saved.instance))
 
 
