@@ -13,7 +13,7 @@ from starlette.routing import Route
 from conduct_fixtures import AE_VALUES, PASSWORD, actor, enrolled_subject
 from oncotrial.conduct import Study, entry, queries, reading
 from oncotrial.conduct.roles import PERMISSIONS, Action, Role
-from oncotrial.web import api, pages
+from oncotrial.web import api, pages, pages_admin
 from oncotrial.web.security import SECURITY_HEADERS
 from web_helpers import CSRF, bearer, client, login
 
@@ -177,7 +177,12 @@ UNCHECKED = {"/static", "/api/openapi.json", "/api/docs", "/api/docs/oauth2-redi
 def app_routes(study: Study) -> set[tuple[str, str]]:
     """Every (method, path) the application answers (its own and its routers')."""
     routes = set()
-    everything = [*client(study).app.routes, *api.router.routes, *pages.router.routes]
+    everything = [
+        *client(study).app.routes,
+        *api.router.routes,
+        *pages.router.routes,
+        *pages_admin.router.routes,
+    ]
     for route in everything:
         if isinstance(route, APIRoute | Route) and route.path not in UNCHECKED:
             for method in route.methods or ():

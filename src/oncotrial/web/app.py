@@ -86,6 +86,7 @@ def create_app(study: Study, *, secure_cookies: bool = False) -> FastAPI:
     """The application serving ``study``."""
     from oncotrial.web.api import router as api_router
     from oncotrial.web.pages import router as page_router
+    from oncotrial.web.pages_admin import router as admin_router
 
     app = FastAPI(
         title=f"oncotrial — {study.protocol.study.title}",
@@ -103,6 +104,7 @@ def create_app(study: Study, *, secure_cookies: bool = False) -> FastAPI:
     app.state.templates = Jinja2Templates(directory=str(HERE / "templates"))
     app.mount("/static", StaticFiles(directory=str(HERE / "static")), name="static")
     app.include_router(api_router)
+    app.include_router(admin_router)
     app.include_router(page_router)
 
     @app.middleware("http")

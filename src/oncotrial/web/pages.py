@@ -1,5 +1,5 @@
-"""The pages people use: sign in, subjects, forms with their checks, queries, review and
-signature, the audit trail of a form, casebooks, exports and accounts.
+"""The pages of data entry and review: subjects, screening, forms with their checks, review
+and signature, the audit trail of a form, queries.
 
 Plain HTML forms, rendered on the server; every handler turns the request into a call of one
 :mod:`oncotrial.conduct` use case and renders its answer (or its refusal) — no clinical rule and
@@ -8,140 +8,24 @@ no SQL here.
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Any
 from urllib.parse import quote
 
 from fastapi import APIRouter, Request
-from fastapi.responses import HTMLResponse, RedirectResponse, Response
-from starlette.concurrency import run_in_threadpool
+from fastapi.responses import HTMLResponse, Response
 from starlette.datastructures import FormData
 
-from oncotrial.conduct import accounts, entry, exports, queries, reading, review, sessions, trail
+from oncotrial.conduct import accounts, entry, queries, reading, review, trail
 from oncotrial.conduct.errors import AuthenticationError, FormRejectedError
 from oncotrial.conduct.forms.model import FormDef
-from oncotrial.conduct.roles import ROLE_TITLES, Action, Actor, Role, permission_rows
-from oncotrial.conduct.study import Study
+from oncotrial.conduct.roles import Action, Actor, Role
 from oncotrial.store import EditCheckError
-from oncotrial.web.casebook import casebook_html, casebook_pdf
+from oncotrial.web.rendering import call, redirect, render, signed_in, study_of
 from oncotrial.web.security import (
-    CSRF_FIELD,
-    LOGIN_CSRF_COOKIE,
-    CsrfError,
     RecordId,
-    check_csrf,
-    clear_session_cookie,
-    client_of,
-    login_csrf,
-    same_token,
-    session_of,
-    set_login_csrf,
-    set_session_cookie,
 )
 
 router = APIRouter(include_in_schema=False)
-
-
-def _study(request: Request) -> Study:
-    return request.app.state.study
-
-
-async def call(fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
-    """Run a (blocking) use case off the event loop."""
-    return await run_in_threadpool(fn, *args, **kwargs)
-
-
-async def _actor(request: Request, form: FormData | None = None) -> tuple[Actor, str]:
-    """The signed-in actor and its CSRF token; on a POST the form's token is checked."""
-    info = await call(session_of, request, _study(request))
-    if request.method == "POST":
-        check_csrf(request, info, None if form is None else str(form.get(CSRF_FIELD) or ""))
-    return info.actor, info.csrf_token
-
-
-def render(
-    request: Request,
-    template: str,
-    actor: Actor | None,
-    csrf: str | None,
-    http_status: int = 200,
-    **context: Any,
-) -> HTMLResponse:
-    study = _study(request)
-    return request.app.state.templates.TemplateResponse(
-        request,
-        template,
-        {
-            "actor": actor,
-            "csrf": csrf,
-            "study": study,
-            "role_title": ROLE_TITLES.get(actor.role) if actor else None,
-            "may": (lambda action: actor is not None and actor.may(Action[action])),
-            **context,
-        },
-        status_code=http_status,
-    )
-
-
-def redirect(url: str) -> RedirectResponse:
-    return RedirectResponse(url, status_code=303)
-
-
-# ---------------------------------------------------------------------------------------------
-# signing in and out
-
-
-@router.get("/login", response_class=HTMLResponse)
-async def login_page(request: Request, next: str = "/") -> Response:
-    token = login_csrf(request)
-    response = render(request, "login.html.j2", None, None, login_token=token, next=next)
-    set_login_csrf(response, token, request.app.state.secure_cookies)
-    return response
-
-
-@router.post("/login")
-async def login(request: Request) -> Response:
-    form = await request.form()
-    study = _study(request)
-    if not same_token(str(form.get(CSRF_FIELD) or ""), request.cookies.get(LOGIN_CSRF_COOKIE)):
-        raise CsrfError("the sign-in form's CSRF token is missing or wrong: reload the page")
-    username = str(form.get("username") or "").strip()
-    password = str(form.get("password") or "")
-    target = str(form.get("next") or "/")
-    if not target.startswith("/") or target.startswith("//"):
-        target = "/"
-    try:
-        actor = await call(accounts.authenticate, study, username, password, client_of(request))
-    except AuthenticationError as exc:
-        token = login_csrf(request)
-        return render(
-            request,
-            "login.html.j2",
-            None,
-            None,
-            http_status=401,
-            login_token=token,
-            next=target,
-            error=str(exc),
-            username=username,
-        )
-    previous = request.cookies.get("oncotrial_session")
-    info = await call(sessions.start_session, study, actor, client_of(request), previous)
-    response = redirect(target)
-    set_session_cookie(response, info.token, request.app.state.secure_cookies)
-    response.delete_cookie(LOGIN_CSRF_COOKIE, path="/login")
-    return response
-
-
-@router.post("/logout")
-async def logout(request: Request) -> Response:
-    form = await request.form()
-    await _actor(request, form)
-    await call(sessions.end_session, _study(request), request.cookies.get("oncotrial_session"))
-    response = redirect("/login")
-    clear_session_cookie(response, request.app.state.secure_cookies)
-    return response
-
 
 # ---------------------------------------------------------------------------------------------
 # subjects
@@ -149,8 +33,8 @@ async def logout(request: Request) -> Response:
 
 @router.get("/", response_class=HTMLResponse)
 async def home(request: Request, site: str | None = None) -> Response:
-    actor, csrf = await _actor(request)
-    study = _study(request)
+    actor, csrf = await signed_in(request)
+    study = study_of(request)
     if actor.role is Role.admin:
         return redirect("/admin/users")
     subjects = await call(reading.list_subjects, study, actor, site or None)
@@ -172,8 +56,8 @@ async def home(request: Request, site: str | None = None) -> Response:
 
 @router.get("/subjects/new", response_class=HTMLResponse)
 async def new_subject(request: Request) -> Response:
-    actor, csrf = await _actor(request)
-    study = _study(request)
+    actor, csrf = await signed_in(request)
+    study = study_of(request)
     sites = [s for s in await call(accounts.list_sites, study, actor) if actor.sees_site(s.code)]
     form = study.form("SCREEN")
     return render(
@@ -184,8 +68,8 @@ async def new_subject(request: Request) -> Response:
 @router.post("/subjects")
 async def screen_subject(request: Request) -> Response:
     raw = await request.form()
-    actor, csrf = await _actor(request, raw)
-    study = _study(request)
+    actor, csrf = await signed_in(request, raw)
+    study = study_of(request)
     form = study.form("SCREEN")
     values = form_values(form, raw)
     try:
@@ -208,8 +92,8 @@ async def screen_subject(request: Request) -> Response:
 
 @router.get("/subjects/{usubjid}", response_class=HTMLResponse)
 async def subject_page(request: Request, usubjid: str) -> Response:
-    actor, csrf = await _actor(request)
-    study = _study(request)
+    actor, csrf = await signed_in(request)
+    study = study_of(request)
     summary = await call(reading.subject_summary, study, actor, usubjid)
     forms = await call(reading.subject_forms, study, actor, usubjid)
     subject_queries = await call(queries.list_queries, study, actor, usubjid=usubjid)
@@ -265,8 +149,8 @@ def field_errors(exc: EditCheckError) -> dict[str, list[str]]:
 
 @router.get("/subjects/{usubjid}/forms/{code}/new", response_class=HTMLResponse)
 async def new_form(request: Request, usubjid: str, code: str) -> Response:
-    actor, csrf = await _actor(request)
-    study = _study(request)
+    actor, csrf = await signed_in(request)
+    study = study_of(request)
     form = study.form(code)
     summary = await call(reading.subject_summary, study, actor, usubjid)
     values = await call(reading.prefill, study, actor, usubjid, code)
@@ -288,8 +172,8 @@ async def new_form(request: Request, usubjid: str, code: str) -> Response:
 @router.post("/subjects/{usubjid}/forms/{code}")
 async def save_new_form(request: Request, usubjid: str, code: str) -> Response:
     raw = await request.form()
-    actor, csrf = await _actor(request, raw)
-    study = _study(request)
+    actor, csrf = await signed_in(request, raw)
+    study = study_of(request)
     form = study.form(code)
     values = form_values(form, raw)
     try:
@@ -331,7 +215,7 @@ async def _form_page(
     http_status: int = 200,
     message: str | None = None,
 ) -> Response:
-    study = _study(request)
+    study = study_of(request)
     saved = await call(reading.get_form, study, actor, usubjid, code, instance)
     summary = await call(reading.subject_summary, study, actor, usubjid)
     form_queries = await call(queries.list_queries, study, actor, form_entry_id=saved.id)
@@ -360,7 +244,7 @@ async def _form_page(
 async def form_page(
     request: Request, usubjid: str, code: str, instance: str, saved: int = 0
 ) -> Response:
-    actor, csrf = await _actor(request)
+    actor, csrf = await signed_in(request)
     return await _form_page(
         request, actor, csrf, usubjid, code, instance, message="Saved." if saved else None
     )
@@ -369,8 +253,8 @@ async def form_page(
 @router.post("/subjects/{usubjid}/forms/{code}/{instance}")
 async def save_form_edit(request: Request, usubjid: str, code: str, instance: str) -> Response:
     raw = await request.form()
-    actor, csrf = await _actor(request, raw)
-    study = _study(request)
+    actor, csrf = await signed_in(request, raw)
+    study = study_of(request)
     form = study.form(code)
     values = form_values(form, raw)
     version = raw.get("row_version")
@@ -416,8 +300,8 @@ async def save_form_edit(request: Request, usubjid: str, code: str, instance: st
 @router.post("/entries/{entry_id}/review")
 async def review_form(request: Request, entry_id: RecordId) -> Response:
     raw = await request.form()
-    actor, _ = await _actor(request, raw)
-    study = _study(request)
+    actor, _ = await signed_in(request, raw)
+    study = study_of(request)
     await call(
         review.transition,
         study,
@@ -433,8 +317,8 @@ async def review_form(request: Request, entry_id: RecordId) -> Response:
 @router.post("/entries/{entry_id}/sign")
 async def sign_form(request: Request, entry_id: RecordId) -> Response:
     raw = await request.form()
-    actor, csrf = await _actor(request, raw)
-    study = _study(request)
+    actor, csrf = await signed_in(request, raw)
+    study = study_of(request)
     saved = await call(reading.get_entry, study, actor, entry_id)
     try:
         await call(review.sign, study, actor, entry_id, str(raw.get("password") or ""))
@@ -454,8 +338,8 @@ async def sign_form(request: Request, entry_id: RecordId) -> Response:
 
 @router.get("/entries/{entry_id}/audit", response_class=HTMLResponse)
 async def audit_page(request: Request, entry_id: RecordId) -> Response:
-    actor, csrf = await _actor(request)
-    study = _study(request)
+    actor, csrf = await signed_in(request)
+    study = study_of(request)
     saved = await call(reading.get_entry, study, actor, entry_id)
     rows = await call(trail.form_trail, study, actor, entry_id)
     return render(request, "trail.html.j2", actor, csrf, saved=saved, rows=rows)
@@ -468,8 +352,8 @@ async def audit_page(request: Request, entry_id: RecordId) -> Response:
 @router.post("/entries/{entry_id}/queries")
 async def raise_query(request: Request, entry_id: RecordId) -> Response:
     raw = await request.form()
-    actor, _ = await _actor(request, raw)
-    study = _study(request)
+    actor, _ = await signed_in(request, raw)
+    study = study_of(request)
     await call(
         queries.open_query,
         study,
@@ -485,8 +369,8 @@ async def raise_query(request: Request, entry_id: RecordId) -> Response:
 @router.post("/queries/{query_id}/{action}")
 async def act_on_query(request: Request, query_id: RecordId, action: str) -> Response:
     raw = await request.form()
-    actor, _ = await _actor(request, raw)
-    study = _study(request)
+    actor, _ = await signed_in(request, raw)
+    study = study_of(request)
     text = str(raw.get("text") or "")
     if action == "answer":
         info = await call(queries.answer_query, study, actor, query_id, text)
@@ -506,124 +390,10 @@ async def act_on_query(request: Request, query_id: RecordId, action: str) -> Res
 async def query_list(
     request: Request, status: str | None = "open", site: str | None = None
 ) -> Response:
-    actor, csrf = await _actor(request)
-    study = _study(request)
+    actor, csrf = await signed_in(request)
+    study = study_of(request)
     rows = await call(queries.list_queries, study, actor, status=status or None, site=site or None)
     sites = await call(accounts.list_sites, study, actor)
     return render(
         request, "queries.html.j2", actor, csrf, rows=rows, status=status, site=site, sites=sites
-    )
-
-
-# ---------------------------------------------------------------------------------------------
-# data out
-
-
-@router.get("/subjects/{usubjid}/casebook")
-async def casebook(request: Request, usubjid: str, pdf: int = 0) -> Response:
-    actor, _ = await _actor(request)
-    study = _study(request)
-    if pdf:
-        data = await call(casebook_pdf, study, actor, usubjid)
-        return Response(
-            data,
-            media_type="application/pdf",
-            headers={"Content-Disposition": f'attachment; filename="casebook-{usubjid}.pdf"'},
-        )
-    html = await call(casebook_html, study, actor, usubjid)
-    return HTMLResponse(html)
-
-
-@router.get("/exports", response_class=HTMLResponse)
-async def exports_page(request: Request) -> Response:
-    actor, csrf = await _actor(request)
-    return render(request, "exports.html.j2", actor, csrf)
-
-
-@router.get("/exports/{name}")
-async def export_file(request: Request, name: str) -> Response:
-    actor, _ = await _actor(request)
-    study = _study(request)
-    data, media, filename = await call(exports.export_file, study, actor, name)
-    return Response(
-        data,
-        media_type=media,
-        headers={"Content-Disposition": f'attachment; filename="{filename}"'},
-    )
-
-
-# ---------------------------------------------------------------------------------------------
-# accounts and help
-
-
-@router.get("/admin/users", response_class=HTMLResponse)
-async def users_page(request: Request) -> Response:
-    actor, csrf = await _actor(request)
-    study = _study(request)
-    users = await call(accounts.list_users, study, actor)
-    sites = await call(accounts.list_sites, study, actor)
-    events = await call(accounts.access_events, study, actor, 50)
-    return render(
-        request,
-        "users.html.j2",
-        actor,
-        csrf,
-        users=users,
-        sites=sites,
-        events=events,
-        roles=list(Role),
-        titles=ROLE_TITLES,
-    )
-
-
-@router.post("/admin/users")
-async def add_user(request: Request) -> Response:
-    raw = await request.form()
-    actor, _ = await _actor(request, raw)
-    await call(
-        accounts.add_user,
-        _study(request),
-        actor,
-        str(raw.get("username") or ""),
-        str(raw.get("role") or ""),
-        str(raw.get("password") or ""),
-        full_name=str(raw.get("full_name") or ""),
-        sites=[str(s) for s in raw.getlist("sites")],
-    )
-    return redirect("/admin/users")
-
-
-@router.post("/admin/users/{username}/{action}")
-async def change_user(request: Request, username: str, action: str) -> Response:
-    raw = await request.form()
-    actor, _ = await _actor(request, raw)
-    study = _study(request)
-    reason = str(raw.get("reason") or "")
-    if action == "role":
-        await call(
-            accounts.set_role,
-            study,
-            actor,
-            username,
-            str(raw.get("role") or ""),
-            reason,
-            sites=[str(s) for s in raw.getlist("sites")] or None,
-        )
-    elif action in ("disable", "enable"):
-        await call(accounts.set_active, study, actor, username, action == "enable", reason)
-    else:
-        return HTMLResponse("unknown account action", status_code=404)
-    return redirect("/admin/users")
-
-
-@router.get("/help/roles", response_class=HTMLResponse)
-async def roles_page(request: Request) -> Response:
-    actor, csrf = await _actor(request)
-    return render(
-        request,
-        "roles.html.j2",
-        actor,
-        csrf,
-        rows=permission_rows(),
-        titles=[ROLE_TITLES[r] for r in Role],
     )

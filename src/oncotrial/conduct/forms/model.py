@@ -109,6 +109,8 @@ class FormContext:
     extra: Mapping[str, Any] = field(default_factory=dict)
 
 
+#: a form's stored records by domain, each ``{SDTM variable: text}``
+Stored = Mapping[str, Sequence[Mapping[str, str | None]]]
 ToRecords = Callable[[FormContext, Values], list[SdtmRow]]
 FromRecords = Callable[[Mapping[str, Sequence[Mapping[str, str | None]]]], Values]
 
@@ -255,3 +257,25 @@ def first(rows: Sequence[Mapping[str, str | None]], **match: str) -> Mapping[str
         if all(row.get(k) == v for k, v in match.items()):
             return row
     return {}
+
+
+def choices_of(values: Sequence[str]) -> tuple[tuple[str, str], ...]:
+    """Choices (code, words) of controlled terms: "NOT RELATED" is shown "Not related"."""
+    return tuple((v, v.capitalize() if v.isupper() else v) for v in values)
+
+
+def cycle_visit(cycle: str | None) -> tuple[str | None, str | None]:
+    """SDTM VISITNUM/VISIT of a treatment cycle's day 1 (cycle 2 → "201", "CYCLE 2 DAY 1")."""
+    if not cycle:
+        return None, None
+    return str(int(cycle) * 100 + 1), f"CYCLE {int(cycle)} DAY 1"
+
+
+def visit_cycle(visitnum: str | None) -> str | None:
+    """The cycle of a VISITNUM written by :func:`cycle_visit`."""
+    if not visitnum:
+        return None
+    try:
+        return str(int(float(visitnum)) // 100)
+    except ValueError:
+        return None

@@ -10,7 +10,7 @@ axis (RECIST 1.1 §3.2); non-target and new lesions are given a state (TUMSTATE)
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 
 from oncotrial.conduct.forms.model import (
     YES_NO,
@@ -19,11 +19,10 @@ from oncotrial.conduct.forms.model import (
     FormDef,
     Group,
     SdtmRow,
+    Stored,
     Values,
     first,
 )
-
-Stored = Mapping[str, Sequence[Mapping[str, str | None]]]
 
 BASELINE_VISIT = "1"
 FOLLOW_UPS = 30
