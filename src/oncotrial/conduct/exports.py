@@ -23,6 +23,7 @@ from oncotrial.conduct.review import MEANING, SignatureInfo, signatures
 from oncotrial.conduct.roles import Action, Actor, require
 from oncotrial.conduct.study import Study
 from oncotrial.conduct.trail import TrailRow, form_trail
+from oncotrial.sim.trial_run import sdtm_from_store
 from oncotrial.store import DOMAIN_MODELS
 from oncotrial.store.models import FormEntry, Signature, Site, Subject, User
 
@@ -40,14 +41,16 @@ def _audit_export(study: Study, actor: Actor, what: str) -> None:
 
 
 def sdtm_frames(study: Study, actor: Actor) -> dict[str, pd.DataFrame]:
-    """Every SDTM domain the store holds, as stored (text cell by cell)."""
+    """Every SDTM domain the store holds, as stored (text cell by cell): those ``db export``
+    writes, and IE."""
     require(actor, Action.export_data)
     with study.reading(actor) as (store, _):
-        out = {}
+        out = sdtm_from_store(store)
         for domain in DOMAIN_MODELS:
-            frame = store.records(domain)
-            if not frame.empty:
-                out[domain.lower()] = frame.reset_index(drop=True)
+            if domain.lower() not in out:
+                frame = store.records(domain)
+                if not frame.empty:
+                    out[domain.lower()] = frame.reset_index(drop=True)
     return out
 
 

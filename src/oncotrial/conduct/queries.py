@@ -49,10 +49,8 @@ class QueryInfo:
     closed_by: str | None
     closed_at: datetime | None
     row_version: int
-
-    def age_days(self, at: datetime | None = None) -> int:
-        """Days since the query was opened."""
-        return ((at or now()) - self.opened_at).days
+    #: days since the query was opened (as of when it was read)
+    age_days: int
 
 
 def _info(query: DataQuery, entry: FormEntry, site: str | None) -> QueryInfo:
@@ -77,6 +75,7 @@ def _info(query: DataQuery, entry: FormEntry, site: str | None) -> QueryInfo:
         query.closed_by,
         query.closed_at,
         query.row_version,
+        (now() - query.opened_at).days,
     )
 
 

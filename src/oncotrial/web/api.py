@@ -5,7 +5,6 @@ for machines. Sign in with ``POST /api/session``; send the token as ``Authorizat
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Any, Literal
 
 from fastapi import APIRouter, Depends, Request
@@ -14,6 +13,7 @@ from pydantic import BaseModel, Field
 
 from oncotrial.conduct import accounts, entry, exports, queries, reading, review, sessions, trail
 from oncotrial.conduct.entry import SaveResult
+from oncotrial.conduct.queries import QueryInfo
 from oncotrial.conduct.reading import EntryInfo, SubjectSummary
 from oncotrial.conduct.review import SignatureInfo
 from oncotrial.conduct.roles import ROLE_TITLES, Actor
@@ -131,26 +131,6 @@ class QueryText(BaseModel):
     reopen: bool = False
 
 
-class QueryOut(BaseModel):
-    id: int
-    usubjid: str
-    site: str | None
-    form: str
-    instance: str
-    form_entry_id: int
-    field: str
-    rule: str | None
-    origin: str
-    status: str
-    message: str
-    answer: str | None
-    resolution: str | None
-    opened_by: str
-    opened_at: datetime
-    age_days: int
-    row_version: int
-
-
 def _user(actor: Actor) -> UserOut:
     return UserOut(
         username=actor.username,
@@ -159,11 +139,6 @@ def _user(actor: Actor) -> UserOut:
         role_title=ROLE_TITLES[actor.role],
         sites=sorted(actor.sites),
     )
-
-
-def _query(q: queries.QueryInfo) -> QueryOut:
-    data = {k: getattr(q, k) for k in QueryOut.model_fields if k != "age_days"}
-    return QueryOut(**data, age_days=q.age_days())
 
 
 # ---------------------------------------------------------------------------------------------
@@ -336,49 +311,45 @@ def audit(entry_id: RecordId, request: Request, actor: Actor = Signed) -> list[T
     return trail.form_trail(_study(request), actor, entry_id)
 
 
-@router.get("/queries", response_model=list[QueryOut], responses=ERRORS)
+@router.get("/queries", response_model=list[QueryInfo], responses=ERRORS)
 def query_list(
     request: Request,
     status: Literal["open", "answered", "closed"] | None = None,
     site: str | None = None,
     actor: Actor = Signed,
-) -> list[QueryOut]:
+) -> list[QueryInfo]:
     """Queries by site and age (oldest first)."""
-    return [
-        _query(q) for q in queries.list_queries(_study(request), actor, status=status, site=site)
-    ]
+    return queries.list_queries(_study(request), actor, status=status, site=site)
 
 
 @router.post(
-    "/entries/{entry_id}/queries", response_model=QueryOut, status_code=201, responses=ERRORS
+    "/entries/{entry_id}/queries", response_model=QueryInfo, status_code=201, responses=ERRORS
 )
 def open_query(
     entry_id: RecordId, body: QueryIn, request: Request, actor: Actor = Signed
-) -> QueryOut:
+) -> QueryInfo:
     """Open a query on a field of a form (data managers, monitors)."""
-    return _query(queries.open_query(_study(request), actor, entry_id, body.field, body.message))
+    return queries.open_query(_study(request), actor, entry_id, body.field, body.message)
 
 
-@router.post("/queries/{query_id}/answer", response_model=QueryOut, responses=ERRORS)
+@router.post("/queries/{query_id}/answer", response_model=QueryInfo, responses=ERRORS)
 def answer(
     query_id: RecordId, body: QueryText, request: Request, actor: Actor = Signed
-) -> QueryOut:
-    return _query(
-        queries.answer_query(_study(request), actor, query_id, body.text, body.row_version)
-    )
+) -> QueryInfo:
+    return queries.answer_query(_study(request), actor, query_id, body.text, body.row_version)
 
 
-@router.post("/queries/{query_id}/close", response_model=QueryOut, responses=ERRORS)
-def close(query_id: RecordId, body: QueryText, request: Request, actor: Actor = Signed) -> QueryOut:
-    return _query(
-        queries.close_query(
-            _study(request),
-            actor,
-            query_id,
-            body.text,
-            reopen=body.reopen,
-            expected_version=body.row_version,
-        )
+@router.post("/queries/{query_id}/close", response_model=QueryInfo, responses=ERRORS)
+def close(
+    query_id: RecordId, body: QueryText, request: Request, actor: Actor = Signed
+) -> QueryInfo:
+    return queries.close_query(
+        _study(request),
+        actor,
+        query_id,
+        body.text,
+        reopen=body.reopen,
+        expected_version=body.row_version,
     )
 
 

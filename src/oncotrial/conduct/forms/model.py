@@ -25,6 +25,8 @@ Kind = Literal["date", "text", "choice", "integer", "number", "yesno"]
 Values = dict[str, Any]
 _NUMBER = re.compile(r"^[+-]?(?:\d+(?:\.\d*)?|\.\d+)$")
 _INTEGER = re.compile(r"^[+-]?\d+$")
+#: the pattern of each numeric kind of field, and what it is called in a message
+_NUMBERS = {"integer": (_INTEGER, "a whole number"), "number": (_NUMBER, "a number")}
 
 YES_NO = (("Y", "Yes"), ("N", "No"))
 
@@ -213,41 +215,17 @@ def _text(value: Any) -> str | None:
 
 
 def _check_field(form: str, item: Field, value: str | None, usubjid: str | None) -> list[Finding]:
+    def refuse(rule: str, message: str) -> list[Finding]:
+        return [Finding(usubjid, form, item.name, rule, message)]
+
     if value is None:
-        if item.required:
-            return [Finding(usubjid, form, item.name, "required", f"{item.label} is required")]
-        return []
+        return refuse("required", f"{item.label} is required") if item.required else []
     if item.choices and not item.store_checked and value not in {c for c, _ in item.choices}:
         shown = ", ".join(label for _, label in item.choices)
-        return [
-            Finding(
-                usubjid,
-                form,
-                item.name,
-                "controlled_term",
-                f"{item.label}: '{value}' is not one of {shown}",
-            )
-        ]
-    if item.kind == "integer" and not _INTEGER.match(value):
-        return [
-            Finding(
-                usubjid,
-                form,
-                item.name,
-                "number_format",
-                f"{item.label}: '{value}' is not a whole number",
-            )
-        ]
-    if item.kind == "number" and not _NUMBER.match(value):
-        return [
-            Finding(
-                usubjid,
-                form,
-                item.name,
-                "number_format",
-                f"{item.label}: '{value}' is not a number",
-            )
-        ]
+        return refuse("controlled_term", f"{item.label}: '{value}' is not one of {shown}")
+    number = _NUMBERS.get(item.kind)
+    if number is not None and not number[0].match(value):
+        return refuse("number_format", f"{item.label}: '{value}' is not {number[1]}")
     return []
 
 
