@@ -26,7 +26,7 @@ from oncotrial.cli.common import (
 )
 from oncotrial.cli.db import DbOption, database_url
 from oncotrial.conduct import accounts
-from oncotrial.conduct.demo import DemoUser, create_demo_users
+from oncotrial.conduct.demo import DemoUser, adopt_demo_records, create_demo_users
 from oncotrial.conduct.errors import ConductError
 from oncotrial.conduct.roles import ROLE_TITLES, Actor, Role
 from oncotrial.conduct.study import Study
@@ -243,6 +243,7 @@ def demo_accounts(db_file: str, protocol: Protocol) -> list[DemoUser]:
     """The demo users of the trial application (see :mod:`oncotrial.conduct.demo`)."""
     study = Study.open(database_url(db_file), protocol, migrate=False)
     try:
+        adopt_demo_records(study)
         return create_demo_users(study)
     finally:
         study.close()

@@ -21,6 +21,14 @@ class DemoUser:
     password: str
 
 
+def adopt_demo_records(study: Study) -> int:
+    """Forms for the virtual trial's records, so the demo's subjects can be browsed, queried
+    and signed in the application."""
+    from oncotrial.conduct.adopt import adopt_records
+
+    return adopt_records(study, study.system_actor("demo-setup"))
+
+
 def create_demo_users(study: Study) -> list[DemoUser]:
     """An investigator and a coordinator at each of the first two sites, and one user of each
     central role; the sites are those already in the study (added when missing)."""

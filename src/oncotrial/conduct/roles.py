@@ -61,6 +61,7 @@ class Action(StrEnum):
     export_data = "export SDTM and ODM data"
     export_audit = "export the whole audit trail"
     list_queries = "see the queries of every subject it may see"
+    adopt_records = "give imported records their forms"
     manage_users = "add, disable and change the role of users"
     manage_sites = "add sites"
 
@@ -95,6 +96,7 @@ PERMISSIONS: dict[Action, frozenset[Role]] = {
     Action.list_queries: frozenset(
         {Role.investigator, Role.coordinator, Role.data_manager, Role.monitor}
     ),
+    Action.adopt_records: frozenset({Role.data_manager, Role.admin}),
     Action.manage_users: frozenset({Role.admin}),
     Action.manage_sites: frozenset({Role.admin}),
 }
