@@ -230,15 +230,10 @@ def _save(
         if form.needs_enrolment and subject.cohort_id is None:
             raise StateError(f"{usubjid} is not enrolled: the {form.title} form waits for that")
         instance = _next_instance(txn, usubjid, form.code) if form.repeating else "1"
-        if (
-            not form.repeating
-            and instance == "1"
-            and txn.session.scalar(
-                select(FormEntry.id).where(
-                    FormEntry.usubjid == usubjid, FormEntry.form == form.code
-                )
-            )
-        ):
+        exists = select(FormEntry.id).where(
+            FormEntry.usubjid == usubjid, FormEntry.form == form.code
+        )
+        if not form.repeating and txn.session.scalar(exists) is not None:
             raise StateError(f"the {form.title} form of {usubjid} exists: change it instead")
     values = form.clean(raw)
     findings = form.check(values, usubjid)

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 
 from sqlalchemy import select
 
-from oncotrial.conduct.errors import FormRejectedError
+from oncotrial.conduct.errors import FormRejectedError, NotFoundError
 from oncotrial.conduct.forms.model import FormDef, SdtmRow
 from oncotrial.conduct.study import Txn
 from oncotrial.store import DOMAIN_MODELS, EditCheckError, Finding
@@ -36,7 +36,7 @@ def stored_values(txn: Txn, domain: str, record_id: int) -> tuple[dict[str, str 
     """One record's values and ``row_version``, as this transaction sees it."""
     record = txn.session.get(DOMAIN_MODELS[domain], record_id)
     if record is None:
-        raise LookupError(f"{domain} record #{record_id} is gone")
+        raise NotFoundError(f"{domain} record #{record_id} is gone (deleted by someone else)")
     return object_values(record), record.row_version
 
 

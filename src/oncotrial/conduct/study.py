@@ -17,6 +17,7 @@ from pathlib import Path
 
 from sqlalchemy import Engine
 
+from oncotrial.conduct.errors import NotFoundError
 from oncotrial.conduct.forms.catalog import study_forms
 from oncotrial.conduct.forms.model import FormDef
 from oncotrial.conduct.roles import Actor, Role
@@ -106,8 +107,7 @@ class Study:
         return self.dose_names.full(index) if full else self.dose_names.short(index)
 
     def form(self, code: str) -> FormDef:
-        from oncotrial.conduct.errors import NotFoundError
-
+        """The form ``code`` of the study (:class:`NotFoundError` for another code)."""
         try:
             return self.forms[code]
         except KeyError:

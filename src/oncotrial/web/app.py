@@ -32,6 +32,7 @@ from oncotrial.store import (
     ConcurrentEditError,
     EditCheckError,
     ReasonRequiredError,
+    RecordNotFoundError,
     StoreError,
 )
 from oncotrial.web.security import SECURITY_HEADERS, CsrfError
@@ -50,6 +51,7 @@ STATUS: tuple[tuple[type[Exception], int], ...] = (
     (EditCheckError, 422),
     (ReasonRequiredError, 422),
     (InvalidInputError, 422),
+    (RecordNotFoundError, 404),
     (StoreError, 422),
     (ConductError, 400),
 )
