@@ -6,6 +6,7 @@ from pathlib import Path
 
 import typer
 
+from oncotrial.cli.accounts import demo_accounts, demo_login_text, sites_app, users_app
 from oncotrial.cli.audit import audit_app
 from oncotrial.cli.common import (
     FormatOption,
@@ -19,6 +20,7 @@ from oncotrial.cli.db import database_url, db_app
 from oncotrial.cli.derive import derive
 from oncotrial.cli.escalation import boundaries, decide, paths
 from oncotrial.cli.phase2 import design_app
+from oncotrial.cli.serve import serve
 from oncotrial.cli.simulation import compare
 from oncotrial.cli.survival import km
 from oncotrial.cli.trial import make_report, report, simulate_trial
@@ -45,6 +47,9 @@ app.add_typer(db_app, name="db")
 app.add_typer(audit_app, name="audit")
 app.command(name="simulate-trial")(simulate_trial)
 app.command()(report)
+app.command()(serve)
+app.add_typer(users_app, name="users")
+app.add_typer(sites_app, name="sites")
 
 SHIPPED_PROTOCOL = Path("protocols") / "toripalimab-donafenib-hcc.yaml"
 
@@ -82,6 +87,7 @@ def demo(
             audit = store.verify_audit()
         finally:
             store.close()
+        demo_users = demo_accounts(str(db_file), proto)
         with progress_bar("derivations and report", fmt is OutputFormat.text) as update:
             update(0, 1)
             result, study = make_report(str(db_file), proto, out, pdf=pdf)
@@ -118,6 +124,7 @@ def demo(
                     "summary": lines,
                     "pdf_note": result.pdf_note,
                     "response_source": study.response_source,
+                    "demo_users": [u.__dict__ for u in demo_users],
                 }
             )
             return
@@ -127,6 +134,7 @@ def demo(
         console.print()
         for line in lines:
             console.print(line, highlight=False)
+        console.print(demo_login_text(str(db_file), demo_users), highlight=False)
 
 
 def _rate_text(name: str, rate: dict) -> str:

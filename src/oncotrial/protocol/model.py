@@ -559,6 +559,22 @@ class Plausibility(_Strict):
         return DEFAULT_PLAUSIBILITY.with_ranges(given, "protocol (plausibility block)")
 
 
+class Criterion(_Strict):
+    """One eligibility criterion as the screening form asks it ("met?" yes/no); ``id`` is the
+    SDTM ``IETESTCD`` (at most 8 characters)."""
+
+    id: Annotated[str, Field(pattern=r"^[A-Z][A-Z0-9]{0,7}$")]
+    text: Text
+
+
+class Eligibility(_Strict):
+    """The protocol's inclusion and exclusion criteria (SDTM IE: ``IECAT`` INCLUSION /
+    EXCLUSION)."""
+
+    inclusion: list[Criterion] = Field(min_length=1)
+    exclusion: list[Criterion] = Field(default_factory=list)
+
+
 class Protocol(_Strict):
     """An early-phase (I/II) oncology protocol.
 
@@ -576,6 +592,7 @@ class Protocol(_Strict):
     schedule: Schedule
     virtual_trial: VirtualTrial | None = None
     plausibility: Plausibility | None = None
+    eligibility: Eligibility | None = None
     assumptions: list[Text] = Field(default_factory=list)
 
     @model_validator(mode="after")

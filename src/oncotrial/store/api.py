@@ -66,7 +66,15 @@ from oncotrial.store.records import (
 )
 
 COHORT_STATUSES = ("open", "full", "closed", "suspended")
-ROLES = ("investigator", "coordinator", "data_manager", "statistician", "committee", "admin")
+ROLES = (
+    "investigator",
+    "coordinator",
+    "data_manager",
+    "monitor",
+    "statistician",
+    "committee",
+    "admin",
+)
 
 #: What to run when a database is missing or was never initialised.
 INIT_HINT = "run `oncotrial db init`"
@@ -186,6 +194,13 @@ class Store(RecordsMixin):
                 session.commit()
             finally:
                 self._active = None
+
+    def active_session(self) -> AuditedSession:
+        """The ORM session of the open :meth:`transaction`, for a caller that writes its own
+        audited objects in the same transaction (the trial application's use cases)."""
+        if self._active is None:
+            raise RuntimeError("no store transaction is open")
+        return self._active[0]
 
     @contextmanager
     def _write(self, user: str, reason: str | None) -> Iterator[tuple[AuditedSession, Connection]]:

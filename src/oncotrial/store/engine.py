@@ -165,14 +165,16 @@ def bulk_insert(
 ) -> None:
     """Insert many rows inside the caller's transaction, fast.
 
-    PostgreSQL: ``COPY … FROM STDIN`` through psycopg; SQLite: one prepared ``INSERT`` run with
-    ``executemany``. Values are passed as they are (text, numbers, None; JSON as JSON text).
+    PostgreSQL: ``COPY … FROM STDIN`` through psycopg (or, where row-level security binds the
+    current role — PostgreSQL refuses COPY FROM there — a prepared ``INSERT``); SQLite: one
+    prepared ``INSERT`` run with ``executemany``. Values are passed as they are (text, numbers,
+    None; JSON as JSON text).
     """
     if not rows:
         return
     names = ", ".join(_quote(connection, c) for c in columns)
     target = _quote(connection, table)
-    if connection.dialect.name == "postgresql":
+    if connection.dialect.name == "postgresql" and not _row_security_active(connection, table):
         driver_connection = connection.connection.driver_connection
         with (
             driver_connection.cursor() as cursor,  # type: ignore[union-attr]
@@ -181,8 +183,14 @@ def bulk_insert(
             for row in rows:
                 copy.write_row(row)
         return
-    marks = ", ".join("?" for _ in columns)
+    mark = "%s" if connection.dialect.name == "postgresql" else "?"
+    marks = ", ".join(mark for _ in columns)
     connection.exec_driver_sql(f"INSERT INTO {target} ({names}) VALUES ({marks})", list(rows))
+
+
+def _row_security_active(connection: Connection, table: str) -> bool:
+    """Whether a row-level security policy applies to the current role on ``table``."""
+    return bool(connection.scalar(text("SELECT row_security_active(:t)"), {"t": table}))
 
 
 def _quote(connection: Connection, name: str) -> str:

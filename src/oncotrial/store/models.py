@@ -214,6 +214,128 @@ class StudySetting(Audited, Versioned, Base):
 
 
 # ---------------------------------------------------------------------------------------------
+# The trial application (oncotrial.conduct): site staff, data entry, queries, signatures
+
+
+class UserSite(Audited, Versioned, Base):
+    """A site a user works at: site investigators and coordinators see only their sites."""
+
+    __tablename__ = "user_sites"
+    __table_args__ = (UniqueConstraint("user_id", "site_code"), NEVER_REUSE_IDS)
+
+    id: Mapped[int] = mapped_column(primary_key=True, sort_order=-100)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
+    site_code: Mapped[str] = mapped_column(ForeignKey("sites.code"))
+
+
+class AccessEvent(Audited, Base):
+    """A security event written to the audit trail: login, failed login, lockout, logout,
+    session expiry, role change, export (21 CFR Part 11 §11.10(d), (e))."""
+
+    __tablename__ = "access_events"
+    __table_args__ = (NEVER_REUSE_IDS,)
+
+    id: Mapped[int] = mapped_column(primary_key=True, sort_order=-100)
+    at: Mapped[datetime]
+    kind: Mapped[str] = mapped_column(String(30))
+    username: Mapped[str]
+    detail: Mapped[dict[str, Any] | None]
+
+
+class LoginThrottle(Base):
+    """Failed logins of a user name in a row and the lockout they caused (not audited: the
+    events themselves are :class:`AccessEvent` rows)."""
+
+    __tablename__ = "login_throttle"
+
+    username: Mapped[str] = mapped_column(primary_key=True)
+    failures: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    last_failure_at: Mapped[datetime | None]
+    locked_until: Mapped[datetime | None]
+
+
+class WebSession(Base):
+    """A signed-in browser or API client: high-churn state kept in the database (so several
+    server processes serve one study) and deliberately not audited; logins and logouts are.
+
+    ``token_hash`` is SHA-256 of the cookie's token, so a copy of the table opens no session.
+    """
+
+    __tablename__ = "web_sessions"
+
+    token_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
+    csrf_token: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime]
+    last_seen_at: Mapped[datetime]
+    client: Mapped[str | None]
+
+
+class FormEntry(Audited, Versioned, Base):
+    """One filled-in case report form of a subject: which SDTM records it wrote, its review
+    state (entered → complete → verified → locked → signed) and the hash of its content."""
+
+    __tablename__ = "form_entries"
+    __table_args__ = (UniqueConstraint("usubjid", "form", "instance"), NEVER_REUSE_IDS)
+
+    id: Mapped[int] = mapped_column(primary_key=True, sort_order=-100)
+    usubjid: Mapped[str] = mapped_column(ForeignKey("subjects.usubjid"), index=True)
+    form: Mapped[str] = mapped_column(String(20))
+    instance: Mapped[str] = mapped_column(String(40))
+    records: Mapped[dict[str, Any]]
+    status: Mapped[str] = mapped_column(String(20))
+    content_hash: Mapped[str] = mapped_column(String(64))
+    created_by: Mapped[str]
+    created_at: Mapped[datetime]
+    updated_by: Mapped[str]
+    updated_at: Mapped[datetime]
+
+
+class DataQuery(Audited, Versioned, Base):
+    """A query on one field of a form: open → answered → closed (or re-opened)."""
+
+    __tablename__ = "data_queries"
+    __table_args__ = (NEVER_REUSE_IDS,)
+
+    id: Mapped[int] = mapped_column(primary_key=True, sort_order=-100)
+    form_entry_id: Mapped[int] = mapped_column(ForeignKey("form_entries.id"), index=True)
+    usubjid: Mapped[str] = mapped_column(ForeignKey("subjects.usubjid"), index=True)
+    field: Mapped[str] = mapped_column(String(40))
+    rule: Mapped[str | None] = mapped_column(String(40))
+    origin: Mapped[str] = mapped_column(String(10))
+    status: Mapped[str] = mapped_column(String(10))
+    message: Mapped[str]
+    answer: Mapped[str | None]
+    resolution: Mapped[str | None]
+    opened_by: Mapped[str]
+    opened_at: Mapped[datetime]
+    answered_by: Mapped[str | None]
+    answered_at: Mapped[datetime | None]
+    closed_by: Mapped[str | None]
+    closed_at: Mapped[datetime | None]
+
+
+class Signature(Audited, Versioned, Base):
+    """An electronic signature of a form (21 CFR Part 11 §11.50, §11.70, §11.200): who
+    (printed name), when (UTC), what it means, and the SHA-256 of the content signed."""
+
+    __tablename__ = "signatures"
+    __table_args__ = (NEVER_REUSE_IDS,)
+
+    id: Mapped[int] = mapped_column(primary_key=True, sort_order=-100)
+    form_entry_id: Mapped[int] = mapped_column(ForeignKey("form_entries.id"), index=True)
+    usubjid: Mapped[str] = mapped_column(ForeignKey("subjects.usubjid"), index=True)
+    username: Mapped[str]
+    printed_name: Mapped[str]
+    meaning: Mapped[str]
+    signed_at: Mapped[datetime]
+    content_hash: Mapped[str] = mapped_column(String(64))
+    invalidated_at: Mapped[datetime | None]
+    invalidated_by: Mapped[str | None]
+    invalidation_reason: Mapped[str | None]
+
+
+# ---------------------------------------------------------------------------------------------
 # Metadata and the audit trail (not audited themselves)
 
 
@@ -648,6 +770,35 @@ class Disposition(SdtmRecord, Base):
     dsstdy: Mapped[str | None]
 
 
+class InclusionExclusion(SdtmRecord, Base):
+    """SDTM IE (Inclusion/Exclusion Criteria Not Met): one row per criterion a subject did
+    not meet, every variable as text."""
+
+    __tablename__ = "sdtm_ie"
+    __table_args__ = (UniqueConstraint("usubjid", "ieseq"), NEVER_REUSE_IDS)
+    domain_code: ClassVar[str] = "IE"
+    seq_variable: ClassVar[str | None] = "IESEQ"
+
+    studyid: Mapped[str | None]
+    domain: Mapped[str | None]
+    usubjid: Mapped[str] = mapped_column(ForeignKey("subjects.usubjid"))
+    ieseq: Mapped[str | None]
+    iespid: Mapped[str | None]
+    ietestcd: Mapped[str | None]
+    ietest: Mapped[str | None]
+    iecat: Mapped[str | None]
+    iescat: Mapped[str | None]
+    ieorres: Mapped[str | None]
+    iestresc: Mapped[str | None]
+    visitnum: Mapped[str | None]
+    visit: Mapped[str | None]
+    visitdy: Mapped[str | None]
+    taetord: Mapped[str | None]
+    epoch: Mapped[str | None]
+    iedtc: Mapped[str | None]
+    iedy: Mapped[str | None]
+
+
 #: The SDTM domains the store holds, by domain code.
 DOMAIN_MODELS: dict[str, type[SdtmRecord]] = {
     model.domain_code: model
@@ -660,6 +811,7 @@ DOMAIN_MODELS: dict[str, type[SdtmRecord]] = {
         DiseaseResponse,
         Immunogenicity,
         Disposition,
+        InclusionExclusion,
     )
 }
 

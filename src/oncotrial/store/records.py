@@ -574,9 +574,14 @@ class RecordsMixin:
         if all(row.get(seq) for row in batch.rows):
             return
         table = batch.model.__table__
-        stored = connection.execute(
-            select(table.c.usubjid, table.c[seq.lower()])  # type: ignore[attr-defined]
-        ).all()
+        wanted = sorted({row.get("USUBJID") or "" for row in batch.rows})
+        stored = []
+        for chunk in _chunks(wanted):
+            stored += connection.execute(
+                select(table.c.usubjid, table.c[seq.lower()]).where(  # type: ignore[attr-defined]
+                    table.c.usubjid.in_(chunk)  # type: ignore[attr-defined]
+                )
+            ).all()
         given = [(row.get("USUBJID") or "", row.get(seq)) for row in batch.rows]
         highest: dict[str, int] = defaultdict(int)
         for usubjid, value in [*stored, *given]:
