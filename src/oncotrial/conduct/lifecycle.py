@@ -16,12 +16,12 @@ from dataclasses import dataclass
 
 from sqlalchemy import select
 
+from oncotrial.cdisc.dates import date_span
 from oncotrial.conduct.errors import StateError
 from oncotrial.conduct.forms.catalog import STATUS_AT_END
 from oncotrial.conduct.records import stored_rows, stored_values
 from oncotrial.conduct.study import Study, Txn
 from oncotrial.store import AuditedSession
-from oncotrial.store.checks import date_span
 from oncotrial.store.models import Cohort, CohortSlot, Subject
 
 DERIVED = "derived from the subject's forms"

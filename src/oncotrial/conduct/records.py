@@ -13,12 +13,12 @@ from dataclasses import dataclass, field
 
 from sqlalchemy import select
 
+from oncotrial.cdisc.checks import check_values
 from oncotrial.conduct.errors import FormRejectedError, NotFoundError
 from oncotrial.conduct.forms.model import FormDef, SdtmRow
 from oncotrial.conduct.study import Txn
 from oncotrial.store import DOMAIN_MODELS, EditCheckError, Finding
 from oncotrial.store.audit import object_values
-from oncotrial.store.checks import check_values
 
 RecordRef = tuple[str, int]
 
@@ -110,7 +110,7 @@ def apply_rows(
     if refused:
         raise rejection(form, refused)
     for row, values in applied.rows:
-        for finding in check_values(row.domain, values):
+        for finding in check_values(row.domain, values, settings=txn.store.settings):
             if finding.severity == "warning":
                 applied.warnings.append((finding, row.source(finding.field)))
     return applied

@@ -5,6 +5,7 @@ antibody sample (IS ADA_BAB, ADA_NAB)."""
 
 from __future__ import annotations
 
+from oncotrial.cdisc.terms import CODELISTS
 from oncotrial.conduct.assessments import dlt_conditions
 from oncotrial.conduct.forms.model import (
     Field,
@@ -19,7 +20,6 @@ from oncotrial.conduct.forms.model import (
     visit_cycle,
 )
 from oncotrial.protocol.model import Drug, Protocol
-from oncotrial.store.checks import CODELISTS
 
 #: Causality scale of the AE form (WHO-UMC wording; "possibly" or more = related).
 RELATEDNESS = (
