@@ -20,11 +20,12 @@ from oncotrial.cli.common import (
     user_errors,
 )
 from oncotrial.cli.patients import read_patients
+from oncotrial.cli.simulation import design_extra, efficacy_decision
 from oncotrial.designs.base import TrialState
 from oncotrial.designs.boin import BOIN
 from oncotrial.designs.exact import PathNode, dose_paths
 from oncotrial.designs.outcomes import parse_outcomes
-from oncotrial.designs.registry import DesignSpec, build_design
+from oncotrial.designs.registry import EFFICACY_DESIGNS, DesignSpec, build_design
 
 TABLE_DESIGNS = ("boin", "tite-boin", "keyboard", "mtpi2", "i3+3")
 
@@ -40,6 +41,15 @@ SkeletonOption = typer.Option(None, "--skeleton", help="CRM skeleton, e.g. 0.05,
 ModelOption = typer.Option(None, "--model", help="CRM model: empiric or logistic.")
 PriorVarOption = typer.Option(None, "--prior-var", help="CRM prior variance of beta (1.34).")
 DosesOption = typer.Option(None, "--doses", help="Number of dose levels (without a protocol).")
+EfficacyFloorOption = typer.Option(
+    None, "--efficacy-floor", help="boin12: lowest acceptable response rate φE (0.25)."
+)
+DoseAmountsOption = typer.Option(
+    None, "--dose-amounts", help="blrm: dose amount of each level, e.g. 100,200,400,600 (mg/day)."
+)
+ReferenceDoseOption = typer.Option(
+    None, "--reference-dose", help="blrm: reference dose d* in the same unit, e.g. 400."
+)
 
 
 def boundaries(
@@ -105,12 +115,20 @@ def decide(
     model: str | None = ModelOption,
     prior_var: float | None = PriorVarOption,
     doses: int | None = DosesOption,
+    efficacy_floor: float | None = EfficacyFloorOption,
+    dose_amounts: str | None = DoseAmountsOption,
+    reference_dose: float | None = ReferenceDoseOption,
     fmt: OutputFormat = FormatOption,
 ) -> None:
     """Recommend the next dose from the patients so far, and say why (counts, boundaries
-    crossed, posterior estimates). Without --protocol give the design options directly."""
+    crossed, posterior estimates). Without --protocol give the design options directly.
+    boin12, tite-boin12 and bf-boin also read responses: --outcomes "1NEN 2BTN" (E response,
+    T DLT, B both, N neither) or a response column in --patients."""
     with user_errors():
         proto = read_protocol(protocol)
+        extra = design_extra(
+            efficacy_floor=efficacy_floor, dose_amounts=dose_amounts, reference_dose=reference_dose
+        )
         spec = design_spec(
             proto,
             design=design,
@@ -122,16 +140,20 @@ def decide(
             model=model,
             prior_var=prior_var,
             n_doses=doses,
+            extra=extra,
         )
         if (patients is None) == (outcomes is None):
             raise CliError('give exactly one of --patients FILE or --outcomes "1NNN 2NTN"')
-        if patients is not None:
-            labels = proto.level_labels if proto else None
-            people = read_patients(patients, spec.n_doses, labels)
+        if spec.name.lower() in EFFICACY_DESIGNS:
+            decision = efficacy_decision(spec, proto, patients, outcomes)
         else:
-            people = parse_outcomes(outcomes or "", spec.n_doses)
-        state = TrialState(n_doses=spec.n_doses, patients=people, window_days=spec.window_days)
-        decision = build_design(spec).decide(state)
+            if patients is not None:
+                labels = proto.level_labels if proto else None
+                people = read_patients(patients, spec.n_doses, labels)
+            else:
+                people = parse_outcomes(outcomes or "", spec.n_doses)
+            state = TrialState(n_doses=spec.n_doses, patients=people, window_days=spec.window_days)
+            decision = build_design(spec).decide(state)
         labels = dose_labels(proto, spec.n_doses)
         data = {"design": spec.name, **decision.to_json()}
         if proto is not None and decision.next_dose is not None:

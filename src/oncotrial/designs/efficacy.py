@@ -468,17 +468,12 @@ class EfficacyCharacteristics(OperatingCharacteristics):
     mean_backfill: list[float] = field(default_factory=list)
     stop_reason_pct: dict[str, float] = field(default_factory=dict)
 
-    @property
-    def mean_duration_months(self) -> float | None:
-        return None if self.mean_duration_days is None else self.mean_duration_days / 30.0
-
     def to_json(self) -> dict:
         return {
             **super().to_json(),
             "mean_responses": self.mean_responses,
             "mean_backfill": self.mean_backfill,
             "stop_reason_pct": self.stop_reason_pct,
-            "mean_duration_months": self.mean_duration_months,
         }
 
 

@@ -188,6 +188,11 @@ class OperatingCharacteristics:
     mean_n: float
     mean_duration_days: float | None = None
 
+    @property
+    def mean_duration_months(self) -> float | None:
+        """Mean duration in months of 30 days (the accrual models' month)."""
+        return None if self.mean_duration_days is None else self.mean_duration_days / 30.0
+
     def to_json(self) -> dict:
         return {
             "n_trials": self.n_trials,
@@ -198,6 +203,7 @@ class OperatingCharacteristics:
             "stopped_pct": self.stopped_pct,
             "mean_n": self.mean_n,
             "mean_duration_days": self.mean_duration_days,
+            "mean_duration_months": self.mean_duration_months,
         }
 
 
