@@ -536,9 +536,8 @@ class _CRMBase:
         if bool(self._too_toxic(post.p_lowest_above_target)):
             return self._stop_for_safety(post, details)
         best = int(_closest(post.ptox, self.target))
-        ceiling_from = current if self.restrict else self.n_doses - 1
         allowed = escalation_allowed or not self.restrict
-        nxt = int(admissible_dose(best, ceiling_from, self.n_doses, allowed))
+        nxt = int(admissible_dose(best, current, self.n_doses, allowed, no_skip=self.restrict))
         reason = (
             f"{_dose(best).capitalize()} has the estimated DLT probability closest to the target "
             f"{self.target:g} ({post.ptox[best]:.3f})"
@@ -684,7 +683,7 @@ class CRM(_CRMBase):
             if self.restrict:
                 nxt = admissible_dose(best, dose, lowest, k_tox / m < self.target)
             else:
-                nxt = admissible_dose(best, d - 1, lowest)
+                nxt = admissible_dose(best, dose, lowest, no_skip=False)
             stop = nxt < 0
             stopped[idx[stop]] = True
             current[idx] = nxt
@@ -837,7 +836,7 @@ class TITECRM(_CRMBase):
                 new_dlt = (seen & (event[idx, :j] > entry[idx, j - 1][:, None])).any(axis=1)
                 nxt = admissible_dose(best, x[:, -1], lowest, ~new_dlt)
             else:
-                nxt = admissible_dose(best, d - 1, lowest)
+                nxt = admissible_dose(best, x[:, -1], lowest, no_skip=False)
             stop = nxt < 0
             stopped[idx[stop]] = True
             duration[idx[stop]] = entry[idx[stop], j]
