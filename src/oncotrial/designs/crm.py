@@ -42,12 +42,15 @@ from oncotrial.designs.simulation import (
     cohort_durations,
     unique_rows,
 )
+from oncotrial.designs.stopping import StoppingRule, TrialView
 
 Model = Literal["empiric", "logistic"]
 WeightScheme = Literal["linear", "adaptive"]
 
 #: Default prior variance of beta, as ``dfcrm`` (scale = sqrt(1.34)).
 DEFAULT_PRIOR_VAR = 1.34
+#: Why a simulated CRM trial ended (``TrialOutcomes.stop_reason`` indexes into it).
+CRM_STOP_REASONS: tuple[str, ...] = ("maximum sample size", "lowest dose too toxic")
 #: Half-width of the beta range of the simulators' grid (``dfcrm`` integrates moments on [-10, 10]).
 GRID_HALF_RANGE = 10.0
 #: Gauss-Legendre nodes on each side of the safety threshold of beta.
@@ -639,18 +642,27 @@ class CRM(_CRMBase):
         return self._next(post, details, current, rate < self.target, why_not)
 
     def simulate(
-        self, truth: ArrayLike, latent: LatentPatients, accrual: AccrualModel | None = None
+        self,
+        truth: ArrayLike,
+        latent: LatentPatients,
+        accrual: AccrualModel | None = None,
+        stopping: StoppingRule | None = None,
     ) -> TrialOutcomes:
         """Operating characteristics on the latent patients (vectorised across trials).
 
         One posterior update per cohort for all running trials at once, on the fixed beta grid.
         Durations: each cohort accrues, then is followed for the whole window before the next
-        opens (``simulation.cohort_durations``, as for the other cohort designs).
+        opens (``simulation.cohort_durations``, as for the other cohort designs). ``stopping``
+        is a wrapping behaviour's rule, asked after the design's own safety stop.
         """
-        return self.simulate_paths(truth, latent, accrual)[0]
+        return self.simulate_paths(truth, latent, accrual, stopping)[0]
 
     def simulate_paths(
-        self, truth: ArrayLike, latent: LatentPatients, accrual: AccrualModel | None = None
+        self,
+        truth: ArrayLike,
+        latent: LatentPatients,
+        accrual: AccrualModel | None = None,
+        stopping: StoppingRule | None = None,
     ) -> tuple[TrialOutcomes, np.ndarray]:
         """As ``simulate``, also returning every patient's dose (``-1``: not enrolled)."""
         p_true = self._check_truth(truth, latent)
@@ -661,6 +673,7 @@ class CRM(_CRMBase):
         doses = np.full((n_trials, n_max), -1, dtype=np.int64)
         selected = np.full(n_trials, -1, dtype=np.int64)
         stopped = np.zeros(n_trials, dtype=bool)
+        reason = np.zeros(n_trials, dtype=np.int8)
         cohorts_run = np.zeros(n_trials, dtype=np.int64)
         current = np.full(n_trials, self.start, dtype=np.int64)
         idx = np.arange(n_trials)
@@ -685,6 +698,13 @@ class CRM(_CRMBase):
             else:
                 nxt = admissible_dose(best, dose, lowest, no_skip=False)
             stop = nxt < 0
+            reason[idx[stop]] = CRM_STOP_REASONS.index("lowest dose too toxic")
+            if stopping is not None:
+                rule = stopping.codes(TrialView(n_tox[idx] + n_non[idx], n_tox[idx], nxt))
+                fired = (rule >= 0) & ~stop
+                selected[idx[fired]] = best[fired]
+                reason[idx[fired]] = len(CRM_STOP_REASONS) + rule[fired]
+                stop |= fired
             stopped[idx[stop]] = True
             current[idx] = nxt
             idx = idx[~stop]
@@ -696,6 +716,8 @@ class CRM(_CRMBase):
             dlt_per_dose=n_tox,
             stopped_early=stopped,
             duration_days=cohort_durations(latent, m, cohorts_run, self.window_days, accrual),
+            stop_reason=reason,
+            stop_labels=CRM_STOP_REASONS + (stopping.labels() if stopping is not None else ()),
         )
         return outcomes, doses
 

@@ -407,7 +407,10 @@ class EfficacyOutcomes(TrialOutcomes):
 
     response_per_dose: np.ndarray = field(default_factory=lambda: np.zeros((0, 0)))
     backfill_per_dose: np.ndarray = field(default_factory=lambda: np.zeros((0, 0)))
-    stop_reason: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int8))
+
+    def __post_init__(self) -> None:
+        if not self.stop_labels:
+            self.stop_labels = STOP_REASONS
 
     @staticmethod
     def concatenate(parts: list[EfficacyOutcomes]) -> EfficacyOutcomes:  # type: ignore[override]
@@ -425,12 +428,12 @@ class EfficacyOutcomes(TrialOutcomes):
             response_per_dose=join("response_per_dose"),
             backfill_per_dose=join("backfill_per_dose"),
             stop_reason=join("stop_reason"),
+            stop_labels=parts[0].stop_labels,
         )
 
     def summary(self) -> EfficacyCharacteristics:  # type: ignore[override]
         """Operating characteristics, with responses, backfill, stop reasons and duration."""
         base = super().summary()
-        reasons = np.bincount(self.stop_reason.astype(np.int64), minlength=len(STOP_REASONS))
         return EfficacyCharacteristics(
             **base.__dict__,
             mean_responses=self.response_per_dose.mean(axis=0).tolist(),
@@ -439,10 +442,6 @@ class EfficacyOutcomes(TrialOutcomes):
                 if self.backfill_per_dose.size
                 else [0.0] * self.n_per_dose.shape[1]
             ),
-            stop_reason_pct={
-                name: 100.0 * float(reasons[code]) / self.n_trials
-                for code, name in enumerate(STOP_REASONS)
-            },
         )
 
 
@@ -466,14 +465,12 @@ class EfficacyCharacteristics(OperatingCharacteristics):
 
     mean_responses: list[float] = field(default_factory=list)
     mean_backfill: list[float] = field(default_factory=list)
-    stop_reason_pct: dict[str, float] = field(default_factory=dict)
 
     def to_json(self) -> dict:
         return {
             **super().to_json(),
             "mean_responses": self.mean_responses,
             "mean_backfill": self.mean_backfill,
-            "stop_reason_pct": self.stop_reason_pct,
         }
 
 

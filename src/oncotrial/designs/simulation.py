@@ -127,7 +127,8 @@ class TrialOutcomes:
     """Per-trial results of a simulation (arrays of length ``n_trials``).
 
     ``selected`` is the 0-based MTD, -1 when no dose is selected; ``stopped_early`` is true when
-    the design's stopping rule ended the trial before the planned sample size.
+    the design's stopping rule ended the trial before the planned sample size. ``stop_reason``
+    is why each trial ended, an index into ``stop_labels`` (empty: not recorded).
     """
 
     selected: np.ndarray
@@ -135,6 +136,8 @@ class TrialOutcomes:
     dlt_per_dose: np.ndarray
     stopped_early: np.ndarray
     duration_days: np.ndarray = field(default_factory=lambda: np.zeros(0))
+    stop_reason: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int8))
+    stop_labels: tuple[str, ...] = ()
 
     @property
     def n_trials(self) -> int:
@@ -149,7 +152,19 @@ class TrialOutcomes:
             dlt_per_dose=np.concatenate([p.dlt_per_dose for p in parts]),
             stopped_early=np.concatenate([p.stopped_early for p in parts]),
             duration_days=np.concatenate([p.duration_days for p in parts]),
+            stop_reason=np.concatenate([p.stop_reason for p in parts]),
+            stop_labels=parts[0].stop_labels,
         )
+
+    def stop_reason_pct(self) -> dict[str, float]:
+        """Share of trials (%) that ended for each reason (empty when not recorded)."""
+        if not self.stop_labels or self.stop_reason.size != self.n_trials:
+            return {}
+        counts = np.bincount(self.stop_reason.astype(np.int64), minlength=len(self.stop_labels))
+        return {
+            label: 100.0 * float(counts[code]) / self.n_trials
+            for code, label in enumerate(self.stop_labels)
+        }
 
     def summary(self) -> OperatingCharacteristics:
         """Operating characteristics over all trials."""
@@ -167,6 +182,7 @@ class TrialOutcomes:
             mean_duration_days=(
                 float(self.duration_days.mean()) if self.duration_days.size else None
             ),
+            stop_reason_pct=self.stop_reason_pct(),
         )
 
 
@@ -176,7 +192,8 @@ class OperatingCharacteristics:
 
     ``no_mtd_pct`` is the share of trials that select no dose (``percentstop`` of
     ``BOIN::get.oc``); ``stopped_pct`` is the share that stopped before the planned sample size
-    for any reason (safety or an n.earlystop rule).
+    for any reason (safety or an n.earlystop rule); ``stop_reason_pct`` the share of trials
+    ending for each reason (the design's own and its stopping rules').
     """
 
     n_trials: int
@@ -187,6 +204,7 @@ class OperatingCharacteristics:
     stopped_pct: float
     mean_n: float
     mean_duration_days: float | None = None
+    stop_reason_pct: dict[str, float] = field(default_factory=dict)
 
     @property
     def mean_duration_months(self) -> float | None:
@@ -204,6 +222,7 @@ class OperatingCharacteristics:
             "mean_n": self.mean_n,
             "mean_duration_days": self.mean_duration_days,
             "mean_duration_months": self.mean_duration_months,
+            "stop_reason_pct": self.stop_reason_pct,
         }
 
 
