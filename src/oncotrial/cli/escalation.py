@@ -20,7 +20,12 @@ from oncotrial.cli.common import (
     user_errors,
 )
 from oncotrial.cli.patients import read_patients
-from oncotrial.cli.simulation import design_extra, efficacy_decision
+from oncotrial.cli.simulation import (
+    StopAtNOption,
+    StopWhenNAtDoseOption,
+    design_extra,
+    efficacy_decision,
+)
 from oncotrial.designs.base import TrialState
 from oncotrial.designs.boin import BOIN
 from oncotrial.designs.exact import PathNode, dose_paths
@@ -118,6 +123,8 @@ def decide(
     efficacy_floor: float | None = EfficacyFloorOption,
     dose_amounts: str | None = DoseAmountsOption,
     reference_dose: float | None = ReferenceDoseOption,
+    stop_at_n: int | None = StopAtNOption,
+    stop_when_n_at_dose: int | None = StopWhenNAtDoseOption,
     fmt: OutputFormat = FormatOption,
 ) -> None:
     """Recommend the next dose from the patients so far, and say why (counts, boundaries
@@ -127,7 +134,11 @@ def decide(
     with user_errors():
         proto = read_protocol(protocol)
         extra = design_extra(
-            efficacy_floor=efficacy_floor, dose_amounts=dose_amounts, reference_dose=reference_dose
+            efficacy_floor=efficacy_floor,
+            dose_amounts=dose_amounts,
+            reference_dose=reference_dose,
+            stop_at_n=stop_at_n,
+            stop_when_n_at_dose=stop_when_n_at_dose,
         )
         spec = design_spec(
             proto,

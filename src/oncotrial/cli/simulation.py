@@ -39,6 +39,16 @@ from oncotrial.sim.operating import Scenario, operating_characteristics
 COMPARATORS = ("3+3", "boin", "tite-boin", "crm")
 
 
+StopAtNOption = typer.Option(
+    None, "--stop-at-n", help="Stop once this many patients are treated (escalation's stop_at_n)."
+)
+StopWhenNAtDoseOption = typer.Option(
+    None,
+    "--stop-when-n-at-dose",
+    help="Stop once the recommended dose holds this many patients (stop_when_n_at_dose).",
+)
+
+
 def _scenarios(
     proto: Protocol | None, truths: list[str] | None, efficacy: list[str] | None = None
 ) -> list[Scenario]:
@@ -164,6 +174,16 @@ def _print_results(
         if scen.efficacy is not None:
             resp = "  ".join(f"{lab} {p:.2f}" for lab, p in zip(labels, scen.efficacy, strict=True))
             console.print(f"true response probability: {resp}", highlight=False)
+    for i, spec in enumerate(specs):
+        reasons = results[i][0].stop_reason_pct
+        if reasons and len(scenarios) == 1:
+            text = "; ".join(f"{why} {pct:.1f} %" for why, pct in reasons.items() if pct > 0)
+            console.print(f"{spec.name}: trials ended by {text}", highlight=False)
+        elif reasons:
+            for j, scen in enumerate(scenarios):
+                got = results[i][j].stop_reason_pct
+                text = "; ".join(f"{why} {pct:.1f} %" for why, pct in got.items() if pct > 0)
+                console.print(f"{spec.name}, {scen.name}: trials ended by {text}", highlight=False)
     if any(s.name.lower() in ("boin12", "tite-boin12") for s in specs):
         console.print(
             "For boin12 and tite-boin12 the selected dose is the optimal biological dose (OBD).",
@@ -251,6 +271,8 @@ def simulate(
     ewoc: float | None = typer.Option(
         None, "--ewoc", help="blrm: a dose is allowed while Pr(over-dosing) < EWOC (0.25)."
     ),
+    stop_at_n: int | None = StopAtNOption,
+    stop_when_n_at_dose: int | None = StopWhenNAtDoseOption,
     late_fraction: float | None = typer.Option(
         None, "--dlt-late-fraction", help="Share of DLTs in the window's second half (0.5)."
     ),
@@ -283,6 +305,8 @@ def simulate(
             reference_dose=reference_dose,
             blrm_prior=blrm_prior,
             ewoc=ewoc,
+            stop_at_n=stop_at_n,
+            stop_when_n_at_dose=stop_when_n_at_dose,
         )
         names = design or [proto.phase1.design if proto else "boin"]
         specs = [

@@ -10,6 +10,7 @@ from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING
 
 from oncotrial.designs.base import Design, DesignError
+from oncotrial.designs.behaviours import WithStopping, stop_at_n, stop_when_n_at_dose
 from oncotrial.designs.bfboin import BFBOIN
 from oncotrial.designs.blrm import BLRM
 from oncotrial.designs.blrm_posterior import BLRMPrior
@@ -97,6 +98,9 @@ class DesignSpec:
     max_step_ratio: float | None = None
     no_skip: bool = False
     dose_names: tuple[str, ...] | None = None
+    # behaviours wrapping the design (escalation's names; behaviours.py)
+    stop_at_n: int | None = None
+    stop_when_n_at_dose: int | None = None
     extra: dict = field(default_factory=dict)
 
     @property
@@ -108,7 +112,17 @@ class DesignSpec:
 
 
 def build_design(spec: DesignSpec) -> Design:
-    """The design object for ``spec.name`` (one of :data:`DESIGN_NAMES`)."""
+    """The design object for ``spec.name`` (one of :data:`DESIGN_NAMES`), wrapped in the
+    behaviours the spec asks for (``stop_when_n_at_dose``, then ``stop_at_n``)."""
+    design = _build_parent(spec)
+    if spec.stop_when_n_at_dose is not None:
+        design = stop_when_n_at_dose(design, spec.stop_when_n_at_dose)
+    if spec.stop_at_n is not None:
+        design = stop_at_n(design, spec.stop_at_n)
+    return design
+
+
+def _build_parent(spec: DesignSpec) -> Design:
     name = spec.name.lower()
     if name in ("boin", "tite-boin"):
         cls = BOIN if name == "boin" else TITEBOIN
@@ -269,6 +283,8 @@ def default_skeleton(spec: DesignSpec) -> tuple[float, ...]:
 
 def latent_patients_needed(design: Design) -> int:
     """How many latent patients per trial the design's simulator may consume."""
+    while isinstance(design, WithStopping):
+        design = design.parent
     if isinstance(design, ThreePlusThree):
         return design.max_cohorts * design.cohort_size
     if isinstance(design, BFBOIN):
@@ -323,6 +339,8 @@ def spec_from_protocol(protocol: Protocol, design: str | None = None) -> DesignS
         max_step_ratio=blrm.max_step_ratio if blrm else None,
         no_skip=blrm.no_skip if blrm else False,
         dose_names=tuple(DoseNames.of(protocol).all_full()),
+        stop_at_n=phase1.stopping.stop_at_n,
+        stop_when_n_at_dose=phase1.stopping.stop_when_n_at_dose,
     )
 
 

@@ -352,6 +352,15 @@ class BlrmParams(_Strict):
     no_skip: bool = False
 
 
+class StoppingParams(_Strict):
+    """Stopping behaviours wrapping the design (R escalation's names; the CLI's
+    ``--stop-at-n`` and ``--stop-when-n-at-dose``): stop once ``stop_at_n`` patients are
+    treated, or once the recommended dose holds ``stop_when_n_at_dose`` patients."""
+
+    stop_at_n: int | None = Field(default=None, ge=1)
+    stop_when_n_at_dose: int | None = Field(default=None, ge=1)
+
+
 class Scenario(_Strict):
     """A dose-toxicity scenario for simulation: the true DLT probability at each dose level
     and, for the toxicity-and-efficacy designs, the true response probability."""
@@ -397,6 +406,7 @@ class Phase1(_Strict):
     boin12: Boin12Params = Field(default_factory=Boin12Params)
     blrm: BlrmParams | None = None
     backfill_cap: int = Field(default=12, ge=1)
+    stopping: StoppingParams = Field(default_factory=StoppingParams)
     scenarios: list[Scenario] = Field(default_factory=list)
     accrual: Literal["uniform", "poisson"] | None = None
     accrual_per_month: float | None = Field(default=None, gt=0)

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from oncotrial.designs.base import Design
+from oncotrial.designs.behaviours import WithStopping
 from oncotrial.designs.efficacy import EfficacyLatents
 from oncotrial.designs.registry import EFFICACY_DESIGNS, latent_patients_needed
 from oncotrial.designs.simulation import (
@@ -63,7 +64,8 @@ def _simulate(
 ) -> TrialOutcomes:
     """Call the design's simulator with the models it takes (TITE designs take DLT times,
     toxicity-and-efficacy designs the response truth)."""
-    params = inspect.signature(design.simulate).parameters  # type: ignore[attr-defined]
+    inner = design.parent if isinstance(design, WithStopping) else design
+    params = inspect.signature(inner.simulate).parameters  # type: ignore[attr-defined]
     kwargs: dict = {}
     if "accrual" in params:
         kwargs["accrual"] = accrual
