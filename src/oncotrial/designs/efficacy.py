@@ -23,7 +23,12 @@ import numpy as np
 from scipy import special
 
 from oncotrial.designs.base import Decision, DesignError
-from oncotrial.designs.simulation import LatentPatients, OperatingCharacteristics, TrialOutcomes
+from oncotrial.designs.simulation import (
+    LatentPatients,
+    OperatingCharacteristics,
+    OutcomeTotals,
+    TrialOutcomes,
+)
 
 if TYPE_CHECKING:
     from oncotrial.protocol.naming import DoseNames
@@ -431,18 +436,23 @@ class EfficacyOutcomes(TrialOutcomes):
             stop_labels=parts[0].stop_labels,
         )
 
+    def totals(self) -> OutcomeTotals:
+        """The additive sums, with responses and backfilled patients."""
+        base = super().totals()
+        base.sums["responses"] = self.response_per_dose.sum(axis=0)
+        base.sums["backfill"] = (
+            self.backfill_per_dose.sum(axis=0)
+            if self.backfill_per_dose.size
+            else np.zeros(self.n_per_dose.shape[1])
+        )
+        base.efficacy = True
+        return base
+
     def summary(self) -> EfficacyCharacteristics:  # type: ignore[override]
         """Operating characteristics, with responses, backfill, stop reasons and duration."""
-        base = super().summary()
-        return EfficacyCharacteristics(
-            **base.__dict__,
-            mean_responses=self.response_per_dose.mean(axis=0).tolist(),
-            mean_backfill=(
-                self.backfill_per_dose.mean(axis=0).tolist()
-                if self.backfill_per_dose.size
-                else [0.0] * self.n_per_dose.shape[1]
-            ),
-        )
+        out = self.totals().summary()
+        assert isinstance(out, EfficacyCharacteristics)
+        return out
 
 
 #: Why a simulated trial ended (codes stored in :attr:`EfficacyOutcomes.stop_reason`).

@@ -25,6 +25,7 @@ from oncotrial.designs.simulation import (
     DltTimeModel,
     LatentPatients,
     OperatingCharacteristics,
+    OutcomeTotals,
     TrialOutcomes,
 )
 
@@ -79,13 +80,13 @@ def _simulate(
     return design.simulate(truth, latent, **kwargs)  # type: ignore[attr-defined]
 
 
-def _run_block(block: _Block) -> tuple[int, list[list[TrialOutcomes]]]:
+def _run_block(block: _Block) -> tuple[int, list[list[OutcomeTotals]]]:
     width = max(latent_patients_needed(d) for d in block.designs)
     # the efficacy latents hold the same tox/time/gap numbers: common random numbers across all
     kind = EfficacyLatents if any(uses_efficacy(d) for d in block.designs) else LatentPatients
     latent = kind.draw(block.size, width, block.seed, block.index)
     results = [
-        [_simulate(d, s, latent, block.accrual, block.dlt_time) for s in block.scenarios]
+        [_simulate(d, s, latent, block.accrual, block.dlt_time).totals() for s in block.scenarios]
         for d in block.designs
     ]
     return block.index, results
@@ -136,9 +137,9 @@ def operating_characteristics(
         _Block(i, size, seed, tuple(designs), tuple(scenarios), accrual, dlt_time)
         for i, size in enumerate(sizes)
     ]
-    done: dict[int, list[list[TrialOutcomes]]] = {}
+    done: dict[int, list[list[OutcomeTotals]]] = {}
 
-    def record(index: int, result: list[list[TrialOutcomes]]) -> None:
+    def record(index: int, result: list[list[OutcomeTotals]]) -> None:
         done[index] = result
         if progress is not None:
             progress(len(done), len(blocks))
@@ -154,17 +155,17 @@ def operating_characteristics(
         for b in blocks:
             record(*_run_block(b))
     return [
-        [
-            _concatenate([done[b.index][i][j] for b in blocks]).summary()
-            for j in range(len(scenarios))
-        ]
+        [_add([done[b.index][i][j] for b in blocks]).summary() for j in range(len(scenarios))]
         for i in range(len(designs))
     ]
 
 
-def _concatenate(parts: list[TrialOutcomes]) -> TrialOutcomes:
-    """Join a design's blocks with its own outcome type (efficacy outcomes keep responses)."""
-    return type(parts[0]).concatenate(parts)
+def _add(parts: list[OutcomeTotals]) -> OutcomeTotals:
+    """A design's totals over its blocks, added in block order (same numbers for any workers)."""
+    total = parts[0]
+    for part in parts[1:]:
+        total = total + part
+    return total
 
 
 def _run_on_dask(blocks: list[_Block], scheduler: str, record: Callable[[int, list], None]) -> None:
