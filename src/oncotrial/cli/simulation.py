@@ -32,7 +32,6 @@ from oncotrial.designs.registry import DESIGN_NAMES, DesignSpec, build_design
 from oncotrial.designs.simulation import AccrualModel, DltTimeModel, OperatingCharacteristics
 from oncotrial.protocol import Protocol
 from oncotrial.protocol.naming import DoseNames
-from oncotrial.report.oc_plot import plot_operating_characteristics
 from oncotrial.sim.operating import Scenario, operating_characteristics
 
 #: Designs the protocol's design is compared against by ``oncotrial compare``.
@@ -339,6 +338,8 @@ def simulate(
         )
         labels = dose_labels(proto, n_doses)
         if plot is not None:
+            from oncotrial.report.oc_plot import plot_operating_characteristics  # matplotlib
+
             plot_operating_characteristics(
                 results,
                 [s.name for s in specs],
@@ -437,6 +438,8 @@ def compare(
         )
         labels = dose_labels(proto, proto.n_doses)
         if plot is not None:
+            from oncotrial.report.oc_plot import plot_operating_characteristics  # matplotlib
+
             plot_operating_characteristics(
                 results,
                 [s.name for s in specs],

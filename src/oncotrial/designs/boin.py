@@ -19,7 +19,7 @@ import math
 from dataclasses import dataclass
 
 import numpy as np
-from scipy import stats
+from scipy import special
 
 from oncotrial.designs.admissibility import (
     admissible_dose,
@@ -64,7 +64,7 @@ def posterior_prob_above(target: float, n: np.ndarray, y: np.ndarray) -> np.ndar
     """Pr(p > target | y DLTs in n) under a Beta(1, 1) prior (Liu & Yuan 2015, section 2.3)."""
     n = np.asarray(n)
     y = np.asarray(y)
-    return stats.beta.sf(target, y + 1, n - y + 1)
+    return special.betaincc(y + 1, n - y + 1, target)  # the Beta(y + 1, n - y + 1) tail
 
 
 def elimination_boundary(

@@ -29,7 +29,6 @@ from typing import Literal
 
 import numpy as np
 from numpy.typing import ArrayLike
-from scipy.integrate import quad
 from scipy.special import expit, logit
 
 from oncotrial.designs.admissibility import admissible_dose, eliminated_doses
@@ -231,6 +230,7 @@ def crm_posterior(
     if np.any(w < 0.0) or np.any(w > 1.0):
         raise DesignError("weights must be in [0, 1]")
     n_tox, n_non, pend_x, pend_w = _tally(s.size, lev, y, w)
+    from scipy.integrate import quad  # ~1 s of imports: only for the exact scalar posterior
 
     def log_post(beta: float | np.ndarray) -> np.ndarray:
         log_p, log_q = wm._log_p_q(beta)

@@ -11,7 +11,6 @@ from typing import TYPE_CHECKING
 
 from oncotrial.designs.base import Design, DesignError
 from oncotrial.designs.behaviours import WithStopping, stop_at_n, stop_when_n_at_dose
-from oncotrial.designs.bfboin import BFBOIN
 from oncotrial.designs.blrm import BLRM
 from oncotrial.designs.blrm_posterior import BLRMPrior
 from oncotrial.designs.boin import BOIN
@@ -187,6 +186,8 @@ def _build_parent(spec: DesignSpec) -> Design:
     if name in ("boin12", "tite-boin12"):
         return _build_boin12(spec, name)
     if name == "bf-boin":
+        from oncotrial.designs.bfboin import BFBOIN  # numba compiles on import: only when asked
+
         return BFBOIN(
             n_doses=spec.n_doses,
             target=spec.target,
@@ -287,8 +288,8 @@ def latent_patients_needed(design: Design) -> int:
         design = design.parent
     if isinstance(design, ThreePlusThree):
         return design.max_cohorts * design.cohort_size
-    if isinstance(design, BFBOIN):
-        return design.latent_width()
+    if hasattr(design, "latent_width"):  # BF-BOIN: arrivals, enrolled or not
+        return int(design.latent_width())
     return int(design.max_patients)  # type: ignore[attr-defined]
 
 
