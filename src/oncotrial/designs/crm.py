@@ -822,8 +822,12 @@ class TITECRM(_CRMBase):
         latent: LatentPatients,
         accrual: AccrualModel | None = None,
         dlt_time: DltTimeModel | None = None,
+        compiled: bool = True,
     ) -> tuple[TrialOutcomes, np.ndarray]:
-        """As ``simulate``, also returning every patient's dose (``-1``: not enrolled)."""
+        """As ``simulate``, also returning every patient's dose (``-1``: not enrolled).
+
+        Linear weights run the numba kernel of ``tite_crm_simulation`` (``compiled=False``: the
+        numpy path, which the kernel is tested against trial by trial)."""
         p_true = self._check_truth(truth, latent)
         accrual = accrual or AccrualModel()
         dlt_time = dlt_time or DltTimeModel(window_days=self.window_days)
@@ -833,6 +837,14 @@ class TITECRM(_CRMBase):
         entry = np.cumsum(accrual.gaps(latent.gap[:, :n_max]), axis=1)
         days = dlt_time.days(latent.time[:, :n_max])
         event = entry + days
+        levels = np.arange(d)
+        if self.scheme == "linear" and compiled:
+            from oncotrial.designs.tite_crm_simulation import simulate_tite_crm
+
+            doses, tox, selected, stopped, duration = simulate_tite_crm(
+                self, p_true, entry, event, latent.tox[:, :n_max]
+            )
+            return self._outcomes(doses, tox, selected, stopped, duration, levels), doses
 
         doses = np.full((n_trials, n_max), -1, dtype=np.int64)
         tox = np.zeros((n_trials, n_max), dtype=bool)
@@ -842,7 +854,6 @@ class TITECRM(_CRMBase):
         doses[:, 0] = self.start
         tox[:, 0] = latent.tox[:, 0] < p_true[self.start]
         idx = np.arange(n_trials)
-        levels = np.arange(d)
         for j in range(1, n_max):
             now = entry[idx, j][:, None]
             x = doses[idx, :j]
@@ -877,16 +888,28 @@ class TITECRM(_CRMBase):
             beta, _, tail = grid.counts_posterior(n_tox, n_all - n_tox)
             best = _closest(wm.ptox(beta), self.target)
             selected[idx] = np.where(self._too_toxic(tail), -1, best)
+        return self._outcomes(doses, tox, selected, stopped, duration, levels), doses
+
+    @staticmethod
+    def _outcomes(
+        doses: np.ndarray,
+        tox: np.ndarray,
+        selected: np.ndarray,
+        stopped: np.ndarray,
+        duration: np.ndarray,
+        levels: np.ndarray,
+    ) -> TrialOutcomes:
         enrolled = doses >= 0
         onehot = (doses[:, :, None] == levels) & enrolled[:, :, None]
-        outcomes = TrialOutcomes(
+        return TrialOutcomes(
             selected=selected,
             n_per_dose=onehot.sum(axis=1).astype(np.int64),
             dlt_per_dose=(onehot & tox[:, :, None]).sum(axis=1).astype(np.int64),
             stopped_early=stopped,
             duration_days=duration,
+            stop_reason=stopped.astype(np.int8),
+            stop_labels=CRM_STOP_REASONS,
         )
-        return outcomes, doses
 
     def _batch_weights(
         self, u: np.ndarray, seen: np.ndarray, dlt_days: np.ndarray, window: float
