@@ -170,3 +170,34 @@ def test_combinators_are_or_and_and(n: list[int], nxt: int, a: int, b: int) -> N
     assert code == (0 if f1 else 1 if f2 else -1)
     assert isinstance(r1 | r2 | r1, AnyOf) and len((r1 | r2 | r1).rules) == 3
     assert isinstance(r1 & r2 & r1, AllOf)
+
+
+def test_one_typed_result_for_every_design() -> None:
+    """fit() answers the same questions for a rule-based, a model-based, a wrapped and a
+    toxicity-and-efficacy design (escalation's recommended_dose, continue, n_at_dose, ...)."""
+    from oncotrial.designs.efficacy import EfficacyState
+    from oncotrial.designs.result import fit
+
+    state = TrialState(5, parse_outcomes("1NNN 2NTN 2TNN 2NNN", 5))
+    crm = fit(stop_at_n(dfcrm(), 12), state)
+    assert (crm.continue_trial, crm.recommended_dose, crm.stop_reason) == (
+        False,
+        1,
+        "12 patients treated",
+    )
+    assert crm.n == (3, 9, 0, 0, 0) and crm.dlts == (0, 2, 0, 0, 0)
+    assert crm.prob_tox is not None and len(crm.prob_tox) == 5
+    boin = fit(BOIN(n_doses=5, target=0.25, n_cohorts=10), state)
+    assert boin.continue_trial and boin.prob_tox is None and boin.admissible == (True,) * 5
+    tpt = fit(ThreePlusThree(n_doses=5), TrialState(5, parse_outcomes("1NNN 2TTN", 5)))
+    assert tpt.admissible == (True, False, False, False, False)
+    b12 = fit(BOIN12(5, 0.35, 0.25), EfficacyState.from_outcomes("1NNN 2ENT 3ETT 2EEN", 5))
+    assert b12.responses == (0, 3, 1, 0, 0) and b12.recommended_dose == 1
+    assert b12.to_json()["recommended_dose"] == 2
+    runner = CliRunner()
+    out = runner.invoke(app, ["decide", "--doses", "5", "--design", "crm", "--skeleton",
+                              ",".join(map(str, SKELETON)), "--outcomes", "1NNN 2NTN",
+                              "--format", "json"])  # fmt: skip
+    assert out.exit_code == 0, out.output
+    result = json.loads(out.stdout)["result"]
+    assert result["n_per_dose"] == [3, 3, 0, 0, 0] and len(result["prob_tox"]) == 5

@@ -31,6 +31,7 @@ from oncotrial.designs.boin import BOIN
 from oncotrial.designs.exact import PathNode, dose_paths
 from oncotrial.designs.outcomes import parse_outcomes
 from oncotrial.designs.registry import EFFICACY_DESIGNS, DesignSpec, build_design
+from oncotrial.designs.result import result_of
 
 TABLE_DESIGNS = ("boin", "tite-boin", "keyboard", "mtpi2", "i3+3")
 
@@ -156,7 +157,7 @@ def decide(
         if (patients is None) == (outcomes is None):
             raise CliError('give exactly one of --patients FILE or --outcomes "1NNN 2NTN"')
         if spec.name.lower() in EFFICACY_DESIGNS:
-            decision = efficacy_decision(spec, proto, patients, outcomes)
+            decision, result = efficacy_decision(spec, proto, patients, outcomes)
         else:
             if patients is not None:
                 labels = proto.level_labels if proto else None
@@ -164,9 +165,11 @@ def decide(
             else:
                 people = parse_outcomes(outcomes or "", spec.n_doses)
             state = TrialState(n_doses=spec.n_doses, patients=people, window_days=spec.window_days)
-            decision = build_design(spec).decide(state)
+            built = build_design(spec)
+            decision = built.decide(state)
+            result = result_of(built, state, decision)
         labels = dose_labels(proto, spec.n_doses)
-        data = {"design": spec.name, **decision.to_json()}
+        data = {"design": spec.name, **decision.to_json(), "result": result.to_json()}
         if proto is not None and decision.next_dose is not None:
             data["next_level"] = proto.level_labels[decision.next_dose]
         if fmt is OutputFormat.json:

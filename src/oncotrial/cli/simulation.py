@@ -29,6 +29,7 @@ from oncotrial.designs.efficacy import (
     parse_efficacy_outcomes,
 )
 from oncotrial.designs.registry import DESIGN_NAMES, DesignSpec, build_design
+from oncotrial.designs.result import DesignResult, result_of
 from oncotrial.designs.simulation import AccrualModel, DltTimeModel, OperatingCharacteristics
 from oncotrial.protocol import Protocol
 from oncotrial.protocol.naming import DoseNames
@@ -391,7 +392,7 @@ def design_extra(
 
 def efficacy_decision(
     spec: DesignSpec, proto: Protocol | None, patients: Path | None, outcomes: str | None
-) -> Decision:
+) -> tuple[Decision, DesignResult]:
     """``decide`` for a toxicity-and-efficacy design: responses from ``--patients`` (a
     ``response`` column) or ``--outcomes`` letters E/T/B/N; levels named by the protocol."""
     window = spec.window_days
@@ -403,7 +404,9 @@ def efficacy_decision(
         people = parse_efficacy_outcomes(outcomes or "", spec.n_doses)
     state = EfficacyState(spec.n_doses, people, None, window, eff_window)
     names = DoseNames.of(proto, spec.n_doses)
-    return build_design(spec).decide(state, names)  # type: ignore[call-arg, arg-type]
+    design = build_design(spec)
+    decision = design.decide(state, names)  # type: ignore[call-arg, arg-type]
+    return decision, result_of(design, state, decision)
 
 
 def compare_designs(
