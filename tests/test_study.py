@@ -339,3 +339,20 @@ def test_simulate_study_text_and_errors() -> None:
     assert bad.exit_code == 2 and "not both" in bad.stderr
     help_text = runner.invoke(app, ["simulate-study", "--help"]).output
     assert "--format" in help_text and "--figure" in help_text
+
+
+def test_dask_cluster_gives_the_same_numbers(monkeypatch) -> None:
+    """A real Dask scheduler on loopback (the optional ``dask`` extra): the units computed on
+    the cluster add up to the local numbers."""
+    distributed = pytest.importorskip(
+        "distributed", reason="dask.distributed is the optional 'dask' extra"
+    )
+    monkeypatch.setattr(study_module, "BLOCK_TRIALS", 250)  # block sizes travel with the units
+    scen = study_scenarios(PROTOCOL, ["rising"])[0]
+    names = ["boin-mtd-simon", "boin12-obd-simon"]
+    local = _run(names, scen, 600, 21)
+    with distributed.LocalCluster(
+        n_workers=2, threads_per_worker=1, host="127.0.0.1", dashboard_address=None
+    ) as cluster:
+        remote = _run(names, scen, 600, 21, scheduler=cluster.scheduler_address)
+    assert [r.to_json() for r in remote] == [o.to_json() for o in local]
