@@ -35,7 +35,7 @@ from oncotrial.cli.main import app
 from oncotrial.designs.bfboin import BFBOIN
 from oncotrial.designs.blrm import BLRM
 from oncotrial.designs.boin12 import BOIN12
-from oncotrial.designs.efficacy import EfficacyLatents, Utilities
+from oncotrial.designs.efficacy import EfficacyLatents, Utilities, replay_efficacy_trial
 from oncotrial.designs.phase2 import (
     Action,
     bop2_operating_characteristics,
@@ -53,6 +53,7 @@ from oncotrial.sim.study import study_characteristics
 from oncotrial.sim.study_designs import (
     EscalationResult,
     StudyScenario,
+    run_escalation,
     select_doses,
     study_designs,
     study_scenarios,
@@ -109,6 +110,10 @@ def test_escalation_selects_as_each_design_alone(seed: int, p_tox, p_eff) -> Non
     )[0][0]
     assert boin.mtd_selected_pct == alone.selected_pct
     assert boin.mtd_none_pct == alone.no_mtd_pct
+    assert boin.mean_n_escalation == pytest.approx(alone.mean_n, rel=1e-12)
+    assert boin.mean_duration_escalation_months * 30.0 == pytest.approx(
+        alone.mean_duration_days, rel=1e-12
+    )
     t, e = np.array(p_tox), np.array(p_eff)
     bf_design = DESIGNS["bfboin-obd-simon"].escalation
     assert isinstance(bf_design, BFBOIN)
@@ -316,6 +321,7 @@ def test_simulate_study_json_and_figure(tmp_path: Path) -> None:
     assert len(rows) == 4
     assert rows[("boin-mtd-simon", "plateau")]["true_mtd_index"] == 3  # L2 is the 3rd level
     assert rows[("boin-mtd-simon", "futile")]["true_obd_index"] is None
+    assert rows[("boin-mtd-simon", "plateau")]["true_obd_level"] == "L1, donafenib 100 mg bid"
     assert rows[("boin12-rose", "plateau")]["positive_pct"] is None
     assert data["designs"][1]["expansion_design"]["n_per_arm"] >= 1
     again = json.loads(runner.invoke(app, args).stdout)
@@ -356,3 +362,28 @@ def test_dask_cluster_gives_the_same_numbers(monkeypatch) -> None:
     ) as cluster:
         remote = _run(names, scen, 600, 21, scheduler=cluster.scheduler_address)
     assert [r.to_json() for r in remote] == [o.to_json() for o in local]
+
+
+def test_boin12_mtd_is_select_mtd_of_the_same_trial() -> None:
+    """BOIN12's MTD in a study is ``BOIN12.select_mtd`` of the trial replayed patient by patient
+    through ``decide`` (the scalar path); a trial stopped without a dose has no MTD."""
+    design = DESIGNS["boin12-obd-simon"]
+    b12 = design.escalation
+    assert isinstance(b12, BOIN12)
+    for p_tox, p_eff in (
+        ((0.05, 0.12, 0.30, 0.48), (0.15, 0.30, 0.33, 0.35)),
+        ((0.45, 0.55, 0.60, 0.70), (0.30, 0.30, 0.30, 0.30)),
+        ((0.05, 0.10, 0.15, 0.20), (0.0, 0.0, 0.02, 0.02)),
+    ):
+        scen = StudyScenario("s", p_tox, p_eff)
+        latent = EfficacyLatents.draw(60, b12.max_patients, 9, 0)
+        esc = run_escalation(design, scen, latent)
+        for i in range(60):
+            _, decision, state = replay_efficacy_trial(
+                b12, np.array(p_tox), np.array(p_eff), latent.tox[i], latent.eff[i]
+            )
+            stopped = "no dose selected" in decision.reason
+            mtd = None if stopped else b12.select_mtd(state)
+            obd = None if stopped else b12.select_obd(state)
+            assert esc.mtd[i] == (-1 if mtd is None else mtd), (p_tox, i)
+            assert esc.obd[i] == (-1 if obd is None else obd), (p_tox, i)

@@ -45,6 +45,15 @@ def _level(names: DoseNames, index: int) -> str:
     return "none" if index < 0 else names.short(index)
 
 
+def _with_levels(oc: StudyCharacteristics, names: DoseNames) -> dict:
+    """The JSON row with the true MTD and OBD also named by their levels."""
+    return {
+        **oc.to_json(),
+        "true_mtd_level": None if oc.true_mtd < 0 else names.full(oc.true_mtd),
+        "true_obd_level": None if oc.true_obd < 0 else names.full(oc.true_obd),
+    }
+
+
 def _describe(design: StudyDesign) -> str:
     esc = design.escalation.name
     return f"{esc} → {design.selection} → {design.expansion_kind}"
@@ -166,7 +175,7 @@ def simulate_study(
                         }
                         for d in cands
                     ],
-                    "results": [oc.to_json() for row in results for oc in row],
+                    "results": [_with_levels(oc, names) for row in results for oc in row],
                     "figure": None if figure is None else str(figure),
                 }
             )

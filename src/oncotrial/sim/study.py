@@ -55,6 +55,7 @@ class StudyTally:
     n_escalation: float = 0.0
     n_expansion: float = 0.0
     duration_days: float = 0.0
+    duration_escalation_days: float = 0.0
     above_mtd: float = 0.0
 
     def __post_init__(self) -> None:
@@ -74,6 +75,7 @@ class StudyTally:
             "n_escalation",
             "n_expansion",
             "duration_days",
+            "duration_escalation_days",
             "above_mtd",
         ):
             setattr(self, key, getattr(self, key) + getattr(other, key))
@@ -107,6 +109,7 @@ class StudyCharacteristics:
     mean_n_expansion: float
     mean_n: float
     mean_duration_months: float
+    mean_duration_escalation_months: float
     mean_above_mtd: float
 
     def to_json(self) -> dict:
@@ -130,6 +133,7 @@ class StudyCharacteristics:
             "mean_n_expansion": self.mean_n_expansion,
             "mean_n": self.mean_n,
             "mean_duration_months": self.mean_duration_months,
+            "mean_duration_escalation_months": self.mean_duration_escalation_months,
             "mean_above_mtd": self.mean_above_mtd,
         }
 
@@ -163,6 +167,7 @@ def summarise(
         mean_n_expansion=tally.n_expansion / n,
         mean_n=(tally.n_escalation + tally.n_expansion) / n,
         mean_duration_months=tally.duration_days / n / DAYS_PER_MONTH,
+        mean_duration_escalation_months=tally.duration_escalation_days / n / DAYS_PER_MONTH,
         mean_above_mtd=tally.above_mtd / n,
     )
 
@@ -215,6 +220,7 @@ def simulate_block(
     tally.n_escalation = float(n_esc.sum())
     tally.n_expansion = float((exp.n_low + exp.n_high).sum())
     tally.duration_days = float((esc.duration_days + exp.duration_days).sum())
+    tally.duration_escalation_days = float(esc.duration_days.sum())
     tally.above_mtd = float((above_esc + above_exp).sum())
     return tally
 

@@ -23,7 +23,13 @@ from oncotrial.designs.blrm_posterior import BLRMPrior
 from oncotrial.designs.boin import BOIN
 from oncotrial.designs.boin12 import BOIN12
 from oncotrial.designs.boin12_rules import eliminations_from_counts, obd_selection
-from oncotrial.designs.efficacy import Arrivals, EfficacyLatents, Utilities
+from oncotrial.designs.efficacy import (
+    NONE_ADMISSIBLE,
+    TOO_TOXIC,
+    Arrivals,
+    EfficacyLatents,
+    Utilities,
+)
 from oncotrial.designs.mtd import isotonic_mtd
 from oncotrial.designs.phase2 import Bop2Design, SimonDesign, calibrate_bop2, simon_two_stage
 from oncotrial.designs.registry import build_design, spec_from_protocol
@@ -287,7 +293,8 @@ def run_escalation(
         return EscalationResult(mtd, obd, out.n_per_dose, out.duration_days)
     if isinstance(esc, BOIN12):
         out = esc.simulate(p_t, p_e, latent, design.accrual)
-        stopped = out.selected < 0
+        # a trial stopped without a dose (too toxic, or nothing admissible) has no MTD either
+        stopped = (out.stop_reason == TOO_TOXIC) | (out.stop_reason == NONE_ADMISSIBLE)
         low, _ = eliminations_from_counts(
             out.n_per_dose,
             out.dlt_per_dose,
