@@ -160,6 +160,8 @@ def test_same_seed_same_numbers_on_one_or_two_workers(monkeypatch) -> None:
     one = _run(names, scen, 1000, 7, workers=1)
     two = _run(names, scen, 1000, 7, workers=2)
     assert [o.to_json() for o in one] == [t.to_json() for t in two]
+    # a design's numbers do not depend on which other candidates run beside it
+    assert _run(["boin12-rose"], scen, 1000, 7)[0].to_json() == one[1].to_json()
     other = _run(names, scen, 1000, 8, workers=1)
     assert [o.to_json() for o in one] != [t.to_json() for t in other]
 
