@@ -71,7 +71,8 @@ def _print_table(
     levels = names.all_short()
     table = Table(
         title=title,
-        caption="right MTD / OBD, positive, final dose: % of simulated studies; N: mean "
+        caption="right MTD / OBD, positive, final dose: % of simulated studies (Monte-Carlo "
+        f"standard error at most {50.0 / results[0][0].n_trials ** 0.5:.1f} points); N: mean "
         "patients (escalation + expansion); N>MTD: mean patients treated above the true MTD",
     )
     table.add_column("design", no_wrap=True)
@@ -176,6 +177,7 @@ def simulate_study(
                         for d in cands
                     ],
                     "results": [_with_levels(oc, names) for row in results for oc in row],
+                    "max_mc_se_pct": 50.0 / trials**0.5,
                     "figure": None if figure is None else str(figure),
                 }
             )
