@@ -284,8 +284,8 @@ def test_protocol_refusals_name_the_key() -> None:
         "response_probabilities: [0.15, 0.30, 0.33]",
     )
     assert "seamless.scenarios[0].response_probabilities" in msg
-    msg = _refuse("reference_level: 2 ", "reference_level: 7 ")
-    assert "seamless.blrm.reference_level" in msg and "level 7" in msg
+    msg = _refuse("reference_dose: 400 ", "reference_dose: 0 ")
+    assert "seamless.blrm.reference_dose" in msg
     msg = _refuse(
         "escalation: boin12, selection: obd, expansion: simon",
         "escalation: blrm, backfill: true, selection: obd, expansion: simon",

@@ -93,13 +93,12 @@ class EfficacyScenario(_Strict):
 
 class Boin12Settings(_Strict):
     """BOIN12's own parameters (Lin et al. 2020; names of :class:`~oncotrial.designs.boin12.
-    BOIN12`); target, cohorts and start come from ``phase1``."""
+    BOIN12`); target, cohorts, start and ``n_earlystop`` come from ``phase1``."""
 
     n_star: int = Field(default=6, ge=1)
     n_explore: int = Field(default=9, ge=1)
     cutoff_tox: OpenUnit = 0.95
     cutoff_eff: OpenUnit = 0.9
-    n_earlystop: int = Field(default=12, ge=1)
 
 
 class BlrmPriorSettings(_Strict):
@@ -113,15 +112,15 @@ class BlrmPriorSettings(_Strict):
 
 
 class BlrmSettings(_Strict):
-    """BLRM with overdose control: the reference level (a dose-level label; its daily dose of
-    the escalated drug is the model's d*), the prior, the EWOC bound and escalation limits."""
+    """BLRM with overdose control: the reference dose d* in the escalated drug's daily amount
+    (e.g. 400 for 200 mg BID), the prior, the EWOC bound on Pr(over-dosing) and the escalation
+    limits (the intervals are Neuenschwander et al.'s 0.16 and 0.33)."""
 
-    reference_level: int
+    reference_dose: float = Field(gt=0)
     prior: BlrmPriorSettings = Field(default_factory=BlrmPriorSettings)
-    intervals: tuple[OpenUnit, OpenUnit] = (0.16, 0.33)
     ewoc: OpenUnit = 0.25
     max_step_ratio: float | None = Field(default=None, gt=1)
-    no_skip: bool = True
+    no_skip: bool = False
 
 
 class Bop2Settings(_Strict):
@@ -306,16 +305,9 @@ def check_seamless(protocol: Protocol, issues: _Issues) -> None:
                 "BF-BOIN needs cohorts of at least 3 patients (phase1.cohort_size)",
             )
     uses_blrm = any(c.escalation == "blrm" for c in block.candidates)
-    if uses_blrm and block.blrm is not None:
-        if block.blrm.reference_level not in protocol.level_labels:
-            issues.add(
-                ("seamless", "blrm", "reference_level"),
-                f"level {block.blrm.reference_level} is not a defined dose level (levels: {shown})",
-                block.blrm.reference_level,
-            )
-        if len(protocol.escalated_drugs) != 1:
-            issues.add(
-                ("seamless", "blrm"),
-                "the BLRM models one escalated drug's log dose; this protocol escalates "
-                f"{len(protocol.escalated_drugs)}",
-            )
+    if uses_blrm and len(protocol.escalated_drugs) != 1:
+        issues.add(
+            ("seamless", "blrm"),
+            "the BLRM models one escalated drug's log dose; this protocol escalates "
+            f"{len(protocol.escalated_drugs)}",
+        )

@@ -169,7 +169,7 @@ def study_designs(protocol: Protocol, names: list[str] | None = None) -> list[St
         n_explore=block.boin12.n_explore,
         cutoff_tox=block.boin12.cutoff_tox,
         cutoff_eff=block.boin12.cutoff_eff,
-        n_earlystop=block.boin12.n_earlystop,
+        n_earlystop=spec.n_earlystop,
         p_saf=spec.p_saf,
         p_tox=spec.p_tox,
         window_days=spec.window_days,
@@ -227,13 +227,12 @@ def _blrm(protocol: Protocol, block: Seamless) -> BLRM:
     assert settings is not None  # the protocol model requires the block
     drug = protocol.escalated_drugs[0].name
     amounts = tuple(level.doses[drug].daily_amount for level in protocol.dose_levels)
-    reference = amounts[protocol.level_index(settings.reference_level)]
     phase1 = protocol.phase1
     cohorts = -(-phase1.max_patients // phase1.cohort_size)
     prior = settings.prior
     return BLRM(
         doses=amounts,
-        reference_dose=reference,
+        reference_dose=settings.reference_dose,
         max_patients=cohorts * phase1.cohort_size,
         cohort_size=phase1.cohort_size,
         start=protocol.start_index,
@@ -244,7 +243,6 @@ def _blrm(protocol: Protocol, block: Seamless) -> BLRM:
             prior.sd_log_beta,
             prior.corr,
         ),
-        intervals=settings.intervals,
         ewoc=settings.ewoc,
         max_step_ratio=settings.max_step_ratio,
         no_skip=settings.no_skip,
