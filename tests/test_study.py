@@ -390,3 +390,30 @@ def test_boin12_mtd_is_select_mtd_of_the_same_trial() -> None:
             obd = None if stopped else b12.select_obd(state)
             assert esc.mtd[i] == (-1 if mtd is None else mtd), (p_tox, i)
             assert esc.obd[i] == (-1 if obd is None else obd), (p_tox, i)
+
+
+@settings(max_examples=50, deadline=None)
+@given(
+    pairs=st.lists(
+        st.integers(-1, 4).flatmap(
+            lambda m: st.tuples(st.just(m), st.integers(-1, m) if m >= 0 else st.just(-1))
+        ),
+        min_size=1,
+        max_size=30,
+    ),
+    rule=st.sampled_from(["mtd", "obd", "mtd+below", "obd+mtd"]),
+)
+def test_selected_doses_are_ordered_and_come_from_the_escalation(pairs, rule) -> None:
+    mtd = np.array([m for m, _ in pairs])
+    obd = np.array([o for _, o in pairs])
+    esc = EscalationResult(mtd, obd, np.zeros((mtd.size, 5)), np.zeros(mtd.size))
+    low, high = select_doses(replace(DESIGNS["boin12-rose"], selection=rule), esc)
+    assert np.all((low < 0) == (high < 0)) and np.all(low <= high)
+    source = obd if rule.startswith("obd") else mtd
+    assert np.all((high < 0) == (source < 0))
+    if rule in ("mtd", "obd"):
+        assert np.array_equal(low, source) and np.array_equal(high, source)
+    else:
+        assert np.all(high <= np.maximum(mtd, obd))  # never above what the escalation found
+        two = high >= 1
+        assert np.all(low[two] < high[two])  # two doses whenever a level lies below
