@@ -149,6 +149,9 @@ def test_summaries_are_coherent(seed: int, p_tox, p_eff) -> None:
             assert oc.mean_above_mtd == pytest.approx(oc.mean_n)
         if oc.positive_pct is not None:
             assert oc.positive_pct <= 100.0 - oc.final_none_pct + 1e-9
+            assert oc.positive_at_obd_pct <= min(oc.positive_pct, oc.right_obd_pct) + 1e-9
+            if truth.obd < 0:
+                assert oc.positive_at_obd_pct == 0.0
         else:
             assert oc.expansion == "rose" and oc.randomised_pct is not None
 

@@ -51,6 +51,7 @@ class StudyTally:
     right_mtd: int = 0
     right_obd: int = 0
     positive: int = 0
+    positive_at_obd: int = 0
     randomised: int = 0
     n_escalation: float = 0.0
     n_expansion: float = 0.0
@@ -71,6 +72,7 @@ class StudyTally:
             "right_mtd",
             "right_obd",
             "positive",
+            "positive_at_obd",
             "randomised",
             "n_escalation",
             "n_expansion",
@@ -86,8 +88,9 @@ class StudyCharacteristics:
     """Operating characteristics of one candidate in one scenario (percentages 0-100).
 
     ``mtd_selected_pct`` / ``final_selected_pct``: the escalation's MTD and the study's final
-    dose at each level (0-based lists), with ``*_none_pct`` for no dose; ``positive_pct`` is
-    ``None`` for ROSE (a selection, not a test); ``randomised_pct`` the share of trials whose
+    dose at each level (0-based lists), with ``*_none_pct`` for no dose; ``positive_pct`` (and
+    ``positive_at_obd_pct``, a positive phase II at the true OBD) is ``None`` for ROSE (a
+    selection, not a test); ``randomised_pct`` the share of trials whose
     ROSE expansion had two doses to randomise.
     """
 
@@ -104,6 +107,7 @@ class StudyCharacteristics:
     right_mtd_pct: float
     right_obd_pct: float
     positive_pct: float | None
+    positive_at_obd_pct: float | None
     randomised_pct: float | None
     mean_n_escalation: float
     mean_n_expansion: float
@@ -128,6 +132,7 @@ class StudyCharacteristics:
             "right_mtd_pct": self.right_mtd_pct,
             "right_obd_pct": self.right_obd_pct,
             "positive_pct": self.positive_pct,
+            "positive_at_obd_pct": self.positive_at_obd_pct,
             "randomised_pct": self.randomised_pct,
             "mean_n_escalation": self.mean_n_escalation,
             "mean_n_expansion": self.mean_n_expansion,
@@ -162,6 +167,7 @@ def summarise(
         right_mtd_pct=pct(tally.right_mtd),
         right_obd_pct=pct(tally.right_obd),
         positive_pct=None if rose else pct(tally.positive),
+        positive_at_obd_pct=None if rose else pct(tally.positive_at_obd),
         randomised_pct=pct(tally.randomised) if rose else None,
         mean_n_escalation=tally.n_escalation / n,
         mean_n_expansion=tally.n_expansion / n,
@@ -216,6 +222,7 @@ def simulate_block(
     tally.right_mtd = int((esc.mtd == truth.mtd).sum())
     tally.right_obd = int((exp.final == truth.obd).sum())
     tally.positive = int(exp.positive.sum())
+    tally.positive_at_obd = int((exp.positive & (exp.final == truth.obd)).sum())
     tally.randomised = int(((high >= 0) & (low < high)).sum())
     tally.n_escalation = float(n_esc.sum())
     tally.n_expansion = float((exp.n_low + exp.n_high).sum())
