@@ -420,3 +420,44 @@ def test_selected_doses_are_ordered_and_come_from_the_escalation(pairs, rule) ->
         assert np.all(high <= np.maximum(mtd, obd))  # never above what the escalation found
         two = high >= 1
         assert np.all(low[two] < high[two])  # two doses whenever a level lies below
+
+
+@pytest.mark.parametrize("name", ["blrm-mtd-bop2", "bfboin-obd-simon"])
+def test_obd_of_mtd_designs_lies_at_or_below_their_mtd(name) -> None:
+    """BF-BOIN and the BLRM get BOIN12's OBD rule on their data, never above their own MTD; the
+    BLRM's per-patient doses give back its DLT counts."""
+    design = DESIGNS[name]
+    scen = StudyScenario("s", (0.05, 0.12, 0.30, 0.48), (0.15, 0.30, 0.33, 0.35))
+    latent = EfficacyLatents.draw(500, design.latent_width, 3, 0)
+    esc = run_escalation(design, scen, latent)
+    assert np.all(esc.obd <= esc.mtd) and np.all(esc.obd[esc.mtd < 0] == -1)
+    assert (esc.obd >= 0).mean() > 0.9  # the OBD exists in this scenario
+    if isinstance(design.escalation, BLRM):
+        p_tox = np.array(scen.p_tox)
+        out, doses, _ = design.escalation.simulate_paths(p_tox, latent, design.accrual)
+        dlt = latent.tox[:, : doses.shape[1]] < p_tox[np.maximum(doses, 0)]
+        for d in range(4):
+            assert np.array_equal(((doses == d) & dlt).sum(axis=1), out.dlt_per_dose[:, d])
+
+
+@settings(max_examples=30, deadline=None)
+@given(
+    data=st.lists(st.tuples(st.integers(0, 3), st.booleans(), st.booleans()), max_size=40),
+)
+def test_utility_sums_from_marginal_counts_equal_the_joint_ones(data) -> None:
+    """With additive utilities (Lin et al.'s defaults: 100 + 0 = 60 + 40) the per-dose utility
+    sums from BF-BOIN's marginal counts equal the sums over the patients' joint outcomes."""
+    from types import SimpleNamespace
+
+    from oncotrial.sim.study_designs import _additive_utility_sums
+
+    u = Utilities()
+    assert u.additive
+    n, y, r, joint = (np.zeros((1, 4)) for _ in range(4))
+    for dose, dlt, resp in data:
+        n[0, dose] += 1
+        y[0, dose] += dlt
+        r[0, dose] += resp
+        joint[0, dose] += u.score(np.array(float(dlt)), np.array(float(resp)))
+    out = SimpleNamespace(n_per_dose=n, dlt_per_dose=y, response_per_dose=r)
+    assert np.allclose(_additive_utility_sums(u, out), joint)
