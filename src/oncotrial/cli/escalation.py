@@ -17,6 +17,7 @@ from oncotrial.cli.common import (
     design_spec,
     dose_labels,
     emit_json,
+    progress_bar,
     read_protocol,
     user_errors,
 )
@@ -199,7 +200,8 @@ def paths(
         )
         people = parse_outcomes(outcomes, spec.n_doses) if outcomes else ()
         state = TrialState(n_doses=spec.n_doses, patients=people, window_days=spec.window_days)
-        table = dose_paths(build_design(spec), state, cohorts, spec.cohort_size)
+        with progress_bar("enumerating outcomes", fmt is OutputFormat.text) as update:
+            table = dose_paths(build_design(spec), state, cohorts, spec.cohort_size, update)
         labels = dose_labels(proto, spec.n_doses)
         if fmt is OutputFormat.json:
             emit_json({"design": spec.name, "from": outcomes or "", "paths": table.rows()})
