@@ -4,6 +4,7 @@ designs side by side."""
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
 from rich.table import Table
@@ -18,18 +19,12 @@ from oncotrial.cli.common import (
     read_protocol,
     user_errors,
 )
-from oncotrial.protocol import Protocol
-from oncotrial.protocol.naming import DoseNames
-from oncotrial.report.study_plot import plot_study
-from oncotrial.sim.study import StudyCharacteristics, study_characteristics
-from oncotrial.sim.study_designs import (
-    StudyDesign,
-    StudyScenario,
-    TrueDoses,
-    study_designs,
-    study_scenarios,
-    study_truths,
-)
+
+if TYPE_CHECKING:
+    from oncotrial.protocol import Protocol
+    from oncotrial.protocol.naming import DoseNames
+    from oncotrial.sim.study import StudyCharacteristics
+    from oncotrial.sim.study_designs import StudyDesign, StudyScenario, TrueDoses
 
 
 def _names(text: str | None, option: str) -> list[str] | None:
@@ -67,6 +62,8 @@ def _print_table(
     results: list[list[StudyCharacteristics]],
     title: str,
 ) -> None:
+    from oncotrial.protocol.naming import DoseNames
+
     names = DoseNames.of(proto)
     levels = names.all_short()
     table = Table(
@@ -132,6 +129,11 @@ def simulate_study(
     patients. Per scenario: % selecting the true MTD (escalation) and the true OBD (the study's
     final dose), % positive phase II (Simon/BOP2 rejecting H0), mean sample size, duration in
     months and patients treated above the true MTD, and where the final dose falls."""
+    from oncotrial.protocol.naming import DoseNames
+    from oncotrial.report.study_plot import plot_study
+    from oncotrial.sim.study import study_characteristics
+    from oncotrial.sim.study_designs import study_designs, study_scenarios, study_truths
+
     with user_errors():
         if trials < 1:
             raise CliError(f"--trials: {trials} must be at least 1")
