@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
 from rich.table import Table
@@ -16,22 +17,16 @@ from oncotrial.cli.common import (
     design_spec,
     dose_labels,
     emit_json,
+    progress_bar,
     read_protocol,
     user_errors,
 )
 from oncotrial.cli.patients import read_patients
-from oncotrial.cli.simulation import (
-    StopAtNOption,
-    StopWhenNAtDoseOption,
-    design_extra,
-    efficacy_decision,
-)
-from oncotrial.designs.base import TrialState
-from oncotrial.designs.boin import BOIN
-from oncotrial.designs.exact import PathNode, dose_paths
-from oncotrial.designs.outcomes import parse_outcomes
-from oncotrial.designs.registry import EFFICACY_DESIGNS, DesignSpec, build_design
-from oncotrial.designs.result import result_of
+from oncotrial.cli.simulation import StopAtNOption, StopWhenNAtDoseOption
+
+if TYPE_CHECKING:
+    from oncotrial.designs.exact import PathNode
+
 
 TABLE_DESIGNS = ("boin", "tite-boin", "keyboard", "mtpi2", "i3+3")
 
@@ -68,6 +63,9 @@ def boundaries(
     """Print the design's decision table for n = 1..N patients at a dose: escalate if the
     number of DLTs is at most the first row, de-escalate if at least the second, eliminate the
     dose (and all above) if at least the third. Put this table in the protocol."""
+    from oncotrial.designs.boin import BOIN
+    from oncotrial.designs.registry import DesignSpec, build_design
+
     with user_errors():
         if design.lower() not in TABLE_DESIGNS:
             raise CliError(
@@ -132,6 +130,13 @@ def decide(
     crossed, posterior estimates). Without --protocol give the design options directly.
     boin12, tite-boin12 and bf-boin also read responses: --outcomes "1NEN 2BTN" (E response,
     T DLT, B both, N neither) or a response column in --patients."""
+    from oncotrial.cli.simulation import design_extra, efficacy_decision
+    from oncotrial.designs.base import TrialState
+    from oncotrial.designs.names import EFFICACY_DESIGNS
+    from oncotrial.designs.outcomes import parse_outcomes
+    from oncotrial.designs.registry import build_design
+    from oncotrial.designs.result import result_of
+
     with user_errors():
         proto = read_protocol(protocol)
         extra = design_extra(
@@ -208,6 +213,11 @@ def paths(
 ) -> None:
     """Enumerate every possible outcome of the next cohorts and the decision each leads to
     (the dose-transition pathways protocols and committees tabulate)."""
+    from oncotrial.designs.base import TrialState
+    from oncotrial.designs.exact import dose_paths
+    from oncotrial.designs.outcomes import parse_outcomes
+    from oncotrial.designs.registry import build_design
+
     with user_errors():
         if cohorts < 1 or cohorts > 6:
             raise CliError("--cohorts must be between 1 and 6 (the tree grows fast)")
@@ -223,7 +233,8 @@ def paths(
         )
         people = parse_outcomes(outcomes, spec.n_doses) if outcomes else ()
         state = TrialState(n_doses=spec.n_doses, patients=people, window_days=spec.window_days)
-        table = dose_paths(build_design(spec), state, cohorts, spec.cohort_size)
+        with progress_bar("enumerating outcomes", fmt is OutputFormat.text) as update:
+            table = dose_paths(build_design(spec), state, cohorts, spec.cohort_size, update)
         labels = dose_labels(proto, spec.n_doses)
         if fmt is OutputFormat.json:
             emit_json({"design": spec.name, "from": outcomes or "", "paths": table.rows()})

@@ -8,9 +8,12 @@ import json
 import math
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from oncotrial.designs.base import Patient
-from oncotrial.designs.efficacy import EfficacyPatient
+if TYPE_CHECKING:
+    from oncotrial.designs.base import Patient
+    from oncotrial.designs.efficacy import EfficacyPatient
+
 
 TRUE_WORDS = {"1", "y", "yes", "true", "t"}
 FALSE_WORDS = {"0", "n", "no", "false", "f"}
@@ -79,6 +82,8 @@ def read_efficacy_patients(
     """Patients of a toxicity-and-efficacy design: the columns of :func:`read_patients` plus
     ``response`` (yes/no; a response seen so far) and optional ``backfill`` (yes/no, BF-BOIN).
     ``followup_days`` (blank = every assessment window complete) applies to both outcomes."""
+    from oncotrial.designs.efficacy import EfficacyPatient
+
     path = Path(path)
     base = read_patients(path, n_doses, level_labels)
     out: list[EfficacyPatient] = []
@@ -108,6 +113,8 @@ def read_patients(
     """Patients in file order. Columns: ``dose_index`` (1-based) or ``level`` (a protocol
     label such as -1, 1, 2, 3); ``dlt`` (yes/no, 1/0, true/false); optional ``dlt_day`` and
     ``followup_days`` (days since first dose; blank = the DLT window is complete)."""
+    from oncotrial.designs.base import Patient
+
     path = Path(path)
     rows = _rows(path)
     if not rows:

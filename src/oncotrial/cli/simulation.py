@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
 from rich.table import Table
@@ -20,20 +21,15 @@ from oncotrial.cli.common import (
     read_protocol,
     user_errors,
 )
-from oncotrial.cli.patients import read_efficacy_patients
-from oncotrial.designs.base import Decision
-from oncotrial.designs.blrm_posterior import BLRMPrior
-from oncotrial.designs.efficacy import (
-    EfficacyCharacteristics,
-    EfficacyState,
-    parse_efficacy_outcomes,
-)
-from oncotrial.designs.registry import DESIGN_NAMES, DesignSpec, build_design
-from oncotrial.designs.result import DesignResult, result_of
-from oncotrial.designs.simulation import AccrualModel, DltTimeModel, OperatingCharacteristics
-from oncotrial.protocol import Protocol
-from oncotrial.protocol.naming import DoseNames
-from oncotrial.sim.operating import Scenario, operating_characteristics
+from oncotrial.designs.names import DESIGN_NAMES
+
+if TYPE_CHECKING:
+    from oncotrial.designs.base import Decision
+    from oncotrial.designs.registry import DesignSpec
+    from oncotrial.designs.result import DesignResult
+    from oncotrial.designs.simulation import AccrualModel, DltTimeModel, OperatingCharacteristics
+    from oncotrial.protocol import Protocol
+    from oncotrial.sim.operating import Scenario
 
 #: Designs the protocol's design is compared against by ``oncotrial compare``.
 COMPARATORS = ("3+3", "boin", "tite-boin", "crm")
@@ -52,6 +48,8 @@ StopWhenNAtDoseOption = typer.Option(
 def _scenarios(
     proto: Protocol | None, truths: list[str] | None, efficacy: list[str] | None = None
 ) -> list[Scenario]:
+    from oncotrial.sim.operating import Scenario
+
     if efficacy and not truths:
         raise CliError("--efficacy goes with --truth: give one --efficacy per --truth")
     if truths:
@@ -82,6 +80,8 @@ def _scenarios(
 
 
 def _models(proto: Protocol | None, rate: float | None, late: float | None, window: float):
+    from oncotrial.designs.simulation import AccrualModel, DltTimeModel
+
     rate = rate or (proto.phase1.accrual_per_month if proto else None) or 2.0
     late = late or (proto.phase1.dlt_late_fraction if proto else None) or 0.5
     return AccrualModel(rate), DltTimeModel.with_late_fraction(late, window)
@@ -111,6 +111,9 @@ def _run(
     dlt_time: DltTimeModel,
     show_progress: bool,
 ) -> list[list[OperatingCharacteristics]]:
+    from oncotrial.designs.registry import build_design
+    from oncotrial.sim.operating import operating_characteristics
+
     for s in scenarios:
         if any(not 0.0 <= p <= 1.0 for p in s.truth):
             raise CliError(f"scenario '{s.name}': probabilities must be within [0, 1]")
@@ -136,6 +139,8 @@ def _print_results(
     labels: list[str],
     title: str,
 ) -> None:
+    from oncotrial.designs.efficacy import EfficacyCharacteristics
+
     for j, scen in enumerate(scenarios):
         truth = "  ".join(f"{lab} {p:.2f}" for lab, p in zip(labels, scen.truth, strict=True))
         table = Table(title=f"{title} — {scen.name}: true DLT probability {truth}")
@@ -366,6 +371,8 @@ def design_extra(
 ) -> dict[str, object]:
     """The :class:`DesignSpec` fields given on the command line, parsed and checked
     (``None`` = not given)."""
+    from oncotrial.designs.blrm_posterior import BLRMPrior
+
     out: dict[str, object] = dict(values)
     if dose_amounts is not None:
         amounts = tuple(parse_floats(dose_amounts, "--dose-amounts"))
@@ -395,6 +402,12 @@ def efficacy_decision(
 ) -> tuple[Decision, DesignResult]:
     """``decide`` for a toxicity-and-efficacy design: responses from ``--patients`` (a
     ``response`` column) or ``--outcomes`` letters E/T/B/N; levels named by the protocol."""
+    from oncotrial.cli.patients import read_efficacy_patients
+    from oncotrial.designs.efficacy import EfficacyState, parse_efficacy_outcomes
+    from oncotrial.designs.registry import build_design
+    from oncotrial.designs.result import result_of
+    from oncotrial.protocol.naming import DoseNames
+
     window = spec.window_days
     eff_window = spec.eff_window_days or window
     if patients is not None:

@@ -18,6 +18,7 @@ from oncotrial.designs.boin12 import BOIN12
 from oncotrial.designs.crm import CRM, TITECRM, crm_skeleton
 from oncotrial.designs.efficacy import Arrivals, Utilities
 from oncotrial.designs.interval import MTPI2, I3Plus3, Keyboard
+from oncotrial.designs.names import DESIGN_NAMES
 from oncotrial.designs.threeplusthree import ThreePlusThree
 from oncotrial.designs.tite_boin import TITEBOIN
 from oncotrial.designs.tite_boin12 import TITEBOIN12
@@ -25,24 +26,6 @@ from oncotrial.designs.tite_boin12 import TITEBOIN12
 if TYPE_CHECKING:
     from oncotrial.protocol.model import Protocol
 
-DESIGN_NAMES: tuple[str, ...] = (
-    "3+3",
-    "boin",
-    "tite-boin",
-    "crm",
-    "tite-crm",
-    "keyboard",
-    "mtpi2",
-    "i3+3",
-    "boin12",
-    "tite-boin12",
-    "bf-boin",
-    "blrm",
-)
-
-#: Designs that use a response outcome besides the DLT: they need a response truth to simulate
-#: and outcomes with E/T/B/N letters to decide.
-EFFICACY_DESIGNS: tuple[str, ...] = ("boin12", "tite-boin12", "bf-boin")
 
 #: Half-width of the indifference interval of the default CRM skeleton (Lee & Cheung 2009
 #: recommend roughly 0.04-0.08 for targets 0.2-0.3).

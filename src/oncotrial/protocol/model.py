@@ -650,6 +650,10 @@ class Eligibility(_Strict):
     exclusion: list[Criterion] = Field(default_factory=list)
 
 
+# the seamless phase I/II block builds on the models above
+from oncotrial.protocol.seamless import Seamless, check_seamless  # noqa: E402
+
+
 class Protocol(_Strict):
     """An early-phase (I/II) oncology protocol.
 
@@ -663,6 +667,7 @@ class Protocol(_Strict):
     dlt: DltDefinition
     phase1: Phase1
     phase2: Phase2 | None = None
+    seamless: Seamless | None = None
     endpoints: Endpoints
     schedule: Schedule
     virtual_trial: VirtualTrial | None = None
@@ -676,6 +681,7 @@ class Protocol(_Strict):
         self._check_drugs(issues)
         self._check_levels(issues)
         self._check_phase1(issues)
+        check_seamless(self, issues)
         if self.phase2 is not None and self.phase2.endpoint not in self.endpoints.names:
             issues.add(
                 ("phase2", "endpoint"),

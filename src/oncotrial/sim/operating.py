@@ -18,7 +18,8 @@ import numpy as np
 from oncotrial.designs.base import Design
 from oncotrial.designs.behaviours import WithStopping
 from oncotrial.designs.efficacy import EfficacyLatents
-from oncotrial.designs.registry import EFFICACY_DESIGNS, latent_patients_needed
+from oncotrial.designs.names import EFFICACY_DESIGNS
+from oncotrial.designs.registry import latent_patients_needed
 from oncotrial.designs.simulation import (
     BLOCK_TRIALS,
     AccrualModel,
