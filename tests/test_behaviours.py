@@ -146,6 +146,7 @@ def test_cli_and_protocol_name_the_behaviours_the_same(tmp_path) -> None:
     text = runner.invoke(app, args)
     assert text.exit_code == 0, text.output
     assert "24 patients treated" in " ".join(text.stdout.split())
+    assert "stop when StopWhenNAtDose(9) | StopAtN(24)" in " ".join(text.stdout.split())
     decide = runner.invoke(app, ["decide", "--doses", "5", "--stop-when-n-at-dose", "6",
                                  "--outcomes", "1NNN 2NTN 2NTN", "--format", "json"])  # fmt: skip
     assert decide.exit_code == 0, decide.output

@@ -196,6 +196,15 @@ def _print_results(
         )
 
 
+def _print_designs(specs: list[DesignSpec]) -> None:
+    """Each design as it reads in a protocol (its settings and behaviours)."""
+    from oncotrial.designs.behaviours import describe
+    from oncotrial.designs.registry import build_design
+
+    for spec in specs:
+        console.print(f"design: {describe(build_design(spec))}", highlight=False)
+
+
 def _json_results(specs, scenarios, results, trials: int, seed: int) -> dict:
     rows = [
         {
@@ -359,6 +368,7 @@ def simulate(
             emit_json(_json_results(specs, scenarios, results, trials, seed))
             return
         _print_results(specs, scenarios, results, labels, f"{trials:,} trials, seed {seed}")
+        _print_designs(specs)
         if plot is not None:
             console.print(f"figure: {plot}")
 

@@ -59,7 +59,12 @@ from oncotrial.designs.simulation import (
 from oncotrial.designs.stopping import StoppingRule, TrialView
 
 #: Why a simulated BLRM trial ended (``simulate_paths`` returns the index into this tuple).
-STOP_REASONS: tuple[str, ...] = ("max_patients", "mtd_reached", "all_doses_overdose")
+STOP_REASONS: tuple[str, ...] = (
+    "maximum sample size",
+    "MTD reached (patients and target probability)",
+    "every dose over-doses (EWOC)",
+)
+MAX_PATIENTS, MTD_REACHED, ALL_OVERDOSE = range(3)
 #: Half-width of the simulators' shared grid in prior standard deviations.
 SIM_GRID_HALF_WIDTH = 7.0
 
@@ -453,8 +458,8 @@ class BLRM:
                     & (target[rows, safe] >= self.mtd_target_prob)
                 )
                 selected[idx[done]] = nxt[done]
-                reason[idx[done]] = STOP_REASONS.index("mtd_reached")
-            reason[idx[toxic]] = STOP_REASONS.index("all_doses_overdose")
+                reason[idx[done]] = MTD_REACHED
+            reason[idx[toxic]] = ALL_OVERDOSE
             if stopping is not None:
                 rule = stopping.codes(TrialView(n_all[idx], n_tox[idx], nxt))
                 fired = (rule >= 0) & ~(toxic | done)
