@@ -240,7 +240,12 @@ def simulate(
     extrasafe: bool | None = typer.Option(
         None, "--extrasafe/--no-extrasafe", help="BOIN's stricter stop for the lowest dose."
     ),
-    n_earlystop: int | None = typer.Option(None, "--n-earlystop", help="BOIN n.earlystop."),
+    n_earlystop: int | None = typer.Option(
+        None,
+        "--n-earlystop",
+        help="Stop once the current dose holds this many patients (BOIN's n.earlystop; also "
+        "the interval designs, boin12 and bf-boin).",
+    ),
     skeleton: str | None = typer.Option(None, "--skeleton", help="CRM skeleton."),
     model: str | None = typer.Option(None, "--model", help="CRM model: empiric or logistic."),
     efficacy: list[str] = typer.Option(
@@ -256,7 +261,9 @@ def simulate(
         "poisson (exponential). The other time-to-event designs use poisson.",
     ),
     accrual_per_month: float | None = typer.Option(
-        None, "--accrual-per-month", help="Eligible patients arriving per month (2; bf-boin 3)."
+        None,
+        "--accrual-per-month",
+        help="Eligible patients arriving per month (2; bf-boin, tite-boin12 3).",
     ),
     window_days: float | None = typer.Option(
         None, "--window-days", help="DLT window in days (the protocol's, else 28)."
