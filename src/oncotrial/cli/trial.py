@@ -22,10 +22,10 @@ from oncotrial.cli.db import DbOption, database_url, store_errors
 from oncotrial.derive.datacut import check_data_cut
 from oncotrial.derive.errors import DataError
 from oncotrial.derive.io import write_dataset
-from oncotrial.derive.pipeline import DerivedStudy, analysis_settings, derive_study
-from oncotrial.derive.response_terms import terms_for
+from oncotrial.derive.pipeline import DerivedStudy
 from oncotrial.protocol import Protocol, load_protocol
 from oncotrial.protocol.naming import DoseNames
+from oncotrial.report import panels
 from oncotrial.report.efficacy import Stage1Result
 from oncotrial.report.formatting import name_levels
 from oncotrial.report.trial_report import (
@@ -194,13 +194,8 @@ def make_report(
     cut, cut_source = _data_cut(settings, data_cut)
     if cut is not None:
         check_data_cut(sdtm, cut)
-    analysis = analysis_settings(protocol)
-    study = derive_study(sdtm, settings=analysis, checked=True)
-    secondary = {
-        terms_for(criteria).name: study.datasets[f"adrs_{criteria}"]
-        for criteria in analysis.secondary_criteria
-        if f"adrs_{criteria}" in study.datasets
-    }
+    study = panels.derive(protocol, sdtm)
+    secondary = panels.secondary_adrs(study)
     adam_dir = out / "adam"
     adam_dir.mkdir(parents=True, exist_ok=True)
     for name, frame in study.datasets.items():

@@ -16,6 +16,8 @@ from typing import Any
 
 import pandas as pd
 
+from oncotrial.derive.pipeline import DerivedStudy, analysis_settings, derive_study
+from oncotrial.derive.response_terms import terms_for
 from oncotrial.protocol.model import Protocol
 from oncotrial.report import efficacy, safety
 from oncotrial.report.figures import (
@@ -33,6 +35,21 @@ ADaM = dict[str, pd.DataFrame]
 #: Kaplan–Meier figures: the months at which the numbers at risk are printed, the x range.
 KM_RISK_MONTHS = tuple(range(0, 19, 3))
 KM_XMAX = 18.5
+
+
+def derive(protocol: Protocol, sdtm: dict[str, pd.DataFrame]) -> DerivedStudy:
+    """The ADaM datasets of the report from the store's SDTM (already edit-checked on entry)
+    with the protocol's analysis settings (:func:`oncotrial.derive.pipeline.analysis_settings`)."""
+    return derive_study(sdtm, settings=analysis_settings(protocol), checked=True)
+
+
+def secondary_adrs(derived: DerivedStudy) -> dict[str, pd.DataFrame]:
+    """ADRS by each secondary criteria, by its name (``{"mRECIST": …}``)."""
+    return {
+        terms_for(criteria).name: derived.datasets[f"adrs_{criteria}"]
+        for criteria in derived.settings.secondary_criteria
+        if f"adrs_{criteria}" in derived.datasets
+    }
 
 
 def _png(draw: Callable[[io.BytesIO], Any]) -> bytes:
