@@ -14,8 +14,13 @@
 from __future__ import annotations
 
 import base64
+import os
 import re
+import socket
 import sqlite3
+import threading
+import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -190,11 +195,17 @@ def test_a_write_moves_the_audit_head_and_the_dashboard_follows(trial: dict[str,
     stat = actor(study, "stat")
     before = dashboards.enrolment(study, stat)
     assert dashboards.snapshot(study, stat) is dashboards.snapshot(study, stat)
+    first = dashboards.snapshot(study, stat)
+    actor(study, "stat")  # a login: an audited access event, no clinical data changed
+    again = dashboards.snapshot(study, stat)
+    assert again.head.seq > first.head.seq
+    assert again.work is first.work  # derived once for the same content
     admin = study.system_actor("test-setup")
     accounts.add_site(study, admin, "05", name="Chengdu", country="CHN")
     after = dashboards.enrolment(study, stat)
-    assert after.head.seq > before.head.seq
+    assert after.head.seq > again.head.seq
     assert [s.site for s in after.sites] == [*(s.site for s in before.sites), "05"]
+    assert dashboards.snapshot(study, stat).work is not first.work
 
 
 # ---------------------------------------------------------------------------------------------
@@ -244,3 +255,77 @@ def test_the_plan_never_falls_and_stops_at_the_sample_size(a: float, b: float) -
     plan = EnrolmentPlan(18, 2.0, 43, 4.0)
     low, high = sorted((a, b))
     assert 0 <= plan.planned(low) <= plan.planned(high) <= plan.total
+
+
+# ---------------------------------------------------------------------------------------------
+# in a real browser (Debian's Chromium through Playwright); with ONCOTRIAL_SCREENSHOTS=<folder>
+# each dashboard page is saved there as PNG (docs/screenshots/dashboard-*.png)
+
+CHROMIUM = "/usr/bin/chromium"
+SHOTS = os.environ.get("ONCOTRIAL_SCREENSHOTS")
+
+
+@pytest.fixture(scope="module")
+def served(trial: dict[str, Any]) -> Iterator[str]:
+    """The application on the virtual trial's database, on a free loopback port."""
+    import uvicorn
+
+    from oncotrial.web import create_app
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    server = uvicorn.Server(
+        uvicorn.Config(create_app(trial["study"]), host="127.0.0.1", port=port, log_level="warning")
+    )
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 30
+    while not server.started and time.monotonic() < deadline:
+        time.sleep(0.05)
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        thread.join(timeout=10)
+
+
+@pytest.mark.skipif(
+    not Path(CHROMIUM).exists(), reason="Chromium is absent (apt-get install chromium)"
+)
+def test_the_dashboards_in_a_browser(served: str) -> None:
+    from playwright.sync_api import sync_playwright
+
+    args = ["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run"]
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=args)
+        try:
+            for username, pages in (
+                ("stat", ("", "/phase1", "/efficacy")),
+                ("inv02", ("",)),
+            ):
+                context = browser.new_context(viewport={"width": 1280, "height": 900})
+                page = context.new_page()
+                page.set_default_timeout(30000)
+                page.goto(f"{served}/login")
+                page.fill("#username", username)
+                page.fill("#password", PASSWORD)
+                page.click("button[type=submit]")
+                page.wait_for_load_state()
+                page.click("nav >> text=Dashboards")
+                for path in pages:
+                    page.goto(f"{served}/dashboards{path}")
+                    page.wait_for_load_state("networkidle")
+                    widths = page.eval_on_selector_all(
+                        "img.figure", "images => images.map(i => i.naturalWidth)"
+                    )
+                    assert widths and all(w > 0 for w in widths), (username, path, widths)
+                    if SHOTS:
+                        Path(SHOTS).mkdir(parents=True, exist_ok=True)
+                        name = f"dashboard-{path.strip('/') or 'enrolment'}"
+                        if username != "stat":
+                            name += f"-{username}"
+                        page.screenshot(path=str(Path(SHOTS) / f"{name}.png"), full_page=True)
+                context.close()
+        finally:
+            browser.close()

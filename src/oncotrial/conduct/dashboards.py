@@ -14,6 +14,7 @@ kept per audit head (every write moves it) and per site scope.
 
 from __future__ import annotations
 
+import hashlib
 import io
 import threading
 from collections import OrderedDict
@@ -148,73 +149,103 @@ class EnrolmentPlan:
 
 
 @dataclass
-class Snapshot:
-    """What the store held at one audit head, as one site scope sees it: the subject register
-    (with each subject's phase and enrolment date), the sites' names and the SDTM domains; the
-    ADaM datasets and figures are derived from it on first use and kept."""
+class _Derivation:
+    """The ADaM datasets and figures of one content of the store (derived on first use)."""
 
-    head: AuditHead
-    scope: str
     protocol: Protocol
-    subjects: pd.DataFrame
-    sites: dict[str, str]
     sdtm: dict[str, pd.DataFrame]
-    _derived: DerivedStudy | None = None
-    _problem: str | None = None
-    _done: bool = False
-    _figures: dict[str, bytes | None] = field(default_factory=dict)
-    _lock: threading.Lock = field(default_factory=threading.Lock)
+    derived: DerivedStudy | None = None
+    problem: str = ""
+    done: bool = False
+    figures: dict[str, bytes | None] = field(default_factory=dict)
+    lock: threading.Lock = field(default_factory=threading.Lock)
 
-    def derived(self) -> tuple[DerivedStudy | None, str]:
-        """The ADaM datasets (None when there are none yet) and, if so, why."""
-        with self._lock:
-            if not self._done:
-                self._derived, self._problem = self._derive()
-                self._done = True
-        return self._derived, self._problem or ""
+    def run(self) -> tuple[DerivedStudy | None, str]:
+        with self.lock:
+            if not self.done:
+                self.derived, self.problem = self._derive()
+                self.done = True
+        return self.derived, self.problem
 
-    def _derive(self) -> tuple[DerivedStudy | None, str | None]:
+    def _derive(self) -> tuple[DerivedStudy | None, str]:
         ex = self.sdtm.get("ex")
         if ex is None or ex.empty:
             return None, "no patient has been dosed yet"
         if "dm" not in self.sdtm:
             return None, "no demographics form (DM) saved yet: the analysis starts from DM"
         try:
-            return panels.derive(self.protocol, self.sdtm), None
+            return panels.derive(self.protocol, self.sdtm), ""
         except DataError as exc:
             return None, f"the analysis datasets cannot be derived yet: {exc}"
 
+
+@dataclass
+class Snapshot:
+    """What the store held at one audit head, as one site scope sees it: the subject register
+    (with each subject's phase and enrolment date), the sites' names and the SDTM domains.
+
+    Their ADaM datasets and figures are derived on first use and shared by every snapshot of
+    the same content (``digest``): a write that changes no clinical data (a login, an export,
+    a query) moves the audit head, costs a re-read and no re-derivation.
+    """
+
+    head: AuditHead
+    scope: str
+    subjects: pd.DataFrame
+    sites: dict[str, str]
+    sdtm: dict[str, pd.DataFrame]
+    digest: str
+    work: _Derivation
+
+    def derived(self) -> tuple[DerivedStudy | None, str]:
+        """The ADaM datasets (None when there are none yet) and, if so, why."""
+        return self.work.run()
+
     def figure(self, name: str, draw: Callable[[], bytes | None]) -> bytes | None:
-        with self._lock:
-            if name not in self._figures:
-                self._figures[name] = draw()
-            return self._figures[name]
+        with self.work.lock:
+            if name not in self.work.figures:
+                self.work.figures[name] = draw()
+            return self.work.figures[name]
 
 
-class _Snapshots:
-    """The latest snapshots, by (study, site scope, audit head); least recently used out."""
+class _Lru:
+    """A few recent items by key; least recently used out."""
 
     def __init__(self, size: int = CACHE_SIZE) -> None:
         self.size = size
-        self.items: OrderedDict[tuple[Any, ...], Snapshot] = OrderedDict()
+        self.items: OrderedDict[tuple[Any, ...], Any] = OrderedDict()
         self.lock = threading.Lock()
 
-    def get(self, key: tuple[Any, ...]) -> Snapshot | None:
+    def get(self, key: tuple[Any, ...]) -> Any:
         with self.lock:
             found = self.items.get(key)
             if found is not None:
                 self.items.move_to_end(key)
             return found
 
-    def put(self, key: tuple[Any, ...], snapshot: Snapshot) -> None:
+    def put(self, key: tuple[Any, ...], value: Any) -> Any:
+        """Keep ``value`` under ``key`` unless one is there already; the one kept."""
         with self.lock:
-            self.items[key] = snapshot
+            value = self.items.setdefault(key, value)
             self.items.move_to_end(key)
             while len(self.items) > self.size:
                 self.items.popitem(last=False)
+            return value
 
 
-_SNAPSHOTS = _Snapshots()
+#: snapshots by (study, scope, audit head); derivations by (study, scope, content digest)
+_SNAPSHOTS = _Lru()
+_DERIVATIONS = _Lru()
+
+
+def _digest(frames: dict[str, pd.DataFrame]) -> str:
+    """SHA-256 of the frames' names, columns and cells (nulls told apart from any text)."""
+    digest = hashlib.sha256()
+    for name, frame in sorted(frames.items()):
+        digest.update(f"{name}\x1e{chr(31).join(map(str, frame.columns))}\x1e".encode())
+        cells = frame.astype(object).where(frame.notna(), "\x00").astype(str)
+        digest.update(pd.util.hash_pandas_object(cells, index=False).to_numpy().tobytes())
+    return digest.hexdigest()
 
 
 def _scope(study: Study, actor: Actor, site: str | None, action: Action) -> str:
@@ -260,9 +291,14 @@ def snapshot(study: Study, actor: Actor, site: str | None = None) -> Snapshot:
         still = store.audit_head()
     register["phase"] = register["cohort"].map(lambda c: phases.get(c) if c is not None else None)
     register["enrolled_on"] = register["usubjid"].map(_enrolment_dates(sdtm.get("ds")))
-    made = Snapshot(head, scope, study.protocol, register, sites, sdtm)
+    names = pd.DataFrame({"code": list(sites), "name": list(sites.values())})
+    digest = _digest({**sdtm, "_register": register, "_sites": names})
+    work = _Derivation(study.protocol, sdtm)
     if still == head:
-        _SNAPSHOTS.put(key, made)
+        work = _DERIVATIONS.put((key[0], key[1], scope, digest), work)
+    made = Snapshot(head, scope, register, sites, sdtm, digest, work)
+    if still == head:
+        made = _SNAPSHOTS.put(key, made)
     return made
 
 
@@ -515,7 +551,7 @@ def figure(study: Study, actor: Actor, name: str, site: str | None = None) -> by
     if name == "enrolment":
         view = enrolment(study, actor, site)
         snap = snapshot(study, actor, site)
-        png = snap.figure(name, lambda: _enrolment_png(view))
+        png = snap.figure(f"{name}@{view.as_of}", lambda: _enrolment_png(view))
     else:
         require(actor, Action.view_results, site)
         snap = snapshot(study, actor, site)
