@@ -20,6 +20,7 @@ import socket
 import sqlite3
 import threading
 import time
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -27,13 +28,16 @@ from typing import Any
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
+from sqlalchemy import create_engine, make_url, text
 from typer.testing import CliRunner
 
-from conduct_fixtures import AE_VALUES, PASSWORD, actor, enrolled_subject
+from conduct_fixtures import AE_VALUES, PASSWORD, actor, enrolled_subject, make_study
 from oncotrial.cli.main import app
 from oncotrial.conduct import Study, accounts, dashboards, entry
 from oncotrial.conduct.dashboards import EnrolmentPlan
+from oncotrial.conduct.scope import bypasses_row_security, scoped_engine
 from oncotrial.protocol import load_protocol
+from store_fixtures import PG_ENV, PG_SKIP_REASON, fresh_database
 from test_report_numbers import _Tables
 from web_helpers import client, login
 
@@ -234,6 +238,59 @@ def test_two_sites_entered_through_the_application(study: Study) -> None:
     web = client(study)
     login(web, "crc02")
     assert ours[0] not in web.get("/dashboards/phase1").text
+
+
+@pytest.fixture
+def secured(tmp_path: Path) -> Iterator[Study]:
+    """A two-site study on PostgreSQL whose application role is bound by row-level security
+    (not the tables' owner): the database alone keeps each site's rows from the others."""
+    if not os.environ.get(PG_ENV):
+        pytest.skip(PG_SKIP_REASON)
+    with fresh_database("postgresql", tmp_path) as url:
+        setup = make_study(url)
+        setup.close()
+        role = f"oncotrial_dash_{uuid.uuid4().hex[:12]}"
+        schema = make_url(url).query["options"].split("=")[1]
+        admin = create_engine(os.environ[PG_ENV], isolation_level="AUTOCOMMIT")
+        with admin.connect() as connection:
+            for statement in (
+                f'CREATE ROLE "{role}" NOLOGIN',
+                f'GRANT USAGE ON SCHEMA "{schema}" TO "{role}"',
+                f'GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA "{schema}" '
+                f'TO "{role}"',
+                f'GRANT USAGE, SELECT, UPDATE ON ALL SEQUENCES IN SCHEMA "{schema}" TO "{role}"',
+            ):
+                connection.execute(text(statement))
+        study = Study(scoped_engine(url, role), setup.protocol)
+        try:
+            yield study
+        finally:
+            study.close()
+            with admin.connect() as connection:
+                connection.execute(text(f'DROP OWNED BY "{role}"'))
+                connection.execute(text(f'DROP ROLE "{role}"'))
+            admin.dispose()
+
+
+def test_row_level_security_holds_under_the_dashboards(secured: Study) -> None:
+    study = secured
+    assert not bypasses_row_security(study.engine)
+    crc01, crc02 = actor(study, "crc01"), actor(study, "crc02")
+    made = []
+    for who, site, n in ((crc01, "01", 2), (crc02, "02", 1)):
+        for _ in range(n):
+            made.append(enrolled_subject(study, who, site=site))
+            entry.save_form(study, who, made[-1], "DM", DM_VALUES)
+    entry.save_form(study, crc01, made[0], "AE", AE_VALUES)
+    for username, enrolled, patients in (("inv01", 2, 2), ("inv02", 1, 1), ("stat", 3, 3)):
+        who = actor(study, username)
+        view = dashboards.enrolment(study, who)
+        assert view.total.enrolled == enrolled, username
+        assert dashboards.results(study, who).patients == patients, username
+    # what the database itself returns to a site-02 transaction: site 02's rows only
+    snap = dashboards.snapshot(study, actor(study, "inv02"))
+    assert set(snap.subjects["site"]) == {"02"}
+    assert all(set(frame["USUBJID"].str[:2]) == {"02"} for frame in snap.sdtm.values())
 
 
 # ---------------------------------------------------------------------------------------------
