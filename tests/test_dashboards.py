@@ -34,9 +34,9 @@ from typer.testing import CliRunner
 from conduct_fixtures import AE_VALUES, PASSWORD, actor, enrolled_subject, make_study
 from oncotrial.cli.main import app
 from oncotrial.conduct import Study, accounts, dashboards, entry
-from oncotrial.conduct.dashboards import EnrolmentPlan
 from oncotrial.conduct.scope import bypasses_row_security, scoped_engine
 from oncotrial.protocol import load_protocol
+from oncotrial.report.enrolment import EnrolmentPlan
 from store_fixtures import PG_ENV, PG_SKIP_REASON, fresh_database
 from test_report_numbers import _Tables
 from web_helpers import client, login
@@ -48,6 +48,7 @@ PROTOCOL = ROOT / "protocols" / "toripalimab-donafenib-hcc.yaml"
 IMAGE = re.compile(r'<img src="data:image/png;base64,([^"]+)" alt="([^"]+)"')
 #: dashboard figure → the alt text of the same figure in the report
 REPORT_FIGURES = {
+    "enrolment": "enrolment over time against plan",
     "escalation": "dose escalation",
     "swimmer": "swimmer plot",
     "waterfall": "waterfall plot",

@@ -14,10 +14,8 @@ kept per audit head (every write moves it) and per site scope.
 
 from __future__ import annotations
 
-import io
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
-from functools import lru_cache
 from typing import Any
 
 import numpy as np
@@ -28,11 +26,10 @@ from oncotrial.conduct.roles import Action, Actor, require
 from oncotrial.conduct.snapshots import Snapshot, scope_name, snapshot
 from oncotrial.conduct.study import Study
 from oncotrial.derive.pipeline import DerivedStudy
-from oncotrial.designs.phase2 import simon_two_stage
 from oncotrial.protocol.model import Protocol
 from oncotrial.report import panels, population
-from oncotrial.report.figures import plot_enrolment
-from oncotrial.report.formatting import DAYS_PER_MONTH, LevelNames
+from oncotrial.report.enrolment import EnrolmentPlan, enrolment_png, monthly_enrolment
+from oncotrial.report.formatting import LevelNames
 from oncotrial.store.chain import AuditHead
 
 #: Figures of the results dashboards (name → what it shows).
@@ -57,83 +54,6 @@ ENROLLED = (
     "withdrawn",
 )
 OFF_STUDY = ("completed", "died", "lost_to_follow_up", "withdrawn")
-
-
-# ---------------------------------------------------------------------------------------------
-# the enrolment plan
-
-
-@lru_cache(maxsize=8)
-def _simon_n(p0: float, p1: float, alpha: float, power: float, criterion: str) -> int:
-    result = simon_two_stage(p0, p1, alpha, power)
-    return (result.minimax if criterion == "minimax" else result.optimal).n
-
-
-@dataclass(frozen=True)
-class EnrolmentPlan:
-    """The protocol's planned enrolment: phase I at most ``phase1.max_patients`` at
-    ``phase1.accrual_per_month``, then the expansion's Simon two-stage total n (optimal or
-    minimax, as the protocol chooses; Simon 1989) at ``phase2.accrual_per_month``, counted
-    from the study's first enrolment without a pause between the phases. A phase without a
-    planned rate has a target but no planned curve from its start."""
-
-    phase1_patients: int
-    phase1_per_month: float | None
-    phase2_patients: int | None
-    phase2_per_month: float | None
-
-    @classmethod
-    def of(cls, protocol: Protocol) -> EnrolmentPlan:
-        phase2 = protocol.phase2
-        n2 = None
-        if phase2 is not None:
-            n2 = _simon_n(phase2.p0, phase2.p1, phase2.alpha, phase2.power, phase2.criterion)
-        return cls(
-            protocol.phase1.max_patients,
-            protocol.phase1.accrual_per_month,
-            n2,
-            None if phase2 is None else phase2.accrual_per_month,
-        )
-
-    @property
-    def total(self) -> int:
-        return self.phase1_patients + (self.phase2_patients or 0)
-
-    def planned(self, months: float) -> float | None:
-        """Patients planned to be enrolled ``months`` after the first enrolment (None where
-        the plan has no rate)."""
-        if self.phase1_per_month is None:
-            return None
-        first = min(self.phase1_patients, self.phase1_per_month * months)
-        if first < self.phase1_patients or self.phase2_patients is None:
-            return float(first)
-        if self.phase2_per_month is None:
-            return None
-        later = months - self.phase1_patients / self.phase1_per_month
-        return float(
-            self.phase1_patients + min(self.phase2_patients, self.phase2_per_month * later)
-        )
-
-    def months_to_complete(self) -> float | None:
-        """Months from the first enrolment to the planned last one (None without rates)."""
-        if self.phase1_per_month is None:
-            return None
-        months = self.phase1_patients / self.phase1_per_month
-        if self.phase2_patients is None:
-            return months
-        if self.phase2_per_month is None:
-            return None
-        return months + self.phase2_patients / self.phase2_per_month
-
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "phase1_patients": self.phase1_patients,
-            "phase1_per_month": self.phase1_per_month,
-            "phase2_patients": self.phase2_patients,
-            "phase2_per_month": self.phase2_per_month,
-            "total": self.total,
-            "months_to_complete": self.months_to_complete(),
-        }
 
 
 # ---------------------------------------------------------------------------------------------
@@ -233,35 +153,8 @@ def _as_of(study: Study, actor: Actor) -> date:
 
 
 def _monthly(snap: Snapshot, plan: EnrolmentPlan, as_of: date) -> pd.DataFrame:
-    """Month by month from the first enrolment: patients enrolled at each site, cumulative
-    (to the as-of month) and planned (at each month's end)."""
-    subjects = snap.subjects[snap.subjects["status"].isin(ENROLLED)]
-    when = pd.to_datetime(subjects["enrolled_on"], errors="coerce")
-    sites = sorted(snap.sites)
-    if when.notna().sum() == 0:
-        return pd.DataFrame(columns=["month", *sites, "cumulative", "planned"])
-    start = when.min()
-    first = start.to_period("M")
-    last = max(when.max(), pd.Timestamp(as_of)).to_period("M")
-    months_to_end = plan.months_to_complete()
-    if months_to_end is not None:
-        planned_end = (start + pd.Timedelta(days=months_to_end * DAYS_PER_MONTH)).to_period("M")
-        last = max(last, planned_end)
-    periods = pd.period_range(first, last, freq="M")
-    month_of = when.dt.to_period("M")
-    data: dict[str, Any] = {"month": periods.to_timestamp()}
-    for site in sites:
-        at = subjects["site"].eq(site).to_numpy()
-        counts = month_of[at].value_counts()
-        data[site] = [int(counts.get(p, 0)) for p in periods]
-    total = month_of.value_counts()
-    cumulative = np.cumsum([int(total.get(p, 0)) for p in periods]).astype(float)
-    cumulative[periods > pd.Period(as_of, freq="M")] = np.nan
-    data["cumulative"] = cumulative
-    ends = (periods + 1).to_timestamp()
-    planned = [plan.planned(max(0.0, (e - start).days / DAYS_PER_MONTH)) for e in ends]
-    data["planned"] = [np.nan if p is None else p for p in planned]
-    return pd.DataFrame(data)
+    enrolled = snap.subjects[snap.subjects["status"].isin(ENROLLED)]
+    return monthly_enrolment(enrolled, sorted(snap.sites), plan, as_of)
 
 
 def enrolment(study: Study, actor: Actor, site: str | None = None) -> Enrolment:
@@ -370,7 +263,10 @@ def figure(study: Study, actor: Actor, name: str, site: str | None = None) -> by
     if name == "enrolment":
         view = enrolment(study, actor, site)
         snap = snapshot(study, actor, site)
-        png = snap.figure(f"{name}@{view.as_of}", lambda: _enrolment_png(view))
+        sites = [s.site for s in view.sites]
+        png = snap.figure(
+            f"{name}@{view.as_of}", lambda: enrolment_png(view.monthly, sites, view.plan)
+        )
     else:
         require(actor, Action.view_results, site)
         snap = snapshot(study, actor, site)
@@ -395,15 +291,3 @@ def _draw(name: str, derived: DerivedStudy, protocol: Protocol) -> bytes | None:
         return panels.spider_png(adam)
     fit = _figure_data(name, adam)
     return None if fit is None else panels.km_png(name.removeprefix("km_"), fit)  # type: ignore[arg-type]
-
-
-def _enrolment_png(view: Enrolment) -> bytes | None:
-    if view.monthly.empty:
-        return None
-    plan = view.plan
-    targets = [("phase I (at most)", plan.phase1_patients)]
-    if plan.phase2_patients is not None:
-        targets.append(("phase I + II", plan.total))
-    buffer = io.BytesIO()
-    plot_enrolment(view.monthly, [s.site for s in view.sites], buffer, targets)
-    return buffer.getvalue()

@@ -28,6 +28,7 @@ from oncotrial.derive.errors import DataError
 from oncotrial.derive.pipeline import DerivedStudy
 from oncotrial.protocol.model import Protocol
 from oncotrial.report import panels
+from oncotrial.report.enrolment import enrolment_dates
 from oncotrial.sim.trial_run import sdtm_from_store
 from oncotrial.store.chain import AuditHead
 from oncotrial.store.models import Cohort, Site
@@ -178,7 +179,7 @@ def snapshot(study: Study, actor: Actor, site: str | None = None) -> Snapshot:
                 sdtm[name] = mine
         still = store.audit_head()
     register["phase"] = register["cohort"].map(lambda c: phases.get(c) if c is not None else None)
-    register["enrolled_on"] = register["usubjid"].map(_enrolment_dates(sdtm.get("ds")))
+    register["enrolled_on"] = register["usubjid"].map(enrolment_dates(sdtm.get("ds")))
     names = pd.DataFrame({"code": list(sites), "name": list(sites.values())})
     digest = _digest({**sdtm, "_register": register, "_sites": names})
     work = _Derivation(study.protocol, sdtm)
@@ -188,14 +189,6 @@ def snapshot(study: Study, actor: Actor, site: str | None = None) -> Snapshot:
     if still == head:
         made = _SNAPSHOTS.put(key, made)
     return made
-
-
-def _enrolment_dates(ds: pd.DataFrame | None) -> dict[str, str]:
-    """Each subject's date of enrolment: DS ``ENROLLED`` (its ``DSSTDTC``, day precision)."""
-    if ds is None or ds.empty:
-        return {}
-    rows = ds[ds["DSDECOD"].eq("ENROLLED") & ds["DSSTDTC"].notna()]
-    return {r.USUBJID: str(r.DSSTDTC)[:10] for r in rows.itertuples() if len(r.DSSTDTC) >= 10}
 
 
 def scope_name(scope: str) -> str:

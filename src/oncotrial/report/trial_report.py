@@ -27,7 +27,7 @@ from jinja2 import Environment, PackageLoader, select_autoescape
 
 from oncotrial.derive.response import disease_control_rate, objective_response_rate
 from oncotrial.protocol.model import Protocol
-from oncotrial.report import efficacy, panels, population, safety
+from oncotrial.report import efficacy, enrolment, panels, population, safety
 from oncotrial.report.formatting import LevelNames, table
 
 ESCALATION_HEADERS = {
@@ -150,6 +150,15 @@ def build_report(
     tables["disposition"] = table(
         population.disposition_table(adsl, levels), "disposition", first_column=""
     )
+    if sdtm and "ds" in sdtm:
+        enrolled = enrolment.enrolled_of_adsl(adsl, sdtm["ds"])
+        plan = enrolment.EnrolmentPlan.of(protocol)
+        sites = sorted(set(enrolled["site"]))
+        as_of = provenance.data_cut or date.today()
+        monthly = enrolment.monthly_enrolment(enrolled, sites, plan, as_of)
+        png = enrolment.enrolment_png(monthly, sites, plan)
+        if png is not None:
+            figures["enrolment"] = _img(png)
     if "adex" in adam:
         exposure = population.exposure_table(adam["adex"], adsl, levels, protocol)
         tables["exposure"] = table(exposure, "exposure", first_column="")
