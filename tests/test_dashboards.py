@@ -147,6 +147,7 @@ def test_enrolment_by_site_is_what_the_database_holds(trial: dict[str, Any], sta
     assert max(m["cumulative"] or 0 for m in monthly) == 61
     assert sum(sum(m[site] for site in counts) for m in monthly) == 61
     assert data["plan"]["total"] == 18 + 43
+    assert data["whole_study"] and monthly[-1]["planned"] == 61
     # the figure of the page is served
     assert stat_web.get("/dashboards/figures/enrolment.png").content[:4] == b"\x89PNG"
 
@@ -157,6 +158,8 @@ def test_a_site_user_sees_only_their_sites_patients(trial: dict[str, Any], stat_
     mine = web.get("/api/dashboards/enrolment").json()
     enrolled, phase1, _ = _site_counts(trial["db"])["02"]
     assert [s["site"] for s in mine["sites"]] == ["02"]
+    assert not mine["whole_study"]  # the plan is the study's: not drawn against one site
+    assert all(m["planned"] is None for m in mine["monthly"])
     assert mine["total"]["enrolled"] == enrolled < 61
     results = web.get("/api/dashboards/results").json()
     assert results["patients"] == enrolled

@@ -95,6 +95,7 @@ class Enrolment:
     monthly: pd.DataFrame
     plan: EnrolmentPlan
     as_of: str
+    whole_study: bool = True
 
     def to_json(self) -> dict[str, Any]:
         months = self.monthly.assign(
@@ -104,6 +105,7 @@ class Enrolment:
             "scope": self.scope,
             "audit_head": {"seq": self.head.seq, "hash": self.head.hash},
             "as_of": self.as_of,
+            "whole_study": self.whole_study,
             "sites": [s.to_json() for s in self.sites],
             "total": self.total.to_json(),
             "by_level": {
@@ -175,15 +177,20 @@ def enrolment(study: Study, actor: Actor, site: str | None = None) -> Enrolment:
     )
     plan = EnrolmentPlan.of(study.protocol)
     as_of = _as_of(study, actor)
+    monthly = _monthly(snap, plan, as_of)
+    whole = snap.scope == "*"
+    if not whole:  # the plan is the study's, not one site's
+        monthly["planned"] = np.nan
     return Enrolment(
         scope=scope_name(snap.scope),
         head=snap.head,
         sites=rows,
         total=total,
         by_level=by_level,
-        monthly=_monthly(snap, plan, as_of),
+        monthly=monthly,
         plan=plan,
         as_of=as_of.isoformat(),
+        whole_study=whole,
     )
 
 
@@ -265,7 +272,8 @@ def figure(study: Study, actor: Actor, name: str, site: str | None = None) -> by
         snap = snapshot(study, actor, site)
         sites = [s.site for s in view.sites]
         png = snap.figure(
-            f"{name}@{view.as_of}", lambda: enrolment_png(view.monthly, sites, view.plan)
+            f"{name}@{view.as_of}",
+            lambda: enrolment_png(view.monthly, sites, view.plan if view.whole_study else None),
         )
     else:
         require(actor, Action.view_results, site)

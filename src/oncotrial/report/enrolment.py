@@ -163,11 +163,13 @@ def monthly_enrolment(
     return pd.DataFrame(data)
 
 
-def enrolment_png(monthly: pd.DataFrame, sites: Sequence[str], plan: EnrolmentPlan) -> bytes | None:
-    """The figure of :func:`monthly_enrolment` (PNG, as the report prints it); None when no
-    patient is enrolled."""
+def enrolment_png(
+    monthly: pd.DataFrame, sites: Sequence[str], plan: EnrolmentPlan | None
+) -> bytes | None:
+    """The figure of :func:`monthly_enrolment` (PNG, as the report prints it) with the plan's
+    sample sizes (none without ``plan``: a part of the study); None when no one is enrolled."""
     if monthly.empty:
         return None
     buffer = io.BytesIO()
-    plot_enrolment(monthly, list(sites), buffer, plan.targets())
+    plot_enrolment(monthly, list(sites), buffer, plan.targets() if plan is not None else [])
     return buffer.getvalue()
