@@ -13,7 +13,7 @@ from starlette.routing import Route
 from conduct_fixtures import AE_VALUES, PASSWORD, actor, enrolled_subject
 from oncotrial.conduct import Study, entry, queries, reading
 from oncotrial.conduct.roles import PERMISSIONS, Action, Role
-from oncotrial.web import api, pages, pages_admin
+from oncotrial.web import api, pages, pages_admin, pages_dashboards
 from oncotrial.web.security import SECURITY_HEADERS
 from web_helpers import CSRF, bearer, client, login
 
@@ -170,6 +170,12 @@ ROUTES: dict[tuple[str, str], Action | None] = {
     ("POST", "/api/queries/{query_id}/answer"): Action.answer_query,
     ("POST", "/api/queries/{query_id}/close"): Action.close_query,
     ("GET", "/api/exports/{name}"): Action.export_data,
+    ("GET", "/dashboards"): Action.view_dashboards,
+    ("GET", "/dashboards/phase1"): Action.view_results,
+    ("GET", "/dashboards/efficacy"): Action.view_results,
+    ("GET", "/dashboards/figures/{name}"): Action.view_results,
+    ("GET", "/api/dashboards/enrolment"): Action.view_dashboards,
+    ("GET", "/api/dashboards/results"): Action.view_results,
 }
 UNCHECKED = {"/static", "/api/openapi.json", "/api/docs", "/api/docs/oauth2-redirect"}
 
@@ -182,6 +188,8 @@ def app_routes(study: Study) -> set[tuple[str, str]]:
         *api.router.routes,
         *pages.router.routes,
         *pages_admin.router.routes,
+        *pages_dashboards.router.routes,
+        *pages_dashboards.api_router.routes,
     ]
     for route in everything:
         if isinstance(route, APIRoute | Route) and route.path not in UNCHECKED:

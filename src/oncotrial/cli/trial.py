@@ -185,9 +185,8 @@ def make_report(
     it was built from."""
     from oncotrial.derive.datacut import check_data_cut
     from oncotrial.derive.io import write_dataset
-    from oncotrial.derive.pipeline import analysis_settings, derive_study
-    from oncotrial.derive.response_terms import terms_for
     from oncotrial.protocol.naming import DoseNames
+    from oncotrial.report import panels
     from oncotrial.report.trial_report import Provenance, build_report
     from oncotrial.sim.trial_run import sdtm_from_store
     from oncotrial.store import Store
@@ -206,13 +205,8 @@ def make_report(
     cut, cut_source = _data_cut(settings, data_cut)
     if cut is not None:
         check_data_cut(sdtm, cut)
-    analysis = analysis_settings(protocol)
-    study = derive_study(sdtm, settings=analysis, checked=True)
-    secondary = {
-        terms_for(criteria).name: study.datasets[f"adrs_{criteria}"]
-        for criteria in analysis.secondary_criteria
-        if f"adrs_{criteria}" in study.datasets
-    }
+    study = panels.derive(protocol, sdtm)
+    secondary = panels.secondary_adrs(study)
     adam_dir = out / "adam"
     adam_dir.mkdir(parents=True, exist_ok=True)
     for name, frame in study.datasets.items():

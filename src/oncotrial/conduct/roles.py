@@ -64,6 +64,8 @@ class Action(StrEnum):
     adopt_records = "give imported records their forms"
     manage_users = "add, disable and change the role of users"
     manage_sites = "add sites"
+    view_dashboards = "see the enrolment dashboard (by site, over time, against plan)"
+    view_results = "see the DLT, swimmer, waterfall and Kaplan–Meier dashboards"
 
 
 _SITE_STAFF = {Role.investigator, Role.coordinator}
@@ -99,6 +101,9 @@ PERMISSIONS: dict[Action, frozenset[Role]] = {
     Action.adopt_records: frozenset({Role.data_manager, Role.admin}),
     Action.manage_users: frozenset({Role.admin}),
     Action.manage_sites: frozenset({Role.admin}),
+    # site users see their own sites' patients only (the use cases filter by site)
+    Action.view_dashboards: frozenset(_READERS | {Role.admin}),
+    Action.view_results: frozenset(_READERS),
 }
 
 

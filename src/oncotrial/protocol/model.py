@@ -468,7 +468,12 @@ class Phase1(_Strict):
 
 
 class Phase2(_Strict):
-    """The expansion design: Simon's two-stage test of H0: p <= p0 against p >= p1."""
+    """The expansion design: Simon's two-stage test of H0: p <= p0 against p >= p1.
+
+    ``accrual_per_month`` is the planned accrual of the expansion (patients per month, all
+    sites); with ``phase1.accrual_per_month`` and the two phases' sample sizes it draws the
+    enrolment plan the application's dashboard compares enrolment with.
+    """
 
     design: Literal["simon"]
     endpoint: Text = "ORR"
@@ -477,6 +482,7 @@ class Phase2(_Strict):
     alpha: OpenUnit
     power: OpenUnit
     criterion: Literal["optimal", "minimax"] = "optimal"
+    accrual_per_month: float | None = Field(default=None, gt=0)
 
     @model_validator(mode="after")
     def _ordered(self) -> Phase2:

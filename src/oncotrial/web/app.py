@@ -89,6 +89,8 @@ def create_app(study: Study, *, secure_cookies: bool = False) -> FastAPI:
     from oncotrial.web.api import router as api_router
     from oncotrial.web.pages import router as page_router
     from oncotrial.web.pages_admin import router as admin_router
+    from oncotrial.web.pages_dashboards import api_router as dashboards_api
+    from oncotrial.web.pages_dashboards import router as dashboards_router
 
     app = FastAPI(
         title=f"oncotrial — {study.protocol.study.title}",
@@ -107,6 +109,8 @@ def create_app(study: Study, *, secure_cookies: bool = False) -> FastAPI:
     app.mount("/static", StaticFiles(directory=str(HERE / "static")), name="static")
     app.include_router(api_router)
     app.include_router(admin_router)
+    app.include_router(dashboards_api)
+    app.include_router(dashboards_router)
     app.include_router(page_router)
 
     @app.middleware("http")
