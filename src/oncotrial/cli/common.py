@@ -108,10 +108,13 @@ def design_spec(
     model: str | None = None,
     prior_var: float | None = None,
     n_doses: int | None = None,
+    extra: dict[str, Any] | None = None,
 ) -> DesignSpec:
     """The design from the protocol (if any), with command-line options taking precedence.
 
-    ``start_level`` is the 1-based index of the starting dose among the design's levels.
+    ``start_level`` is the 1-based index of the starting dose among the design's levels;
+    ``extra`` holds further :class:`DesignSpec` fields given on the command line (``None``
+    values are left to the protocol or the defaults).
     """
     from oncotrial.designs.registry import DESIGN_NAMES, DesignSpec, spec_from_protocol
 
@@ -135,6 +138,7 @@ def design_spec(
         ("model", model),
         ("prior_var", prior_var),
         ("skeleton", skel),
+        *(extra or {}).items(),
     ):
         if value is not None:
             updates[key] = value

@@ -22,6 +22,7 @@ from oncotrial.cli.common import (
     user_errors,
 )
 from oncotrial.cli.patients import read_patients
+from oncotrial.cli.simulation import StopAtNOption, StopWhenNAtDoseOption
 
 if TYPE_CHECKING:
     from oncotrial.designs.exact import PathNode
@@ -41,6 +42,15 @@ SkeletonOption = typer.Option(None, "--skeleton", help="CRM skeleton, e.g. 0.05,
 ModelOption = typer.Option(None, "--model", help="CRM model: empiric or logistic.")
 PriorVarOption = typer.Option(None, "--prior-var", help="CRM prior variance of beta (1.34).")
 DosesOption = typer.Option(None, "--doses", help="Number of dose levels (without a protocol).")
+EfficacyFloorOption = typer.Option(
+    None, "--efficacy-floor", help="boin12: lowest acceptable response rate φE (0.25)."
+)
+DoseAmountsOption = typer.Option(
+    None, "--dose-amounts", help="blrm: dose amount of each level, e.g. 100,200,400,600 (mg/day)."
+)
+ReferenceDoseOption = typer.Option(
+    None, "--reference-dose", help="blrm: reference dose d* in the same unit, e.g. 400."
+)
 
 
 def boundaries(
@@ -109,16 +119,33 @@ def decide(
     model: str | None = ModelOption,
     prior_var: float | None = PriorVarOption,
     doses: int | None = DosesOption,
+    efficacy_floor: float | None = EfficacyFloorOption,
+    dose_amounts: str | None = DoseAmountsOption,
+    reference_dose: float | None = ReferenceDoseOption,
+    stop_at_n: int | None = StopAtNOption,
+    stop_when_n_at_dose: int | None = StopWhenNAtDoseOption,
     fmt: OutputFormat = FormatOption,
 ) -> None:
     """Recommend the next dose from the patients so far, and say why (counts, boundaries
-    crossed, posterior estimates). Without --protocol give the design options directly."""
+    crossed, posterior estimates). Without --protocol give the design options directly.
+    boin12, tite-boin12 and bf-boin also read responses: --outcomes "1NEN 2BTN" (E response,
+    T DLT, B both, N neither) or a response column in --patients."""
+    from oncotrial.cli.simulation import design_extra, efficacy_decision
     from oncotrial.designs.base import TrialState
+    from oncotrial.designs.names import EFFICACY_DESIGNS
     from oncotrial.designs.outcomes import parse_outcomes
     from oncotrial.designs.registry import build_design
+    from oncotrial.designs.result import result_of
 
     with user_errors():
         proto = read_protocol(protocol)
+        extra = design_extra(
+            efficacy_floor=efficacy_floor,
+            dose_amounts=dose_amounts,
+            reference_dose=reference_dose,
+            stop_at_n=stop_at_n,
+            stop_when_n_at_dose=stop_when_n_at_dose,
+        )
         spec = design_spec(
             proto,
             design=design,
@@ -130,18 +157,24 @@ def decide(
             model=model,
             prior_var=prior_var,
             n_doses=doses,
+            extra=extra,
         )
         if (patients is None) == (outcomes is None):
             raise CliError('give exactly one of --patients FILE or --outcomes "1NNN 2NTN"')
-        if patients is not None:
-            labels = proto.level_labels if proto else None
-            people = read_patients(patients, spec.n_doses, labels)
+        if spec.name.lower() in EFFICACY_DESIGNS:
+            decision, result = efficacy_decision(spec, proto, patients, outcomes)
         else:
-            people = parse_outcomes(outcomes or "", spec.n_doses)
-        state = TrialState(n_doses=spec.n_doses, patients=people, window_days=spec.window_days)
-        decision = build_design(spec).decide(state)
+            if patients is not None:
+                labels = proto.level_labels if proto else None
+                people = read_patients(patients, spec.n_doses, labels)
+            else:
+                people = parse_outcomes(outcomes or "", spec.n_doses)
+            state = TrialState(n_doses=spec.n_doses, patients=people, window_days=spec.window_days)
+            built = build_design(spec)
+            decision = built.decide(state)
+            result = result_of(built, state, decision)
         labels = dose_labels(proto, spec.n_doses)
-        data = {"design": spec.name, **decision.to_json()}
+        data = {"design": spec.name, **decision.to_json(), "result": result.to_json()}
         if proto is not None and decision.next_dose is not None:
             data["next_level"] = proto.level_labels[decision.next_dose]
         if fmt is OutputFormat.json:

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from oncotrial.designs.base import Patient
+    from oncotrial.designs.efficacy import EfficacyPatient
 
 
 TRUE_WORDS = {"1", "y", "yes", "true", "t"}
@@ -59,6 +60,51 @@ def _number(path: Path, row: int, field: str, value: object) -> float | None:
     if math.isnan(number) or number < 0:
         raise PatientDataError(path, row, field, f"must be a number ≥ 0 (got {value})")
     return number
+
+
+def _flag(path: Path, row: int, field: str, raw: object) -> bool:
+    """A yes/no cell (1/0, yes/no, true/false), refused with file, row and field otherwise."""
+    if isinstance(raw, bool):
+        return raw
+    word = str(raw).strip().lower() if raw is not None else ""
+    if word in TRUE_WORDS:
+        return True
+    if word in FALSE_WORDS:
+        return False
+    raise PatientDataError(
+        path, row, field, f"'{raw}' is not yes/no (use 1/0, yes/no or true/false)"
+    )
+
+
+def read_efficacy_patients(
+    path: Path, n_doses: int, level_labels: Sequence[int] | None = None
+) -> tuple[EfficacyPatient, ...]:
+    """Patients of a toxicity-and-efficacy design: the columns of :func:`read_patients` plus
+    ``response`` (yes/no; a response seen so far) and optional ``backfill`` (yes/no, BF-BOIN).
+    ``followup_days`` (blank = every assessment window complete) applies to both outcomes."""
+    from oncotrial.designs.efficacy import EfficacyPatient
+
+    path = Path(path)
+    base = read_patients(path, n_doses, level_labels)
+    out: list[EfficacyPatient] = []
+    for i, (raw, p) in enumerate(zip(_rows(path), base, strict=True), start=1):
+        row = {str(k).strip().lower(): v for k, v in raw.items() if k is not None}
+        if "response" not in row:
+            raise PatientDataError(path, i, "response", "missing (yes/no: a response seen)")
+        response = _flag(path, i, "response", row["response"])
+        backfill = row.get("backfill")
+        blank = backfill is None or str(backfill).strip() == ""
+        follow = _number(path, i, "followup_days", row.get("followup_days"))
+        out.append(
+            EfficacyPatient(
+                p.level,
+                p.dlt,
+                response,
+                follow,
+                False if blank else _flag(path, i, "backfill", backfill),
+            )
+        )
+    return tuple(out)
 
 
 def read_patients(
@@ -109,18 +155,7 @@ def read_patients(
             level = list(level_labels).index(label)
         else:
             raise PatientDataError(path, i, "dose_index", "missing (give dose_index or level)")
-        dlt_raw = row.get("dlt")
-        word = str(dlt_raw).strip().lower() if dlt_raw is not None else ""
-        if isinstance(dlt_raw, bool):
-            dlt = dlt_raw
-        elif word in TRUE_WORDS:
-            dlt = True
-        elif word in FALSE_WORDS:
-            dlt = False
-        else:
-            raise PatientDataError(
-                path, i, "dlt", f"'{dlt_raw}' is not yes/no (use 1/0, yes/no or true/false)"
-            )
+        dlt = _flag(path, i, "dlt", row.get("dlt"))
         dlt_day = _number(path, i, "dlt_day", row.get("dlt_day"))
         followup = _number(path, i, "followup_days", row.get("followup_days"))
         if not dlt and dlt_day is not None:

@@ -24,35 +24,80 @@ from oncotrial.cli.common import (
 from oncotrial.designs.names import DESIGN_NAMES
 
 if TYPE_CHECKING:
+    from oncotrial.designs.base import Decision
     from oncotrial.designs.registry import DesignSpec
+    from oncotrial.designs.result import DesignResult
     from oncotrial.designs.simulation import AccrualModel, DltTimeModel, OperatingCharacteristics
     from oncotrial.protocol import Protocol
     from oncotrial.sim.operating import Scenario
-
 
 #: Designs the protocol's design is compared against by ``oncotrial compare``.
 COMPARATORS = ("3+3", "boin", "tite-boin", "crm")
 
 
-def _scenarios(proto: Protocol | None, truths: list[str] | None) -> list[Scenario]:
+StopAtNOption = typer.Option(
+    None, "--stop-at-n", help="Stop once this many patients are treated (escalation's stop_at_n)."
+)
+StopWhenNAtDoseOption = typer.Option(
+    None,
+    "--stop-when-n-at-dose",
+    help="Stop once the recommended dose holds this many patients (stop_when_n_at_dose).",
+)
+
+
+def _scenarios(
+    proto: Protocol | None, truths: list[str] | None, efficacy: list[str] | None = None
+) -> list[Scenario]:
     from oncotrial.sim.operating import Scenario
 
+    if efficacy and not truths:
+        raise CliError("--efficacy goes with --truth: give one --efficacy per --truth")
     if truths:
-        return [
-            Scenario(f"truth {i + 1}", tuple(parse_floats(t, "--truth")))
-            for i, t in enumerate(truths)
-        ]
+        if efficacy and len(efficacy) != len(truths):
+            raise CliError(
+                f"{len(efficacy)} --efficacy for {len(truths)} --truth: give one per --truth"
+            )
+        out = []
+        for i, t in enumerate(truths):
+            tox = tuple(parse_floats(t, "--truth"))
+            eff = tuple(parse_floats(efficacy[i], "--efficacy")) if efficacy else None
+            if eff is not None and len(eff) != len(tox):
+                raise CliError(
+                    f"--efficacy {i + 1} has {len(eff)} values for {len(tox)} doses in --truth"
+                )
+            out.append(Scenario(f"truth {i + 1}", tox, eff))
+        return out
     if proto is not None and proto.phase1.scenarios:
-        return [Scenario(s.name, tuple(s.dlt_probabilities)) for s in proto.phase1.scenarios]
+        return [
+            Scenario(
+                s.name,
+                tuple(s.dlt_probabilities),
+                None if s.response_probabilities is None else tuple(s.response_probabilities),
+            )
+            for s in proto.phase1.scenarios
+        ]
     raise CliError("no scenario: give --truth 0.05,0.15,... or a protocol with scenarios")
 
 
-def _models(proto: Protocol | None, accrual: float | None, late: float | None, window: float):
+def _models(proto: Protocol | None, rate: float | None, late: float | None, window: float):
     from oncotrial.designs.simulation import AccrualModel, DltTimeModel
 
-    rate = accrual or (proto.phase1.accrual_per_month if proto else None) or 2.0
+    rate = rate or (proto.phase1.accrual_per_month if proto else None) or 2.0
     late = late or (proto.phase1.dlt_late_fraction if proto else None) or 0.5
     return AccrualModel(rate), DltTimeModel.with_late_fraction(late, window)
+
+
+def accrual_kind(text: str | None) -> str | None:
+    """``--accrual``: uniform or poisson inter-arrival times (a number is refused with a hint,
+    the rate being ``--accrual-per-month``)."""
+    if text is None:
+        return None
+    word = text.strip().lower()
+    if word in ("uniform", "poisson"):
+        return word
+    raise CliError(
+        f"--accrual: '{text}' is not uniform or poisson (the rate is --accrual-per-month)"
+    )
 
 
 def _run(
@@ -94,6 +139,8 @@ def _print_results(
     labels: list[str],
     title: str,
 ) -> None:
+    from oncotrial.designs.efficacy import EfficacyCharacteristics
+
     for j, scen in enumerate(scenarios):
         truth = "  ".join(f"{lab} {p:.2f}" for lab, p in zip(labels, scen.truth, strict=True))
         table = Table(title=f"{title} — {scen.name}: true DLT probability {truth}")
@@ -105,10 +152,14 @@ def _print_results(
         table.add_column("mean DLTs", justify="right")
         table.add_column("% stopped early", justify="right")
         table.add_column("months", justify="right")
+        with_eff = any(isinstance(row[j], EfficacyCharacteristics) for row in results)
+        if with_eff:
+            table.add_column("mean responses", justify="right")
+            table.add_column("mean backfilled", justify="right")
         for i, spec in enumerate(specs):
             oc = results[i][j]
-            months = "" if oc.mean_duration_days is None else f"{oc.mean_duration_days / 30.44:.1f}"
-            table.add_row(
+            months = "" if oc.mean_duration_months is None else f"{oc.mean_duration_months:.1f}"
+            row = [
                 spec.name,
                 *[f"{p:.1f}" for p in oc.selected_pct],
                 f"{oc.no_mtd_pct:.1f}",
@@ -116,8 +167,42 @@ def _print_results(
                 f"{sum(oc.mean_dlts):.1f}",
                 f"{oc.stopped_pct:.1f}",
                 months,
-            )
+            ]
+            if with_eff:
+                eff = isinstance(oc, EfficacyCharacteristics)
+                row += [
+                    f"{sum(oc.mean_responses):.1f}" if eff else "",
+                    f"{sum(oc.mean_backfill):.1f}" if eff else "",
+                ]
+            table.add_row(*row)
         console.print(table)
+        if scen.efficacy is not None:
+            resp = "  ".join(f"{lab} {p:.2f}" for lab, p in zip(labels, scen.efficacy, strict=True))
+            console.print(f"true response probability: {resp}", highlight=False)
+    for i, spec in enumerate(specs):
+        reasons = results[i][0].stop_reason_pct
+        if reasons and len(scenarios) == 1:
+            text = "; ".join(f"{why} {pct:.1f} %" for why, pct in reasons.items() if pct > 0)
+            console.print(f"{spec.name}: trials ended by {text}", highlight=False)
+        elif reasons:
+            for j, scen in enumerate(scenarios):
+                got = results[i][j].stop_reason_pct
+                text = "; ".join(f"{why} {pct:.1f} %" for why, pct in got.items() if pct > 0)
+                console.print(f"{spec.name}, {scen.name}: trials ended by {text}", highlight=False)
+    if any(s.name.lower() in ("boin12", "tite-boin12") for s in specs):
+        console.print(
+            "For boin12 and tite-boin12 the selected dose is the optimal biological dose (OBD).",
+            highlight=False,
+        )
+
+
+def _print_designs(specs: list[DesignSpec]) -> None:
+    """Each design as it reads in a protocol (its settings and behaviours)."""
+    from oncotrial.designs.behaviours import describe
+    from oncotrial.designs.registry import build_design
+
+    for spec in specs:
+        console.print(f"design: {describe(build_design(spec))}", highlight=False)
 
 
 def _json_results(specs, scenarios, results, trials: int, seed: int) -> dict:
@@ -126,6 +211,7 @@ def _json_results(specs, scenarios, results, trials: int, seed: int) -> dict:
             "design": spec.name,
             "scenario": scen.name,
             "truth": list(scen.truth),
+            **({} if scen.efficacy is None else {"efficacy": list(scen.efficacy)}),
             **results[i][j].to_json(),
         }
         for i, spec in enumerate(specs)
@@ -154,10 +240,60 @@ def simulate(
     extrasafe: bool | None = typer.Option(
         None, "--extrasafe/--no-extrasafe", help="BOIN's stricter stop for the lowest dose."
     ),
-    n_earlystop: int | None = typer.Option(None, "--n-earlystop", help="BOIN n.earlystop."),
+    n_earlystop: int | None = typer.Option(
+        None,
+        "--n-earlystop",
+        help="Stop once the current dose holds this many patients (BOIN's n.earlystop; also "
+        "the interval designs, boin12 and bf-boin).",
+    ),
     skeleton: str | None = typer.Option(None, "--skeleton", help="CRM skeleton."),
     model: str | None = typer.Option(None, "--model", help="CRM model: empiric or logistic."),
-    accrual: float | None = typer.Option(None, "--accrual", help="Patients per month (2)."),
+    efficacy: list[str] = typer.Option(
+        None,
+        "--efficacy",
+        help="True response probability per dose for boin12, tite-boin12 and bf-boin, "
+        "e.g. 0.2,0.3,0.4; one per --truth.",
+    ),
+    accrual: str | None = typer.Option(
+        None,
+        "--accrual",
+        help="Inter-arrival times of bf-boin and tite-boin12: uniform on (0, 2/rate) or "
+        "poisson (exponential). The other time-to-event designs use poisson.",
+    ),
+    accrual_per_month: float | None = typer.Option(
+        None,
+        "--accrual-per-month",
+        help="Eligible patients arriving per month (2; bf-boin, tite-boin12 3).",
+    ),
+    window_days: float | None = typer.Option(
+        None, "--window-days", help="DLT window in days (the protocol's, else 28)."
+    ),
+    backfill_cap: int | None = typer.Option(
+        None, "--backfill-cap", help="bf-boin: most patients a dose may hold by backfilling (12)."
+    ),
+    efficacy_floor: float | None = typer.Option(
+        None, "--efficacy-floor", help="boin12: lowest acceptable response rate φE (0.25)."
+    ),
+    dose_amounts: str | None = typer.Option(
+        None,
+        "--dose-amounts",
+        help="blrm: dose amount of each level, e.g. 100,200,400,600 (mg/day; default: the "
+        "protocol's escalated drug).",
+    ),
+    reference_dose: float | None = typer.Option(
+        None, "--reference-dose", help="blrm: reference dose d* in the same unit, e.g. 400."
+    ),
+    blrm_prior: str | None = typer.Option(
+        None,
+        "--blrm-prior",
+        help="blrm: prior mean log α, mean log β, sd log α, sd log β, correlation "
+        "(default -0.693,0,2,1,0: median DLT rate 1/3 at d*).",
+    ),
+    ewoc: float | None = typer.Option(
+        None, "--ewoc", help="blrm: a dose is allowed while Pr(over-dosing) < EWOC (0.25)."
+    ),
+    stop_at_n: int | None = StopAtNOption,
+    stop_when_n_at_dose: int | None = StopWhenNAtDoseOption,
     late_fraction: float | None = typer.Option(
         None, "--dlt-late-fraction", help="Share of DLTs in the window's second half (0.5)."
     ),
@@ -168,15 +304,31 @@ def simulate(
     plot: Path | None = typer.Option(None, "--plot", help="Write a PNG/PDF figure here."),
     fmt: OutputFormat = FormatOption,
 ) -> None:
-    """Simulate operating characteristics: % selecting each dose as MTD (and none), mean
-    patients and DLTs per dose, % stopped early, mean sample size and trial duration. Designs
-    are compared on the same virtual patients (common random numbers)."""
-    from oncotrial.report.oc_plot import plot_operating_characteristics
+    """Simulate operating characteristics: % selecting each dose (the MTD; the optimal
+    biological dose for boin12 and tite-boin12) and none, mean patients, DLTs and responses per
+    dose, % stopped early, mean sample size and trial duration. Designs are compared on the
+    same virtual patients (common random numbers).
 
+    Example: oncotrial simulate --design bf-boin --target 0.25 --truth 0.05,0.1,0.25,0.4,0.5
+    --efficacy 0.2,0.3,0.4,0.5,0.5 --cohort-size 3 --cohorts 10 --n-earlystop 9
+    --backfill-cap 12 --accrual uniform --accrual-per-month 3 --window-days 30"""
     with user_errors():
         proto = read_protocol(protocol)
-        scenarios = _scenarios(proto, truth)
+        scenarios = _scenarios(proto, truth, efficacy)
         n_doses = len(scenarios[0].truth)
+        extra = design_extra(
+            accrual=accrual_kind(accrual),
+            accrual_per_month=accrual_per_month,
+            window_days=window_days,
+            backfill_cap=backfill_cap,
+            efficacy_floor=efficacy_floor,
+            dose_amounts=dose_amounts,
+            reference_dose=reference_dose,
+            blrm_prior=blrm_prior,
+            ewoc=ewoc,
+            stop_at_n=stop_at_n,
+            stop_when_n_at_dose=stop_when_n_at_dose,
+        )
         names = design or [proto.phase1.design if proto else "boin"]
         specs = [
             design_spec(
@@ -191,10 +343,11 @@ def simulate(
                 skeleton=skeleton,
                 model=model,
                 n_doses=n_doses,
+                extra=extra,
             )
             for name in names
         ]
-        models = _models(proto, accrual, late_fraction, specs[0].window_days)
+        models = _models(proto, accrual_per_month, late_fraction, specs[0].window_days)
         results = _run(
             specs,
             scenarios,
@@ -207,6 +360,8 @@ def simulate(
         )
         labels = dose_labels(proto, n_doses)
         if plot is not None:
+            from oncotrial.report.oc_plot import plot_operating_characteristics  # matplotlib
+
             plot_operating_characteristics(
                 results,
                 [s.name for s in specs],
@@ -220,8 +375,68 @@ def simulate(
             emit_json(_json_results(specs, scenarios, results, trials, seed))
             return
         _print_results(specs, scenarios, results, labels, f"{trials:,} trials, seed {seed}")
+        _print_designs(specs)
         if plot is not None:
             console.print(f"figure: {plot}")
+
+
+def design_extra(
+    *,
+    dose_amounts: str | None = None,
+    blrm_prior: str | None = None,
+    **values: object,
+) -> dict[str, object]:
+    """The :class:`DesignSpec` fields given on the command line, parsed and checked
+    (``None`` = not given)."""
+    from oncotrial.designs.blrm_posterior import BLRMPrior
+
+    out: dict[str, object] = dict(values)
+    if dose_amounts is not None:
+        amounts = tuple(parse_floats(dose_amounts, "--dose-amounts"))
+        rising = all(b > a for a, b in zip(amounts, amounts[1:], strict=False))
+        if amounts[0] <= 0 or not rising:
+            raise CliError("--dose-amounts must be positive and increase strictly with dose")
+        out["dose_amounts"] = amounts
+    if blrm_prior is not None:
+        numbers = parse_floats(blrm_prior, "--blrm-prior")
+        if len(numbers) != 5:
+            raise CliError(
+                "--blrm-prior needs 5 numbers: mean log α, mean log β, sd log α, sd log β, "
+                f"correlation (got {len(numbers)})"
+            )
+        out["blrm_prior"] = BLRMPrior(*numbers)
+    floor = out.get("efficacy_floor")
+    if floor is not None and not 0.0 < float(floor) < 1.0:  # type: ignore[arg-type]
+        raise CliError(f"--efficacy-floor must be in (0, 1), got {floor}")
+    window = out.get("window_days")
+    if window is not None and float(window) <= 0:  # type: ignore[arg-type]
+        raise CliError(f"--window-days must be positive, got {window}")
+    return out
+
+
+def efficacy_decision(
+    spec: DesignSpec, proto: Protocol | None, patients: Path | None, outcomes: str | None
+) -> tuple[Decision, DesignResult]:
+    """``decide`` for a toxicity-and-efficacy design: responses from ``--patients`` (a
+    ``response`` column) or ``--outcomes`` letters E/T/B/N; levels named by the protocol."""
+    from oncotrial.cli.patients import read_efficacy_patients
+    from oncotrial.designs.efficacy import EfficacyState, parse_efficacy_outcomes
+    from oncotrial.designs.registry import build_design
+    from oncotrial.designs.result import result_of
+    from oncotrial.protocol.naming import DoseNames
+
+    window = spec.window_days
+    eff_window = spec.eff_window_days or window
+    if patients is not None:
+        labels = proto.level_labels if proto else None
+        people = read_efficacy_patients(patients, spec.n_doses, labels)
+    else:
+        people = parse_efficacy_outcomes(outcomes or "", spec.n_doses)
+    state = EfficacyState(spec.n_doses, people, None, window, eff_window)
+    names = DoseNames.of(proto, spec.n_doses)
+    design = build_design(spec)
+    decision = design.decide(state, names)  # type: ignore[call-arg, arg-type]
+    return decision, result_of(design, state, decision)
 
 
 def compare_designs(
@@ -248,8 +463,6 @@ def compare(
 ) -> None:
     """Simulate the protocol's design against 3+3, BOIN, TITE-BOIN and CRM on the protocol's
     scenarios and print one table per scenario."""
-    from oncotrial.report.oc_plot import plot_operating_characteristics
-
     with user_errors():
         proto = read_protocol(protocol)
         assert proto is not None
@@ -258,6 +471,8 @@ def compare(
         )
         labels = dose_labels(proto, proto.n_doses)
         if plot is not None:
+            from oncotrial.report.oc_plot import plot_operating_characteristics  # matplotlib
+
             plot_operating_characteristics(
                 results,
                 [s.name for s in specs],

@@ -4,9 +4,10 @@ Rules (applied elementwise, so the scalar ``decide`` and the vectorised simulato
 
 * a dose that is eliminated for toxicity, and every dose above it, is never given or selected
   (Liu & Yuan 2015, section 2.3; the same "safety elimination" in TITE-BOIN, Keyboard, i3+3);
-* escalation never skips a level: the next dose is at most one above the current dose
-  (Cheung 2011, section 3.2 "no skipping");
-* where ``escalation_allowed`` is false (e.g. CRM coherence after a cohort whose DLT rate is at
+* with ``no_skip`` (the default), escalation never skips a level: the next dose is at most one
+  above the current dose (Cheung 2011, section 3.2 "no skipping"); an unrestricted CRM passes
+  ``no_skip=False``;
+* where ``escalation_allowed`` is false (coherence: e.g. CRM after a cohort whose DLT rate is at
   or above the target, Cheung 2005), the next dose is not above the current one;
 * the next dose is never below the lowest level (0).
 
@@ -32,17 +33,20 @@ def admissible_dose(
     current: ArrayLike,
     lowest_eliminated: ArrayLike,
     escalation_allowed: ArrayLike = True,
+    no_skip: ArrayLike = True,
 ) -> np.ndarray:
-    """Clip a design's proposed next dose to what is admissible.
+    """Clip a design's proposed next dose to what is admissible (the module's rules).
 
     Returns -1 where every dose is eliminated (the trial must stop).
     """
     proposed = np.asarray(proposed)
     current = np.asarray(current)
-    ceiling = np.where(np.asarray(escalation_allowed, dtype=bool), current + 1, current)
-    ceiling = np.minimum(ceiling, np.asarray(lowest_eliminated) - 1)
+    lowest = np.asarray(lowest_eliminated)
+    step = np.where(np.asarray(no_skip, dtype=bool), current + 1, np.iinfo(np.int64).max)
+    ceiling = np.where(np.asarray(escalation_allowed, dtype=bool), step, current)
+    ceiling = np.minimum(ceiling, lowest - 1)
     nxt = np.clip(np.minimum(proposed, ceiling), 0, None)
-    return np.where(np.asarray(lowest_eliminated) <= 0, -1, nxt)
+    return np.where(lowest <= 0, -1, nxt)
 
 
 def eliminated_doses(lowest_eliminated: int, n_doses: int) -> tuple[int, ...]:

@@ -38,7 +38,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 from numba import njit
-from scipy import stats
+from scipy import special
 
 from oncotrial.designs.base import Decision
 from oncotrial.designs.boin import BOIN, BoinBoundaries, _lowest_eliminated, _tables_for
@@ -118,7 +118,7 @@ def bf_tables(
     stop_any = np.full(n_max + 1, n_max + 2)
     if extra_cutoff is not None:
         for n in range(n_max + 1):
-            over = stats.beta.sf(target, ns[: n + 1] + 1, n - ns[: n + 1] + 1) > extra_cutoff
+            over = special.betaincc(ns[: n + 1] + 1, n - ns[: n + 1] + 1, target) > extra_cutoff
             if over.any():
                 stop_any[n] = int(np.argmax(over))
     stop = np.where(ns >= 3, stop_any, n_max + 2)

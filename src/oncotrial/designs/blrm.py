@@ -56,9 +56,15 @@ from oncotrial.designs.simulation import (
     cohort_durations,
     unique_rows,
 )
+from oncotrial.designs.stopping import StoppingRule, TrialView
 
 #: Why a simulated BLRM trial ended (``simulate_paths`` returns the index into this tuple).
-STOP_REASONS: tuple[str, ...] = ("max_patients", "mtd_reached", "all_doses_overdose")
+STOP_REASONS: tuple[str, ...] = (
+    "maximum sample size",
+    "MTD reached (patients and target probability)",
+    "every dose over-doses (EWOC)",
+)
+MAX_PATIENTS, MTD_REACHED, ALL_OVERDOSE = range(3)
 #: Half-width of the simulators' shared grid in prior standard deviations.
 SIM_GRID_HALF_WIDTH = 7.0
 
@@ -385,21 +391,30 @@ class BLRM:
         return target[inverse], over[inverse]
 
     def simulate(
-        self, truth: ArrayLike, latent: LatentPatients, accrual: AccrualModel | None = None
+        self,
+        truth: ArrayLike,
+        latent: LatentPatients,
+        accrual: AccrualModel | None = None,
+        stopping: StoppingRule | None = None,
     ) -> TrialOutcomes:
         """Operating characteristics on the latent patients (vectorised across trials).
 
         After each cohort the posterior of every running trial is computed on the shared grid,
         once per distinct set of counts. Durations: each cohort accrues, then is followed for
-        the whole window before the next opens (``simulation.cohort_durations``).
+        the whole window before the next opens (``simulation.cohort_durations``). ``stopping``
+        is a wrapping behaviour's rule, asked after the design's own rules.
         """
-        return self.simulate_paths(truth, latent, accrual)[0]
+        return self.simulate_paths(truth, latent, accrual, stopping)[0]
 
     def simulate_paths(
-        self, truth: ArrayLike, latent: LatentPatients, accrual: AccrualModel | None = None
+        self,
+        truth: ArrayLike,
+        latent: LatentPatients,
+        accrual: AccrualModel | None = None,
+        stopping: StoppingRule | None = None,
     ) -> tuple[TrialOutcomes, np.ndarray, np.ndarray]:
         """As ``simulate``, also every patient's dose (-1: not enrolled) and each trial's stop
-        reason (an index into :data:`STOP_REASONS`)."""
+        reason (an index into :data:`STOP_REASONS`, then the stopping rule's labels)."""
         p_true = self._check_truth(truth, latent)
         n_trials, n_max, m, d = latent.n_trials, self.max_patients, self.cohort_size, self.n_doses
         dose_amounts = np.asarray(self.doses)
@@ -443,8 +458,15 @@ class BLRM:
                     & (target[rows, safe] >= self.mtd_target_prob)
                 )
                 selected[idx[done]] = nxt[done]
-                reason[idx[done]] = STOP_REASONS.index("mtd_reached")
-            reason[idx[toxic]] = STOP_REASONS.index("all_doses_overdose")
+                reason[idx[done]] = MTD_REACHED
+            reason[idx[toxic]] = ALL_OVERDOSE
+            if stopping is not None:
+                rule = stopping.codes(TrialView(n_all[idx], n_tox[idx], nxt))
+                fired = (rule >= 0) & ~(toxic | done)
+                chosen = mtd_from_summaries(target, over, n_all[idx], self.ewoc)
+                selected[idx[fired]] = chosen[fired]
+                reason[idx[fired]] = len(STOP_REASONS) + rule[fired]
+                done |= fired
             current[idx] = nxt
             idx = idx[~(toxic | done)]
             if idx.size == 0:
@@ -455,5 +477,7 @@ class BLRM:
             dlt_per_dose=n_tox,
             stopped_early=reason != 0,
             duration_days=cohort_durations(latent, m, cohorts_run, self.window_days, accrual),
+            stop_reason=reason,
+            stop_labels=STOP_REASONS + (stopping.labels() if stopping is not None else ()),
         )
         return outcomes, doses, reason

@@ -19,7 +19,7 @@ import math
 from dataclasses import dataclass
 
 import numpy as np
-from scipy import stats
+from scipy import special
 
 from oncotrial.designs.admissibility import (
     admissible_dose,
@@ -33,6 +33,7 @@ from oncotrial.designs.simulation import (
     LatentPatients,
     TrialOutcomes,
 )
+from oncotrial.designs.stopping import StoppingRule
 from oncotrial.designs.tables import DecisionTable, simulate_from_table
 
 
@@ -63,7 +64,7 @@ def posterior_prob_above(target: float, n: np.ndarray, y: np.ndarray) -> np.ndar
     """Pr(p > target | y DLTs in n) under a Beta(1, 1) prior (Liu & Yuan 2015, section 2.3)."""
     n = np.asarray(n)
     y = np.asarray(y)
-    return stats.beta.sf(target, y + 1, n - y + 1)
+    return special.betaincc(y + 1, n - y + 1, target)  # the Beta(y + 1, n - y + 1) tail
 
 
 def elimination_boundary(
@@ -363,12 +364,14 @@ class BOIN:
         truth: np.ndarray,
         latent: LatentPatients,
         accrual: AccrualModel | None = None,
+        stopping: StoppingRule | None = None,
     ) -> TrialOutcomes:
         """Operating characteristics on the given latent patients, vectorised across trials.
 
         One pass per cohort over all still-running trials; decisions are table look-ups
         (the shape of simFastBOIN). Follows ``BOIN::get.oc``: elimination and the extra-safe
-        rule after every cohort, the n.earlystop rule, MTD by :func:`isotonic_mtd`.
+        rule after every cohort, the n.earlystop rule, MTD by :func:`isotonic_mtd`; then a
+        wrapping behaviour's ``stopping`` rule (:mod:`oncotrial.designs.behaviours`).
         """
         truth = np.asarray(truth, dtype=float)
         if truth.shape != (self.n_doses,):
@@ -389,6 +392,7 @@ class BOIN:
             earlystop_only_when_staying=True,
             lowest_dose_stop_by_n=None if stop_tab is None else _by_n(stop_tab),
             bound_mtd_above=tables.lambda_d if self.bound_mtd else None,
+            stopping=stopping,
         )
         return outcomes
 

@@ -41,7 +41,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 import numpy as np
-from scipy import special, stats
+from scipy import special
 
 from oncotrial.designs.admissibility import lowest_eliminated_from_mask
 from oncotrial.designs.base import Decision
@@ -82,7 +82,7 @@ def futility_boundary(phi_e: float, n_max: int, cutoff: float, min_n: int = 3) -
     out = np.full(n_max + 1, -1, dtype=np.int64)
     for n in range(max(min_n, 1), n_max + 1):
         ys = np.arange(n + 1)
-        futile = stats.beta.cdf(phi_e, ys + 1, n - ys + 1) > cutoff
+        futile = special.betainc(ys + 1, n - ys + 1, phi_e) > cutoff
         if futile.any():
             out[n] = int(ys[futile][-1])
     return out
@@ -301,8 +301,8 @@ def rank_desirability_table(
     for n in sample_sizes:
         for dlts in range(n + 1):
             for responses in range(n + 1):
-                safe = stats.beta.sf(target, dlts + 1, n - dlts + 1) < cutoff_tox
-                active = stats.beta.cdf(efficacy_floor, responses + 1, n - responses + 1)
+                safe = special.betaincc(dlts + 1, n - dlts + 1, target) < cutoff_tox
+                active = special.betainc(responses + 1, n - responses + 1, efficacy_floor)
                 # with additive utilities the sum depends on the margins only
                 total = (
                     utilities.response_no_dlt * responses
@@ -319,6 +319,8 @@ def rank_desirability_table(
                     }
                 )
     admissible = [r for r in rows if r["admissible"]]
+    from scipy import stats  # only for the protocol's table: keeps scipy.stats off start-up
+
     ranks = stats.rankdata([r["desirability"] for r in admissible], method="average")
     for row, rank in zip(admissible, ranks, strict=True):
         row["rds"] = float(rank)

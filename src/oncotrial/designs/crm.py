@@ -29,7 +29,6 @@ from typing import Literal
 
 import numpy as np
 from numpy.typing import ArrayLike
-from scipy.integrate import quad
 from scipy.special import expit, logit
 
 from oncotrial.designs.admissibility import admissible_dose, eliminated_doses
@@ -42,12 +41,15 @@ from oncotrial.designs.simulation import (
     cohort_durations,
     unique_rows,
 )
+from oncotrial.designs.stopping import StoppingRule, TrialView
 
 Model = Literal["empiric", "logistic"]
 WeightScheme = Literal["linear", "adaptive"]
 
 #: Default prior variance of beta, as ``dfcrm`` (scale = sqrt(1.34)).
 DEFAULT_PRIOR_VAR = 1.34
+#: Why a simulated CRM trial ended (``TrialOutcomes.stop_reason`` indexes into it).
+CRM_STOP_REASONS: tuple[str, ...] = ("maximum sample size", "lowest dose too toxic")
 #: Half-width of the beta range of the simulators' grid (``dfcrm`` integrates moments on [-10, 10]).
 GRID_HALF_RANGE = 10.0
 #: Gauss-Legendre nodes on each side of the safety threshold of beta.
@@ -228,6 +230,7 @@ def crm_posterior(
     if np.any(w < 0.0) or np.any(w > 1.0):
         raise DesignError("weights must be in [0, 1]")
     n_tox, n_non, pend_x, pend_w = _tally(s.size, lev, y, w)
+    from scipy.integrate import quad  # ~1 s of imports: only for the exact scalar posterior
 
     def log_post(beta: float | np.ndarray) -> np.ndarray:
         log_p, log_q = wm._log_p_q(beta)
@@ -536,9 +539,8 @@ class _CRMBase:
         if bool(self._too_toxic(post.p_lowest_above_target)):
             return self._stop_for_safety(post, details)
         best = int(_closest(post.ptox, self.target))
-        ceiling_from = current if self.restrict else self.n_doses - 1
         allowed = escalation_allowed or not self.restrict
-        nxt = int(admissible_dose(best, ceiling_from, self.n_doses, allowed))
+        nxt = int(admissible_dose(best, current, self.n_doses, allowed, no_skip=self.restrict))
         reason = (
             f"{_dose(best).capitalize()} has the estimated DLT probability closest to the target "
             f"{self.target:g} ({post.ptox[best]:.3f})"
@@ -640,18 +642,27 @@ class CRM(_CRMBase):
         return self._next(post, details, current, rate < self.target, why_not)
 
     def simulate(
-        self, truth: ArrayLike, latent: LatentPatients, accrual: AccrualModel | None = None
+        self,
+        truth: ArrayLike,
+        latent: LatentPatients,
+        accrual: AccrualModel | None = None,
+        stopping: StoppingRule | None = None,
     ) -> TrialOutcomes:
         """Operating characteristics on the latent patients (vectorised across trials).
 
         One posterior update per cohort for all running trials at once, on the fixed beta grid.
         Durations: each cohort accrues, then is followed for the whole window before the next
-        opens (``simulation.cohort_durations``, as for the other cohort designs).
+        opens (``simulation.cohort_durations``, as for the other cohort designs). ``stopping``
+        is a wrapping behaviour's rule, asked after the design's own safety stop.
         """
-        return self.simulate_paths(truth, latent, accrual)[0]
+        return self.simulate_paths(truth, latent, accrual, stopping)[0]
 
     def simulate_paths(
-        self, truth: ArrayLike, latent: LatentPatients, accrual: AccrualModel | None = None
+        self,
+        truth: ArrayLike,
+        latent: LatentPatients,
+        accrual: AccrualModel | None = None,
+        stopping: StoppingRule | None = None,
     ) -> tuple[TrialOutcomes, np.ndarray]:
         """As ``simulate``, also returning every patient's dose (``-1``: not enrolled)."""
         p_true = self._check_truth(truth, latent)
@@ -662,6 +673,7 @@ class CRM(_CRMBase):
         doses = np.full((n_trials, n_max), -1, dtype=np.int64)
         selected = np.full(n_trials, -1, dtype=np.int64)
         stopped = np.zeros(n_trials, dtype=bool)
+        reason = np.zeros(n_trials, dtype=np.int8)
         cohorts_run = np.zeros(n_trials, dtype=np.int64)
         current = np.full(n_trials, self.start, dtype=np.int64)
         idx = np.arange(n_trials)
@@ -684,8 +696,15 @@ class CRM(_CRMBase):
             if self.restrict:
                 nxt = admissible_dose(best, dose, lowest, k_tox / m < self.target)
             else:
-                nxt = admissible_dose(best, d - 1, lowest)
+                nxt = admissible_dose(best, dose, lowest, no_skip=False)
             stop = nxt < 0
+            reason[idx[stop]] = CRM_STOP_REASONS.index("lowest dose too toxic")
+            if stopping is not None:
+                rule = stopping.codes(TrialView(n_tox[idx] + n_non[idx], n_tox[idx], nxt))
+                fired = (rule >= 0) & ~stop
+                selected[idx[fired]] = best[fired]
+                reason[idx[fired]] = len(CRM_STOP_REASONS) + rule[fired]
+                stop |= fired
             stopped[idx[stop]] = True
             current[idx] = nxt
             idx = idx[~stop]
@@ -697,6 +716,8 @@ class CRM(_CRMBase):
             dlt_per_dose=n_tox,
             stopped_early=stopped,
             duration_days=cohort_durations(latent, m, cohorts_run, self.window_days, accrual),
+            stop_reason=reason,
+            stop_labels=CRM_STOP_REASONS + (stopping.labels() if stopping is not None else ()),
         )
         return outcomes, doses
 
@@ -801,8 +822,12 @@ class TITECRM(_CRMBase):
         latent: LatentPatients,
         accrual: AccrualModel | None = None,
         dlt_time: DltTimeModel | None = None,
+        compiled: bool = True,
     ) -> tuple[TrialOutcomes, np.ndarray]:
-        """As ``simulate``, also returning every patient's dose (``-1``: not enrolled)."""
+        """As ``simulate``, also returning every patient's dose (``-1``: not enrolled).
+
+        Linear weights run the numba kernel of ``tite_crm_simulation`` (``compiled=False``: the
+        numpy path, which the kernel is tested against trial by trial)."""
         p_true = self._check_truth(truth, latent)
         accrual = accrual or AccrualModel()
         dlt_time = dlt_time or DltTimeModel(window_days=self.window_days)
@@ -812,6 +837,14 @@ class TITECRM(_CRMBase):
         entry = np.cumsum(accrual.gaps(latent.gap[:, :n_max]), axis=1)
         days = dlt_time.days(latent.time[:, :n_max])
         event = entry + days
+        levels = np.arange(d)
+        if self.scheme == "linear" and compiled:
+            from oncotrial.designs.tite_crm_simulation import simulate_tite_crm
+
+            doses, tox, selected, stopped, duration = simulate_tite_crm(
+                self, p_true, entry, event, latent.tox[:, :n_max]
+            )
+            return self._outcomes(doses, tox, selected, stopped, duration, levels), doses
 
         doses = np.full((n_trials, n_max), -1, dtype=np.int64)
         tox = np.zeros((n_trials, n_max), dtype=bool)
@@ -821,7 +854,6 @@ class TITECRM(_CRMBase):
         doses[:, 0] = self.start
         tox[:, 0] = latent.tox[:, 0] < p_true[self.start]
         idx = np.arange(n_trials)
-        levels = np.arange(d)
         for j in range(1, n_max):
             now = entry[idx, j][:, None]
             x = doses[idx, :j]
@@ -837,7 +869,7 @@ class TITECRM(_CRMBase):
                 new_dlt = (seen & (event[idx, :j] > entry[idx, j - 1][:, None])).any(axis=1)
                 nxt = admissible_dose(best, x[:, -1], lowest, ~new_dlt)
             else:
-                nxt = admissible_dose(best, d - 1, lowest)
+                nxt = admissible_dose(best, x[:, -1], lowest, no_skip=False)
             stop = nxt < 0
             stopped[idx[stop]] = True
             duration[idx[stop]] = entry[idx[stop], j]
@@ -856,16 +888,28 @@ class TITECRM(_CRMBase):
             beta, _, tail = grid.counts_posterior(n_tox, n_all - n_tox)
             best = _closest(wm.ptox(beta), self.target)
             selected[idx] = np.where(self._too_toxic(tail), -1, best)
+        return self._outcomes(doses, tox, selected, stopped, duration, levels), doses
+
+    @staticmethod
+    def _outcomes(
+        doses: np.ndarray,
+        tox: np.ndarray,
+        selected: np.ndarray,
+        stopped: np.ndarray,
+        duration: np.ndarray,
+        levels: np.ndarray,
+    ) -> TrialOutcomes:
         enrolled = doses >= 0
         onehot = (doses[:, :, None] == levels) & enrolled[:, :, None]
-        outcomes = TrialOutcomes(
+        return TrialOutcomes(
             selected=selected,
             n_per_dose=onehot.sum(axis=1).astype(np.int64),
             dlt_per_dose=(onehot & tox[:, :, None]).sum(axis=1).astype(np.int64),
             stopped_early=stopped,
             duration_days=duration,
+            stop_reason=stopped.astype(np.int8),
+            stop_labels=CRM_STOP_REASONS,
         )
-        return outcomes, doses
 
     def _batch_weights(
         self, u: np.ndarray, seen: np.ndarray, dlt_days: np.ndarray, window: float

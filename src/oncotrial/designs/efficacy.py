@@ -23,7 +23,12 @@ import numpy as np
 from scipy import special
 
 from oncotrial.designs.base import Decision, DesignError
-from oncotrial.designs.simulation import LatentPatients, OperatingCharacteristics, TrialOutcomes
+from oncotrial.designs.simulation import (
+    LatentPatients,
+    OperatingCharacteristics,
+    OutcomeTotals,
+    TrialOutcomes,
+)
 
 if TYPE_CHECKING:
     from oncotrial.protocol.naming import DoseNames
@@ -407,7 +412,10 @@ class EfficacyOutcomes(TrialOutcomes):
 
     response_per_dose: np.ndarray = field(default_factory=lambda: np.zeros((0, 0)))
     backfill_per_dose: np.ndarray = field(default_factory=lambda: np.zeros((0, 0)))
-    stop_reason: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int8))
+
+    def __post_init__(self) -> None:
+        if not self.stop_labels:
+            self.stop_labels = STOP_REASONS
 
     @staticmethod
     def concatenate(parts: list[EfficacyOutcomes]) -> EfficacyOutcomes:  # type: ignore[override]
@@ -425,25 +433,26 @@ class EfficacyOutcomes(TrialOutcomes):
             response_per_dose=join("response_per_dose"),
             backfill_per_dose=join("backfill_per_dose"),
             stop_reason=join("stop_reason"),
+            stop_labels=parts[0].stop_labels,
         )
+
+    def totals(self) -> OutcomeTotals:
+        """The additive sums, with responses and backfilled patients."""
+        base = super().totals()
+        base.sums["responses"] = self.response_per_dose.sum(axis=0)
+        base.sums["backfill"] = (
+            self.backfill_per_dose.sum(axis=0)
+            if self.backfill_per_dose.size
+            else np.zeros(self.n_per_dose.shape[1])
+        )
+        base.efficacy = True
+        return base
 
     def summary(self) -> EfficacyCharacteristics:  # type: ignore[override]
         """Operating characteristics, with responses, backfill, stop reasons and duration."""
-        base = super().summary()
-        reasons = np.bincount(self.stop_reason.astype(np.int64), minlength=len(STOP_REASONS))
-        return EfficacyCharacteristics(
-            **base.__dict__,
-            mean_responses=self.response_per_dose.mean(axis=0).tolist(),
-            mean_backfill=(
-                self.backfill_per_dose.mean(axis=0).tolist()
-                if self.backfill_per_dose.size
-                else [0.0] * self.n_per_dose.shape[1]
-            ),
-            stop_reason_pct={
-                name: 100.0 * float(reasons[code]) / self.n_trials
-                for code, name in enumerate(STOP_REASONS)
-            },
-        )
+        out = self.totals().summary()
+        assert isinstance(out, EfficacyCharacteristics)
+        return out
 
 
 #: Why a simulated trial ended (codes stored in :attr:`EfficacyOutcomes.stop_reason`).
@@ -466,19 +475,12 @@ class EfficacyCharacteristics(OperatingCharacteristics):
 
     mean_responses: list[float] = field(default_factory=list)
     mean_backfill: list[float] = field(default_factory=list)
-    stop_reason_pct: dict[str, float] = field(default_factory=dict)
-
-    @property
-    def mean_duration_months(self) -> float | None:
-        return None if self.mean_duration_days is None else self.mean_duration_days / 30.0
 
     def to_json(self) -> dict:
         return {
             **super().to_json(),
             "mean_responses": self.mean_responses,
             "mean_backfill": self.mean_backfill,
-            "stop_reason_pct": self.stop_reason_pct,
-            "mean_duration_months": self.mean_duration_months,
         }
 
 

@@ -47,6 +47,7 @@ from oncotrial.designs.simulation import (
     LatentPatients,
     TrialOutcomes,
 )
+from oncotrial.designs.stopping import StoppingRule
 from oncotrial.designs.tables import (
     DEESCALATE,
     ELIMINATE,
@@ -397,13 +398,15 @@ class _TableDesign:
         n_cohorts: int | None = None,
         cohort_size: int | None = None,
         accrual: AccrualModel | None = None,
+        stopping: StoppingRule | None = None,
     ) -> TrialOutcomes:
         """Operating characteristics on the given latent patients, vectorised across trials.
 
         One pass per cohort over the trials still running; each decision is a look-up in the
-        ``codes[n, y]`` table (the shape of the BOIN package's simFastBOIN loop).
+        ``codes[n, y]`` table (the shape of the BOIN package's simFastBOIN loop). ``stopping``
+        is a wrapping behaviour's rule (:mod:`oncotrial.designs.behaviours`).
         """
-        return self.simulate_with_paths(truth, latent, n_cohorts, cohort_size, accrual)[0]
+        return self.simulate_with_paths(truth, latent, n_cohorts, cohort_size, accrual, stopping)[0]
 
     def simulate_with_paths(
         self,
@@ -412,6 +415,7 @@ class _TableDesign:
         n_cohorts: int | None = None,
         cohort_size: int | None = None,
         accrual: AccrualModel | None = None,
+        stopping: StoppingRule | None = None,
     ) -> tuple[TrialOutcomes, np.ndarray]:
         """:meth:`simulate` and the dose of each cohort ((trials, cohorts), -1 after a stop)."""
         return _simulate_table_design(
@@ -421,6 +425,7 @@ class _TableDesign:
             self.n_cohorts if n_cohorts is None else n_cohorts,
             self.cohort_size if cohort_size is None else cohort_size,
             accrual,
+            stopping,
         )
 
 
@@ -515,6 +520,7 @@ def _simulate_table_design(
     n_cohorts: int,
     cohort_size: int,
     accrual: AccrualModel | None,
+    stopping: StoppingRule | None = None,
 ) -> tuple[TrialOutcomes, np.ndarray]:
     """Keyboard, mTPI-2 and i3+3 through the shared table simulator (n.earlystop: stop once
     the current dose has that many patients, as ``Keyboard::get.oc.kb``)."""
@@ -535,6 +541,7 @@ def _simulate_table_design(
         window_days=design.window_days,
         accrual=accrual,
         n_earlystop=design.n_earlystop,
+        stopping=stopping,
     )
 
 

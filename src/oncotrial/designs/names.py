@@ -10,4 +10,12 @@ DESIGN_NAMES: tuple[str, ...] = (
     "keyboard",
     "mtpi2",
     "i3+3",
+    "boin12",
+    "tite-boin12",
+    "bf-boin",
+    "blrm",
 )
+
+#: Designs that use a response outcome besides the DLT: they need a response truth to simulate
+#: and outcomes with E/T/B/N letters to decide.
+EFFICACY_DESIGNS: tuple[str, ...] = ("boin12", "tite-boin12", "bf-boin")

@@ -10,12 +10,18 @@ from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING
 
 from oncotrial.designs.base import Design, DesignError
+from oncotrial.designs.behaviours import WithStopping, stop_at_n, stop_when_n_at_dose
+from oncotrial.designs.blrm import BLRM
+from oncotrial.designs.blrm_posterior import BLRMPrior
 from oncotrial.designs.boin import BOIN
+from oncotrial.designs.boin12 import BOIN12
 from oncotrial.designs.crm import CRM, TITECRM, crm_skeleton
+from oncotrial.designs.efficacy import Arrivals, Utilities
 from oncotrial.designs.interval import MTPI2, I3Plus3, Keyboard
 from oncotrial.designs.names import DESIGN_NAMES
 from oncotrial.designs.threeplusthree import ThreePlusThree
 from oncotrial.designs.tite_boin import TITEBOIN
+from oncotrial.designs.tite_boin12 import TITEBOIN12
 
 if TYPE_CHECKING:
     from oncotrial.protocol.model import Protocol
@@ -54,6 +60,29 @@ class DesignSpec:
     tite_scheme: str = "linear"
     epsilon1: float = 0.05
     epsilon2: float = 0.05
+    # toxicity-and-efficacy designs (BOIN12, TITE-BOIN12; Lin et al. 2020 defaults)
+    efficacy_floor: float = 0.25
+    utilities: tuple[float, float, float, float] = (100.0, 40.0, 60.0, 0.0)
+    n_star: int = 6
+    n_explore: int = 9
+    cutoff_tox: float = 0.95
+    cutoff_eff: float = 0.9
+    eff_window_days: float | None = None
+    # BF-BOIN backfill and the arrivals of the designs that model them (BF-BOIN, TITE-BOIN12)
+    backfill_cap: int = 12
+    accrual: str | None = None
+    accrual_per_month: float | None = None
+    # BLRM with overdose control (Neuenschwander et al. 2008)
+    dose_amounts: tuple[float, ...] | None = None
+    reference_dose: float | None = None
+    blrm_prior: BLRMPrior = field(default_factory=BLRMPrior)
+    ewoc: float = 0.25
+    max_step_ratio: float | None = None
+    no_skip: bool = False
+    dose_names: tuple[str, ...] | None = None
+    # behaviours wrapping the design (escalation's names; behaviours.py)
+    stop_at_n: int | None = None
+    stop_when_n_at_dose: int | None = None
     extra: dict = field(default_factory=dict)
 
     @property
@@ -65,7 +94,17 @@ class DesignSpec:
 
 
 def build_design(spec: DesignSpec) -> Design:
-    """The design object for ``spec.name`` (one of :data:`DESIGN_NAMES`)."""
+    """The design object for ``spec.name`` (one of :data:`DESIGN_NAMES`), wrapped in the
+    behaviours the spec asks for (``stop_when_n_at_dose``, then ``stop_at_n``)."""
+    design = _build_parent(spec)
+    if spec.stop_when_n_at_dose is not None:
+        design = stop_when_n_at_dose(design, spec.stop_when_n_at_dose)
+    if spec.stop_at_n is not None:
+        design = stop_at_n(design, spec.stop_at_n)
+    return design
+
+
+def _build_parent(spec: DesignSpec) -> Design:
     name = spec.name.lower()
     if name in ("boin", "tite-boin"):
         cls = BOIN if name == "boin" else TITEBOIN
@@ -127,7 +166,87 @@ def build_design(spec: DesignSpec) -> Design:
             return Keyboard(**common, margin_left=spec.epsilon1, margin_right=spec.epsilon2)
         cls = MTPI2 if name == "mtpi2" else I3Plus3
         return cls(**common, epsilon1=spec.epsilon1, epsilon2=spec.epsilon2)
+    if name in ("boin12", "tite-boin12"):
+        return _build_boin12(spec, name)
+    if name == "bf-boin":
+        from oncotrial.designs.bfboin import BFBOIN  # numba compiles on import: only when asked
+
+        return BFBOIN(
+            n_doses=spec.n_doses,
+            target=spec.target,
+            cohort_size=spec.cohort_size,
+            n_cohorts=spec.n_cohorts,
+            start=spec.start,
+            p_saf=spec.p_saf,
+            p_tox=spec.p_tox,
+            cutoff_eli=spec.cutoff_eli,
+            extrasafe=spec.extrasafe,
+            offset=spec.offset,
+            n_earlystop=spec.n_earlystop,
+            window_days=spec.window_days,
+            backfill_cap=spec.backfill_cap,
+            arrivals=Arrivals(spec.accrual_per_month or 3.0, spec.accrual or "uniform"),
+        )
+    if name == "blrm":
+        return _build_blrm(spec)
     raise DesignError(f"unknown design '{spec.name}' (known: {', '.join(DESIGN_NAMES)})")
+
+
+def _build_boin12(spec: DesignSpec, name: str) -> BOIN12:
+    common = {
+        "n_doses": spec.n_doses,
+        "target": spec.target,
+        "efficacy_floor": spec.efficacy_floor,
+        "cohort_size": spec.cohort_size,
+        "n_cohorts": spec.n_cohorts,
+        "start": spec.start,
+        "utilities": Utilities(*spec.utilities),
+        "n_star": spec.n_star,
+        "n_explore": spec.n_explore,
+        "cutoff_tox": spec.cutoff_tox,
+        "cutoff_eff": spec.cutoff_eff,
+        "n_earlystop": spec.n_earlystop,
+        "p_saf": spec.p_saf,
+        "p_tox": spec.p_tox,
+        "window_days": spec.window_days,
+        "eff_window_days": spec.eff_window_days or spec.window_days,
+    }
+    if name == "boin12":
+        return BOIN12(**common)
+    arrivals = Arrivals(spec.accrual_per_month or 3.0, spec.accrual or "poisson")
+    return TITEBOIN12(**common, arrivals=arrivals)
+
+
+def _build_blrm(spec: DesignSpec) -> BLRM:
+    if spec.dose_amounts is None:
+        raise DesignError(
+            "blrm needs the dose amounts of the levels (a protocol, or --dose-amounts 100,200,...)"
+        )
+    if len(spec.dose_amounts) != spec.n_doses:
+        raise DesignError(
+            f"blrm: {len(spec.dose_amounts)} dose amounts for {spec.n_doses} dose levels"
+        )
+    if spec.reference_dose is None:
+        raise DesignError(
+            "blrm needs a reference dose d* (--reference-dose, or the protocol's "
+            "phase1.blrm.reference_dose)"
+        )
+    if spec.reference_dose <= 0:
+        raise DesignError(f"blrm: the reference dose must be positive, got {spec.reference_dose}")
+    return BLRM(
+        doses=tuple(spec.dose_amounts),
+        reference_dose=spec.reference_dose,
+        max_patients=spec.max_patients,
+        cohort_size=spec.cohort_size,
+        start=spec.start,
+        prior=spec.blrm_prior,
+        ewoc=spec.ewoc,
+        max_step_ratio=spec.max_step_ratio,
+        no_skip=spec.no_skip,
+        window_days=spec.window_days,
+        dose_names=spec.dose_names,
+        name="blrm",
+    )
 
 
 def default_skeleton(spec: DesignSpec) -> tuple[float, ...]:
@@ -148,15 +267,23 @@ def default_skeleton(spec: DesignSpec) -> tuple[float, ...]:
 
 def latent_patients_needed(design: Design) -> int:
     """How many latent patients per trial the design's simulator may consume."""
+    while isinstance(design, WithStopping):
+        design = design.parent
     if isinstance(design, ThreePlusThree):
         return design.max_cohorts * design.cohort_size
+    if hasattr(design, "latent_width"):  # BF-BOIN: arrivals, enrolled or not
+        return int(design.latent_width())
     return int(design.max_patients)  # type: ignore[attr-defined]
 
 
 def spec_from_protocol(protocol: Protocol, design: str | None = None) -> DesignSpec:
     """The protocol's phase I design (or another named design with the same settings)."""
+    from oncotrial.protocol.naming import DoseNames
+
     phase1 = protocol.phase1
     crm = phase1.crm
+    b12 = phase1.boin12
+    blrm = phase1.blrm
     n_cohorts = -(-phase1.max_patients // phase1.cohort_size)
     return DesignSpec(
         name=design or phase1.design,
@@ -179,4 +306,33 @@ def spec_from_protocol(protocol: Protocol, design: str | None = None) -> DesignS
         safety_stop=crm.safety_stop if crm else None,
         epsilon1=phase1.interval.epsilon1,
         epsilon2=phase1.interval.epsilon2,
+        efficacy_floor=b12.efficacy_floor,
+        utilities=(b12.utilities[0], b12.utilities[1], b12.utilities[2], b12.utilities[3]),
+        n_star=b12.n_star,
+        n_explore=b12.n_explore,
+        cutoff_tox=b12.cutoff_tox,
+        cutoff_eff=b12.cutoff_eff,
+        eff_window_days=b12.efficacy_window_days,
+        backfill_cap=phase1.backfill_cap,
+        accrual=phase1.accrual,
+        accrual_per_month=phase1.accrual_per_month,
+        dose_amounts=protocol_dose_amounts(protocol),
+        reference_dose=blrm.reference_dose if blrm else None,
+        blrm_prior=BLRMPrior(**blrm.prior.model_dump()) if blrm else BLRMPrior(),
+        ewoc=blrm.ewoc if blrm else 0.25,
+        max_step_ratio=blrm.max_step_ratio if blrm else None,
+        no_skip=blrm.no_skip if blrm else False,
+        dose_names=tuple(DoseNames.of(protocol).all_full()),
+        stop_at_n=phase1.stopping.stop_at_n,
+        stop_when_n_at_dose=phase1.stopping.stop_when_n_at_dose,
     )
+
+
+def protocol_dose_amounts(protocol: Protocol) -> tuple[float, ...] | None:
+    """The escalated drug's average daily amount at each level (the BLRM's doses, e.g. mg/day);
+    ``None`` when the protocol escalates no drug or several."""
+    escalated = protocol.escalated_drugs
+    if len(escalated) != 1:
+        return None
+    name = escalated[0].name
+    return tuple(level.doses[name].daily_amount for level in protocol.dose_levels)

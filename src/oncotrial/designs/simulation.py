@@ -116,10 +116,14 @@ class LatentPatients:
 
 
 def _uniforms(stream: np.random.SeedSequence, shape: tuple[int, int]) -> np.ndarray:
-    """Uniforms for (trials, patients), drawn patient-major so a column never depends on width."""
+    """Uniforms for (trials, patients), drawn patient-major so a column never depends on width.
+
+    The array is a view on the patient-major draw (column-major): the simulators loop over
+    patients, so each patient's numbers for all trials are contiguous and no copy is made.
+    """
     rng = np.random.Generator(np.random.PCG64(stream))
     n_trials, max_patients = shape
-    return np.ascontiguousarray(rng.random((max_patients, n_trials)).T)
+    return rng.random((max_patients, n_trials)).T
 
 
 @dataclass
@@ -127,7 +131,8 @@ class TrialOutcomes:
     """Per-trial results of a simulation (arrays of length ``n_trials``).
 
     ``selected`` is the 0-based MTD, -1 when no dose is selected; ``stopped_early`` is true when
-    the design's stopping rule ended the trial before the planned sample size.
+    the design's stopping rule ended the trial before the planned sample size. ``stop_reason``
+    is why each trial ended, an index into ``stop_labels`` (empty: not recorded).
     """
 
     selected: np.ndarray
@@ -135,6 +140,8 @@ class TrialOutcomes:
     dlt_per_dose: np.ndarray
     stopped_early: np.ndarray
     duration_days: np.ndarray = field(default_factory=lambda: np.zeros(0))
+    stop_reason: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int8))
+    stop_labels: tuple[str, ...] = ()
 
     @property
     def n_trials(self) -> int:
@@ -149,24 +156,83 @@ class TrialOutcomes:
             dlt_per_dose=np.concatenate([p.dlt_per_dose for p in parts]),
             stopped_early=np.concatenate([p.stopped_early for p in parts]),
             duration_days=np.concatenate([p.duration_days for p in parts]),
+            stop_reason=np.concatenate([p.stop_reason for p in parts]),
+            stop_labels=parts[0].stop_labels,
+        )
+
+    def totals(self) -> OutcomeTotals:
+        """The additive sums behind the summary (blocks are summarised by adding them)."""
+        n_doses = self.n_per_dose.shape[1]
+        reasons = (
+            np.bincount(self.stop_reason.astype(np.int64), minlength=len(self.stop_labels))
+            if self.stop_labels and self.stop_reason.size == self.n_trials
+            else np.zeros(0, dtype=np.int64)
+        )
+        return OutcomeTotals(
+            n_trials=self.n_trials,
+            sums={
+                "selected": np.bincount(self.selected + 1, minlength=n_doses + 1),
+                "patients": self.n_per_dose.sum(axis=0),
+                "dlts": self.dlt_per_dose.sum(axis=0),
+                "stopped": np.array(int(np.count_nonzero(self.stopped_early))),
+                "duration": np.array(float(self.duration_days.sum())),
+                "timed": np.array(int(self.duration_days.size)),
+                "reasons": reasons,
+            },
+            stop_labels=self.stop_labels,
         )
 
     def summary(self) -> OperatingCharacteristics:
         """Operating characteristics over all trials."""
-        n_doses = self.n_per_dose.shape[1]
-        counts = np.bincount(self.selected + 1, minlength=n_doses + 1)
-        total_n = self.n_per_dose.sum(axis=1)
-        return OperatingCharacteristics(
-            n_trials=self.n_trials,
-            selected_pct=(100.0 * counts[1:] / self.n_trials).tolist(),
-            no_mtd_pct=100.0 * float(counts[0]) / self.n_trials,
-            mean_patients=self.n_per_dose.mean(axis=0).tolist(),
-            mean_dlts=self.dlt_per_dose.mean(axis=0).tolist(),
-            stopped_pct=100.0 * float(self.stopped_early.mean()),
-            mean_n=float(total_n.mean()),
-            mean_duration_days=(
-                float(self.duration_days.mean()) if self.duration_days.size else None
-            ),
+        return self.totals().summary()
+
+
+@dataclass
+class OutcomeTotals:
+    """Sums over trials of a simulation's outcomes: adding two gives the totals of both, so
+    blocks run anywhere are summarised without joining their per-trial arrays."""
+
+    n_trials: int
+    sums: dict[str, np.ndarray]
+    stop_labels: tuple[str, ...] = ()
+    efficacy: bool = False
+
+    def __add__(self, other: OutcomeTotals) -> OutcomeTotals:
+        return OutcomeTotals(
+            self.n_trials + other.n_trials,
+            {k: v + other.sums[k] for k, v in self.sums.items()},
+            self.stop_labels,
+            self.efficacy,
+        )
+
+    def summary(self) -> OperatingCharacteristics:
+        """Operating characteristics (the efficacy ones for toxicity-and-efficacy designs)."""
+        t, n = self.sums, self.n_trials
+        reasons = t["reasons"]
+        base = {
+            "n_trials": n,
+            "selected_pct": (100.0 * t["selected"][1:] / n).tolist(),
+            "no_mtd_pct": 100.0 * float(t["selected"][0]) / n,
+            "mean_patients": (t["patients"] / n).tolist(),
+            "mean_dlts": (t["dlts"] / n).tolist(),
+            "stopped_pct": 100.0 * float(t["stopped"]) / n,
+            "mean_n": float(t["patients"].sum()) / n,
+            "mean_duration_days": float(t["duration"]) / n if int(t["timed"]) else None,
+            "stop_reason_pct": {
+                label: 100.0 * float(reasons[code]) / n
+                for code, label in enumerate(self.stop_labels)
+            }
+            if reasons.size
+            else {},
+        }
+        if not self.efficacy:
+            return OperatingCharacteristics(**base)
+        from oncotrial.designs.efficacy import EfficacyCharacteristics
+
+        return EfficacyCharacteristics(
+            **base,
+            mean_responses=(t["responses"] / n).tolist(),
+            mean_backfill=(t["backfill"] / n).tolist(),
         )
 
 
@@ -176,7 +242,8 @@ class OperatingCharacteristics:
 
     ``no_mtd_pct`` is the share of trials that select no dose (``percentstop`` of
     ``BOIN::get.oc``); ``stopped_pct`` is the share that stopped before the planned sample size
-    for any reason (safety or an n.earlystop rule).
+    for any reason (safety or an n.earlystop rule); ``stop_reason_pct`` the share of trials
+    ending for each reason (the design's own and its stopping rules').
     """
 
     n_trials: int
@@ -187,6 +254,12 @@ class OperatingCharacteristics:
     stopped_pct: float
     mean_n: float
     mean_duration_days: float | None = None
+    stop_reason_pct: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def mean_duration_months(self) -> float | None:
+        """Mean duration in months of 30 days (the accrual models' month)."""
+        return None if self.mean_duration_days is None else self.mean_duration_days / 30.0
 
     def to_json(self) -> dict:
         return {
@@ -198,6 +271,8 @@ class OperatingCharacteristics:
             "stopped_pct": self.stopped_pct,
             "mean_n": self.mean_n,
             "mean_duration_days": self.mean_duration_days,
+            "mean_duration_months": self.mean_duration_months,
+            "stop_reason_pct": self.stop_reason_pct,
         }
 
 
@@ -215,12 +290,16 @@ def cohort_durations(
     """
     accrual = accrual or AccrualModel()
     max_cohorts = int(cohorts_run.max(initial=0))
-    survivors = 1.0 - latent.gap[:, : max_cohorts * cohort_size]
-    # a sum of exponential gaps -log(1-u)/rate is one log of the product: same numbers, 1/cs logs
-    joint = survivors.reshape(latent.n_trials, max_cohorts, cohort_size).prod(axis=2)
-    per_cohort = accrual.gaps(1.0 - joint)
-    ran = np.arange(max_cohorts)[None, :] < cohorts_run[:, None]
-    return (per_cohort * ran).sum(axis=1) + cohorts_run * window_days
+    gap = latent.gap
+    total = np.zeros(latent.n_trials)
+    # a sum of exponential gaps -log(1-u)/rate is one log of the product: same numbers, 1/cs
+    # logs; one cohort at a time over the patient-major columns (no reshaped copy)
+    for c in range(max_cohorts):
+        joint = 1.0 - gap[:, c * cohort_size]
+        for j in range(c * cohort_size + 1, (c + 1) * cohort_size):
+            joint *= 1.0 - gap[:, j]
+        total += np.where(c < cohorts_run, accrual.gaps(1.0 - joint), 0.0)
+    return total + cohorts_run * window_days
 
 
 def unique_rows(rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

@@ -13,6 +13,7 @@ import numpy as np
 
 from oncotrial.designs.admissibility import admissible_dose
 from oncotrial.designs.base import DesignError
+from oncotrial.designs.efficacy import MAX_N, N_AT_DOSE, STOP_REASONS, TOO_TOXIC
 from oncotrial.designs.mtd import isotonic_mtd
 from oncotrial.designs.simulation import (
     AccrualModel,
@@ -20,6 +21,7 @@ from oncotrial.designs.simulation import (
     TrialOutcomes,
     cohort_durations,
 )
+from oncotrial.designs.stopping import StoppingRule, TrialView
 
 #: Decision codes used in the look-up arrays, and their names.
 ESCALATE, STAY, DEESCALATE, ELIMINATE = 0, 1, 2, 3
@@ -164,6 +166,9 @@ class DecisionTable:
         return self.to_text()
 
 
+#: Why a table-driven trial ended: the first three reasons of every design's outcomes.
+TABLE_STOP_REASONS = STOP_REASONS[:3]
+
 #: Dose move of each decision code (E, S, D, DU).
 MOVE = np.array([1, 0, -1, -1], dtype=np.int64)
 
@@ -184,6 +189,7 @@ def simulate_from_table(
     earlystop_only_when_staying: bool = False,
     lowest_dose_stop_by_n: np.ndarray | None = None,
     bound_mtd_above: float | None = None,
+    stopping: StoppingRule | None = None,
 ) -> tuple[TrialOutcomes, np.ndarray]:
     """The one simulator loop of every table-driven design (BOIN, Keyboard, mTPI-2, i3+3).
 
@@ -193,8 +199,10 @@ def simulate_from_table(
     ``lowest_dose_stop_by_n``, when the lowest dose reaches that DLT count: BOIN's extra-safe
     rule), stop at ``n_earlystop`` patients on the current dose (only where the rule would stay
     there, if ``earlystop_only_when_staying``: BOIN ≥ 2.7), otherwise move to the admissible
-    dose. The MTD is selected by :func:`isotonic_mtd` below ``final_lowest(n, y)``. Returns the
-    outcomes and each trial's dose per cohort (-1 after it stopped).
+    dose. A ``stopping`` rule (:mod:`oncotrial.designs.stopping`) is then asked, with the counts
+    and the admissible next dose, exactly as a wrapped design's ``decide`` asks it. The MTD is
+    selected by :func:`isotonic_mtd` below ``final_lowest(n, y)``. Returns the outcomes (with
+    each trial's stop reason) and each trial's dose per cohort (-1 after it stopped).
     """
     n_doses = truth.shape[0]
     n_max = n_cohorts * cohort_size
@@ -208,6 +216,8 @@ def simulate_from_table(
     cohorts_run = np.zeros(n_trials, dtype=np.int64)
     stopped_early = np.zeros(n_trials, dtype=bool)
     paths = np.full((n_trials, n_cohorts), -1, dtype=np.int64)
+    labels = TABLE_STOP_REASONS + (stopping.labels() if stopping is not None else ())
+    reason = np.zeros(n_trials, dtype=np.int8)
     # patient-major copy: each cohort reads cohort_size contiguous rows (sorted gathers)
     tox = np.ascontiguousarray(latent.tox[:, :n_max].T)
     running = np.arange(n_trials)
@@ -234,13 +244,22 @@ def simulate_from_table(
         lowest[running] = low
         nxt = admissible_dose(d + MOVE[code], d, low)
         stop = low == 0
+        why = np.where(stop, TOO_TOXIC, MAX_N).astype(np.int8)
         if n_earlystop is not None:
             converged = n_d >= n_earlystop
             if earlystop_only_when_staying:
                 converged &= nxt == d
+            why = np.where(converged & ~stop, N_AT_DOSE, why).astype(np.int8)
             stop |= converged
+        if stopping is not None and c < n_cohorts - 1:
+            grid = n.reshape(n_trials, n_doses)[running], y.reshape(n_trials, n_doses)[running]
+            rule = stopping.codes(TrialView(grid[0], grid[1], nxt))
+            fired = (rule >= 0) & ~stop
+            why = np.where(fired, len(TABLE_STOP_REASONS) + rule, why).astype(np.int8)
+            stop |= fired
         if c < n_cohorts - 1:
             stopped_early[running[stop]] = True
+            reason[running[stop]] = why[stop]
         keep = ~stop
         running = running[keep]
         dose[running] = nxt[keep]
@@ -248,4 +267,5 @@ def simulate_from_table(
     y = y.reshape(n_trials, n_doses)
     selected = isotonic_mtd(n, y, target, final_lowest(n, y), bound_mtd_above)
     duration = cohort_durations(latent, cohort_size, cohorts_run, window_days, accrual)
-    return TrialOutcomes(selected, n, y, stopped_early, duration), paths
+    outcomes = TrialOutcomes(selected, n, y, stopped_early, duration, reason, labels)
+    return outcomes, paths

@@ -82,9 +82,8 @@ def three_plus_three_step(
         np.where(fill, dose, np.where(escalate_now | escalate_after, dose + 1, dose)),
     )
     stop = np.where(failed, stop_failed, stop_ok)
+    # de-escalation to the dose below a failure is within the cap; -1 when dose 1 failed
     nxt = admissible_dose(proposed, dose, lowest)
-    # de-escalation to the dose below a failure is allowed: admissibility only caps from above
-    nxt = np.where(failed, below, nxt)
     return nxt, stop, lowest
 
 

@@ -105,7 +105,20 @@ Frequency = Annotated[
     Literal["QD", "BID", "TID", "QID", "QW", "Q2W", "Q3W", "Q4W"], BeforeValidator(_upper)
 ]
 Route = Literal["oral", "intravenous", "subcutaneous", "intramuscular"]
-DesignName = Literal["3+3", "boin", "tite-boin", "crm", "tite-crm", "keyboard", "mtpi2", "i3+3"]
+DesignName = Literal[
+    "3+3",
+    "boin",
+    "tite-boin",
+    "crm",
+    "tite-crm",
+    "keyboard",
+    "mtpi2",
+    "i3+3",
+    "boin12",
+    "tite-boin12",
+    "bf-boin",
+    "blrm",
+]
 DltCategory = Literal["haematologic", "non-haematologic", "hepatic", "any"]
 
 
@@ -303,12 +316,59 @@ class IntervalParams(_Strict):
     epsilon2: float = Field(default=0.05, gt=0, lt=1)
 
 
+class Boin12Params(_Strict):
+    """BOIN12 / TITE-BOIN12 (Lin et al. 2020): ``efficacy_floor`` φ_E (lowest acceptable
+    response rate), utilities of (response without DLT, neither, both, DLT without response),
+    N* (``n_star``), the exploration threshold ``n_explore``, the cut-offs c_T and c_E and the
+    efficacy assessment window (default: the DLT window)."""
+
+    efficacy_floor: OpenUnit = 0.25
+    utilities: list[float] = Field(default=[100.0, 40.0, 60.0, 0.0], min_length=4, max_length=4)
+    n_star: int = Field(default=6, ge=1)
+    n_explore: int = Field(default=9, ge=1)
+    cutoff_tox: OpenUnit = 0.95
+    cutoff_eff: OpenUnit = 0.9
+    efficacy_window_days: float | None = Field(default=None, gt=0)
+
+
+class BlrmPriorParams(_Strict):
+    """Bivariate normal prior on (log alpha, log beta) of the BLRM (Neuenschwander et al. 2008)."""
+
+    mean_log_alpha: float = -0.6931471805599453
+    mean_log_beta: float = 0.0
+    sd_log_alpha: float = Field(default=2.0, gt=0)
+    sd_log_beta: float = Field(default=1.0, gt=0)
+    corr: float = Field(default=0.0, gt=-1, lt=1)
+
+
+class BlrmParams(_Strict):
+    """BLRM with overdose control: the reference dose d* in the escalated drug's daily amount
+    (e.g. mg/day), the prior, the EWOC bound on Pr(over-dosing) and the escalation limits."""
+
+    reference_dose: float = Field(gt=0)
+    prior: BlrmPriorParams = Field(default_factory=BlrmPriorParams)
+    ewoc: OpenUnit = 0.25
+    max_step_ratio: float | None = Field(default=None, gt=1)
+    no_skip: bool = False
+
+
+class StoppingParams(_Strict):
+    """Stopping behaviours wrapping the design (R escalation's names; the CLI's
+    ``--stop-at-n`` and ``--stop-when-n-at-dose``): stop once ``stop_at_n`` patients are
+    treated, or once the recommended dose holds ``stop_when_n_at_dose`` patients."""
+
+    stop_at_n: int | None = Field(default=None, ge=1)
+    stop_when_n_at_dose: int | None = Field(default=None, ge=1)
+
+
 class Scenario(_Strict):
-    """A dose-toxicity scenario for simulation: the true DLT probability at each dose level."""
+    """A dose-toxicity scenario for simulation: the true DLT probability at each dose level
+    and, for the toxicity-and-efficacy designs, the true response probability."""
 
     name: Text
     rationale: str | None = None
     dlt_probabilities: list[Probability] = Field(min_length=1)
+    response_probabilities: list[Probability] | None = None
 
     @field_validator("dlt_probabilities")
     @classmethod
@@ -329,9 +389,10 @@ class Scenario(_Strict):
 class Phase1(_Strict):
     """The dose-escalation design and the scenarios to simulate it under.
 
-    ``start_level`` is a dose-level label (not an index). ``accrual_per_month`` and
+    ``start_level`` is a dose-level label (not an index). ``accrual_per_month``, ``accrual``
+    (``uniform`` or ``poisson`` inter-arrival times, for BF-BOIN and TITE-BOIN12) and
     ``dlt_late_fraction`` (share of DLTs in the second half of the window) feed the simulator of
-    the time-to-event designs.
+    the time-to-event designs. ``backfill_cap`` is BF-BOIN's most patients a dose may hold.
     """
 
     design: DesignName
@@ -342,7 +403,12 @@ class Phase1(_Strict):
     boin: BoinParams = Field(default_factory=BoinParams)
     crm: CrmParams | None = None
     interval: IntervalParams = Field(default_factory=IntervalParams)
+    boin12: Boin12Params = Field(default_factory=Boin12Params)
+    blrm: BlrmParams | None = None
+    backfill_cap: int = Field(default=12, ge=1)
+    stopping: StoppingParams = Field(default_factory=StoppingParams)
     scenarios: list[Scenario] = Field(default_factory=list)
+    accrual: Literal["uniform", "poisson"] | None = None
     accrual_per_month: float | None = Field(default=None, gt=0)
     dlt_late_fraction: OpenUnit | None = None
 
@@ -364,6 +430,15 @@ class Phase1(_Strict):
             issues.add(("boin", "phi2"), f"must be above the target {self.target:g} (got {phi2:g})")
         if self.design in ("crm", "tite-crm") and self.crm is None:
             issues.add(("crm",), f"a crm block with a skeleton is required by '{self.design}'")
+        if self.design == "blrm" and self.blrm is None:
+            issues.add(("blrm",), "a blrm block with a reference_dose is required by 'blrm'")
+        for i, scen in enumerate(self.scenarios):
+            resp = scen.response_probabilities
+            if resp is not None and len(resp) != len(scen.dlt_probabilities):
+                issues.add(
+                    ("scenarios", i, "response_probabilities"),
+                    f"{len(resp)} values for {len(scen.dlt_probabilities)} dose levels",
+                )
         if self.target - self.interval.epsilon1 <= 0:
             issues.add(
                 ("interval", "epsilon1"),

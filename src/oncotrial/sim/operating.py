@@ -16,6 +16,9 @@ from dataclasses import dataclass
 import numpy as np
 
 from oncotrial.designs.base import Design
+from oncotrial.designs.behaviours import WithStopping
+from oncotrial.designs.efficacy import EfficacyLatents
+from oncotrial.designs.names import EFFICACY_DESIGNS
 from oncotrial.designs.registry import latent_patients_needed
 from oncotrial.designs.simulation import (
     BLOCK_TRIALS,
@@ -23,16 +26,24 @@ from oncotrial.designs.simulation import (
     DltTimeModel,
     LatentPatients,
     OperatingCharacteristics,
+    OutcomeTotals,
     TrialOutcomes,
 )
 
 
 @dataclass(frozen=True)
 class Scenario:
-    """A named dose-toxicity truth: the DLT probability at each dose."""
+    """A named truth: the DLT probability at each dose and, for the toxicity-and-efficacy
+    designs (BOIN12, TITE-BOIN12, BF-BOIN), the response probability at each dose."""
 
     name: str
     truth: tuple[float, ...]
+    efficacy: tuple[float, ...] | None = None
+
+
+def uses_efficacy(design: Design) -> bool:
+    """True for a design that needs a response truth (:data:`EFFICACY_DESIGNS`)."""
+    return design.name.lower() in EFFICACY_DESIGNS
 
 
 @dataclass(frozen=True)
@@ -48,29 +59,35 @@ class _Block:
 
 def _simulate(
     design: Design,
-    truth: np.ndarray,
+    scenario: Scenario,
     latent: LatentPatients,
     accrual: AccrualModel,
     dlt_time: DltTimeModel,
 ) -> TrialOutcomes:
-    """Call the design's simulator with the models it takes (TITE designs take DLT times)."""
-    params = inspect.signature(design.simulate).parameters  # type: ignore[attr-defined]
+    """Call the design's simulator with the models it takes (TITE designs take DLT times,
+    toxicity-and-efficacy designs the response truth)."""
+    inner = design.parent if isinstance(design, WithStopping) else design
+    params = inspect.signature(inner.simulate).parameters  # type: ignore[attr-defined]
     kwargs: dict = {}
     if "accrual" in params:
         kwargs["accrual"] = accrual
     if "dlt_time" in params:
         kwargs["dlt_time"] = dlt_time
+    truth = np.asarray(scenario.truth, dtype=float)
+    if uses_efficacy(design):
+        assert scenario.efficacy is not None
+        efficacy = np.asarray(scenario.efficacy, dtype=float)
+        return design.simulate(truth, efficacy, latent, **kwargs)  # type: ignore[attr-defined]
     return design.simulate(truth, latent, **kwargs)  # type: ignore[attr-defined]
 
 
-def _run_block(block: _Block) -> tuple[int, list[list[TrialOutcomes]]]:
+def _run_block(block: _Block) -> tuple[int, list[list[OutcomeTotals]]]:
     width = max(latent_patients_needed(d) for d in block.designs)
-    latent = LatentPatients.draw(block.size, width, block.seed, block.index)
+    # the efficacy latents hold the same tox/time/gap numbers: common random numbers across all
+    kind = EfficacyLatents if any(uses_efficacy(d) for d in block.designs) else LatentPatients
+    latent = kind.draw(block.size, width, block.seed, block.index)
     results = [
-        [
-            _simulate(d, np.asarray(s.truth, dtype=float), latent, block.accrual, block.dlt_time)
-            for s in block.scenarios
-        ]
+        [_simulate(d, s, latent, block.accrual, block.dlt_time).totals() for s in block.scenarios]
         for d in block.designs
     ]
     return block.index, results
@@ -102,6 +119,16 @@ def operating_characteristics(
                 raise ValueError(
                     f"scenario '{s.name}' has {len(s.truth)} doses, design '{d.name}' {d.n_doses}"
                 )
+            if uses_efficacy(d) and s.efficacy is None:
+                raise ValueError(
+                    f"scenario '{s.name}': design '{d.name}' needs the true response "
+                    "probability at each dose (--efficacy, or response_probabilities)"
+                )
+            if s.efficacy is not None and len(s.efficacy) != len(s.truth):
+                raise ValueError(
+                    f"scenario '{s.name}' has {len(s.efficacy)} response probabilities for "
+                    f"{len(s.truth)} doses"
+                )
     accrual = accrual or AccrualModel()
     dlt_time = dlt_time or DltTimeModel(window_days=28.0)
     sizes = [BLOCK_TRIALS] * (n_trials // BLOCK_TRIALS)
@@ -111,9 +138,9 @@ def operating_characteristics(
         _Block(i, size, seed, tuple(designs), tuple(scenarios), accrual, dlt_time)
         for i, size in enumerate(sizes)
     ]
-    done: dict[int, list[list[TrialOutcomes]]] = {}
+    done: dict[int, list[list[OutcomeTotals]]] = {}
 
-    def record(index: int, result: list[list[TrialOutcomes]]) -> None:
+    def record(index: int, result: list[list[OutcomeTotals]]) -> None:
         done[index] = result
         if progress is not None:
             progress(len(done), len(blocks))
@@ -129,12 +156,17 @@ def operating_characteristics(
         for b in blocks:
             record(*_run_block(b))
     return [
-        [
-            TrialOutcomes.concatenate([done[b.index][i][j] for b in blocks]).summary()
-            for j in range(len(scenarios))
-        ]
+        [_add([done[b.index][i][j] for b in blocks]).summary() for j in range(len(scenarios))]
         for i in range(len(designs))
     ]
+
+
+def _add(parts: list[OutcomeTotals]) -> OutcomeTotals:
+    """A design's totals over its blocks, added in block order (same numbers for any workers)."""
+    total = parts[0]
+    for part in parts[1:]:
+        total = total + part
+    return total
 
 
 def _run_on_dask(blocks: list[_Block], scheduler: str, record: Callable[[int, list], None]) -> None:

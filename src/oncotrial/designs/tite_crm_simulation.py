@@ -1,0 +1,204 @@
+"""The TITE-CRM simulator compiled with numba: trial by trial, patient by patient, the same
+posterior on the same Gauss-Legendre grid as :meth:`TITECRM.simulate_paths`' numpy path.
+
+Per arriving patient the log-likelihood on the grid is the complete data's per-dose counts
+times ``[log p; log(1 - p)]`` plus ``log(1 - w p)`` for each patient still inside the window
+with the linear weight ``w`` of Cheung & Chappell (2000); the posterior mean of beta, the
+safety tail ``Pr(p_1 > target)``, the closest dose and the shared admissibility rule
+(``admissibility.admissible_dose``: no skipping and coherence under ``restrict``) follow. The
+adaptive weight scheme stays on the numpy path.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numba import njit
+
+
+@njit(cache=True)
+def _posterior(loglik, log_weight, beta, below, lp):  # pragma: no cover - compiled
+    """Posterior mean of beta and the safety tail from a log-likelihood on the grid."""
+    g_n = loglik.shape[0]
+    top = -np.inf
+    for g in range(g_n):
+        lp[g] = loglik[g] + log_weight[g]
+        if lp[g] > top:
+            top = lp[g]
+    m0 = 0.0
+    m1 = 0.0
+    m3 = 0.0
+    for g in range(g_n):
+        e = np.exp(lp[g] - top)
+        m0 += e
+        m1 += e * beta[g]
+        m3 += e * below[g]
+    return m1 / m0, m3 / m0
+
+
+@njit(cache=True)
+def _closest(mean, labels, empiric, intercept, target):  # pragma: no cover - compiled
+    slope = np.exp(mean)
+    best = 0
+    gap = np.inf
+    for k in range(labels.shape[0]):
+        if empiric:
+            p = np.exp(slope * labels[k])
+        else:
+            p = 1.0 / (1.0 + np.exp(-(intercept + slope * labels[k])))
+        here = abs(p - target)
+        if here < gap:
+            gap = here
+            best = k
+    return best
+
+
+@njit(cache=True)
+def _counts_loglik(n_tox, n_non, log_p, log_q, loglik):  # pragma: no cover - compiled
+    d, g_n = log_p.shape
+    for g in range(g_n):
+        acc = 0.0
+        for k in range(d):
+            acc += n_tox[k] * log_p[k, g]
+        for k in range(d):
+            acc += n_non[k] * log_q[k, g]
+        loglik[g] = acc
+
+
+@njit(cache=True)
+def simulate_tite_crm_kernel(
+    entry,
+    event,
+    tox_u,
+    p_true,
+    log_p,
+    log_q,
+    p_grid,
+    log_weight,
+    beta,
+    below,
+    labels,
+    empiric,
+    intercept,
+    target,
+    window,
+    start,
+    restrict,
+    safety_stop,
+    doses,
+    tox,
+    selected,
+    stopped,
+    duration,
+):  # pragma: no cover - compiled
+    """Fill ``doses``/``tox`` (trials, patients), ``selected``, ``stopped`` and ``duration``.
+
+    ``safety_stop`` < 0 means no safety stop.
+    """
+    n_trials, n_max = entry.shape
+    d, g_n = log_p.shape
+    loglik = np.empty(g_n)
+    lp = np.empty(g_n)
+    n_tox = np.zeros(d)
+    n_non = np.zeros(d)
+    for t in range(n_trials):
+        doses[t, 0] = start
+        tox[t, 0] = tox_u[t, 0] < p_true[start]
+        alive = True
+        for j in range(1, n_max):
+            now = entry[t, j]
+            n_tox[:] = 0.0
+            n_non[:] = 0.0
+            new_dlt = False
+            for i in range(j):
+                if tox[t, i] and event[t, i] <= now:
+                    n_tox[doses[t, i]] += 1.0
+                    if event[t, i] > entry[t, j - 1]:
+                        new_dlt = True
+                elif (now - entry[t, i]) / window >= 1.0:
+                    n_non[doses[t, i]] += 1.0
+            _counts_loglik(n_tox, n_non, log_p, log_q, loglik)
+            for i in range(j):
+                if tox[t, i] and event[t, i] <= now:
+                    continue
+                u = (now - entry[t, i]) / window
+                if u >= 1.0:
+                    continue
+                x = doses[t, i]
+                for g in range(g_n):
+                    loglik[g] += np.log1p(-u * p_grid[x, g])
+            mean, tail = _posterior(loglik, log_weight, beta, below, lp)
+            best = _closest(mean, labels, empiric, intercept, target)
+            if safety_stop >= 0.0 and tail > safety_stop:
+                stopped[t] = True
+                duration[t] = now
+                alive = False
+                break
+            current = doses[t, j - 1]
+            ceiling = (current if new_dlt else current + 1) if restrict else d - 1
+            nxt = min(best, ceiling, d - 1)
+            if nxt < 0:
+                nxt = 0
+            doses[t, j] = nxt
+            tox[t, j] = tox_u[t, j] < p_true[nxt]
+        if alive:
+            duration[t] = entry[t, n_max - 1] + window
+            n_tox[:] = 0.0
+            n_non[:] = 0.0
+            for i in range(n_max):
+                if tox[t, i]:
+                    n_tox[doses[t, i]] += 1.0
+                else:
+                    n_non[doses[t, i]] += 1.0
+            _counts_loglik(n_tox, n_non, log_p, log_q, loglik)
+            mean, tail = _posterior(loglik, log_weight, beta, below, lp)
+            best = _closest(mean, labels, empiric, intercept, target)
+            if safety_stop >= 0.0 and tail > safety_stop:
+                selected[t] = -1
+            else:
+                selected[t] = best
+
+
+def simulate_tite_crm(
+    design: object,
+    p_true: np.ndarray,
+    entry: np.ndarray,
+    event: np.ndarray,
+    tox_u: np.ndarray,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Run the kernel for a ``TITECRM`` (linear weights): doses, DLTs, selected, stopped,
+    duration."""
+    grid, wm = design._grid, design._wm  # type: ignore[attr-defined]
+    d = wm.skeleton.size
+    n_trials, n_max = entry.shape
+    doses = np.full((n_trials, n_max), -1, dtype=np.int64)
+    tox = np.zeros((n_trials, n_max), dtype=np.bool_)
+    selected = np.full(n_trials, -1, dtype=np.int64)
+    stopped = np.zeros(n_trials, dtype=np.bool_)
+    duration = np.zeros(n_trials)
+    safety = -1.0 if design.safety_stop is None else float(design.safety_stop)  # type: ignore[attr-defined]
+    simulate_tite_crm_kernel(
+        np.ascontiguousarray(entry),
+        np.ascontiguousarray(event),
+        np.ascontiguousarray(tox_u),
+        np.ascontiguousarray(p_true, dtype=np.float64),
+        np.ascontiguousarray(grid.log_pq[:d]),
+        np.ascontiguousarray(grid.log_pq[d:]),
+        np.ascontiguousarray(grid.p),
+        np.ascontiguousarray(grid.log_weight),
+        np.ascontiguousarray(grid.beta),
+        np.ascontiguousarray(grid.moment_matrix[:, 3]),
+        np.ascontiguousarray(wm.labels, dtype=np.float64),
+        wm.model == "empiric",
+        float(wm.intercept),
+        float(design.target),  # type: ignore[attr-defined]
+        float(design.window_days),  # type: ignore[attr-defined]
+        int(design.start),  # type: ignore[attr-defined]
+        bool(design.restrict),  # type: ignore[attr-defined]
+        safety,
+        doses,
+        tox,
+        selected,
+        stopped,
+        duration,
+    )
+    return doses, tox, selected, stopped, duration

@@ -1,0 +1,204 @@
+"""Stopping behaviours that wrap a design (issue 10, section 1).
+
+Semantics checked against the R package escalation's own tests (brockk/escalation,
+tests/testthat/test_stop_at_n.R and test_stop_when_n_at_dose.R: dfcrm CRM, skeleton
+0.05, 0.1, 0.25, 0.4, 0.6, target 0.25, unrestricted); the vectorised simulators are checked
+trial by trial against the wrapped design's scalar ``decide`` on the same latent patients; the
+combinators by properties (hypothesis)."""
+
+from __future__ import annotations
+
+import json
+import pickle
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from typer.testing import CliRunner
+
+from oncotrial.cli.main import app
+from oncotrial.designs.base import DesignError, TrialState
+from oncotrial.designs.behaviours import describe, stop_at_n, stop_when_n_at_dose
+from oncotrial.designs.blrm import BLRM
+from oncotrial.designs.boin import BOIN
+from oncotrial.designs.boin12 import BOIN12
+from oncotrial.designs.crm import CRM
+from oncotrial.designs.interval import Keyboard
+from oncotrial.designs.outcomes import parse_outcomes
+from oncotrial.designs.simulation import LatentPatients, replay_trial
+from oncotrial.designs.stopping import AllOf, AnyOf, StopAtN, StopWhenNAtDose, TrialView
+from oncotrial.designs.threeplusthree import ThreePlusThree
+from oncotrial.sim.operating import Scenario, operating_characteristics
+
+SKELETON = (0.05, 0.1, 0.25, 0.4, 0.6)
+
+
+def dfcrm(**kw: object) -> CRM:
+    """escalation's ``get_dfcrm(skeleton, target = 0.25)``: no restriction on skipping."""
+    return CRM(skeleton=SKELETON, target=0.25, max_patients=60, restrict=False, **kw)  # type: ignore[arg-type]
+
+
+def fit(design: object, outcomes: str):
+    state = TrialState(5, parse_outcomes(outcomes, 5))
+    return design.decide(state), state  # type: ignore[attr-defined]
+
+
+def test_stop_at_n_as_escalation() -> None:
+    design = stop_at_n(dfcrm(), 15)
+    go, state = fit(design, "1NNN 2NTN 2TNN 2NNN")
+    assert go.continue_trial and go.next_dose == design.parent.select_mtd(state) == 1
+    stop, state = fit(design, "1NNN 2NTN 2TNN 2NNN 2NTT")
+    assert not stop.continue_trial and stop.mtd == design.parent.select_mtd(state) == 1
+    assert stop.details["stop_reason"] == "15 patients treated"
+    # stop_at_n(12) on 12 patients: stop, recommending dose 5
+    stop, _ = fit(stop_at_n(dfcrm(), 12), "1NNN 2NNN 2NNN 3NNN")
+    assert not stop.continue_trial and stop.mtd == 4
+
+
+def test_stop_when_n_at_dose_as_escalation() -> None:
+    anywhere = stop_when_n_at_dose(dfcrm(), 12, "any")
+    assert fit(anywhere, "1NNN 2NTN 2TNN 2NNN")[0].continue_trial
+    stop, state = fit(anywhere, "1NNN 2NTN 2TNN 2NNN 2NTT")
+    assert not stop.continue_trial and stop.mtd == dfcrm().select_mtd(state)
+    recommended = stop_when_n_at_dose(dfcrm(), 9)
+    assert fit(recommended, "1NNN 2NTN 2TNN")[0].continue_trial
+    stop, _ = fit(recommended, "1NNN 2NTN 2TNN 2NNN")
+    assert not stop.continue_trial and stop.mtd == 1
+    assert stop.details["stop_reason"] == "9 patients at the recommended dose"
+
+
+def test_rules_chain_with_or_and_print_themselves() -> None:
+    design = stop_at_n(stop_when_n_at_dose(BOIN(n_doses=5, target=0.3, n_cohorts=12), 12), 36)
+    assert repr(design.rule) == "StopWhenNAtDose(12) | StopAtN(36)"
+    assert describe(design) == (
+        "boin (5 doses, target 0.3, 12 cohorts of 3) → stop when StopWhenNAtDose(12) | StopAtN(36)"
+    )
+    both = StopAtN(20) & (StopWhenNAtDose(9) | StopWhenNAtDose(12, "any"))
+    assert repr(both) == "StopAtN(20) & (StopWhenNAtDose(9) | StopWhenNAtDose(12, dose='any'))"
+    assert both.labels() == ("20 patients treated and 9 patients at the recommended dose or "
+                             "12 patients at a dose",)  # fmt: skip
+    assert pickle.loads(pickle.dumps(design)).rule == design.rule
+
+
+def test_behaviours_refuse_what_they_cannot_honour() -> None:
+    with pytest.raises(DesignError, match="does not take stopping behaviours"):
+        stop_at_n(ThreePlusThree(n_doses=4), 12)
+    with pytest.raises(DesignError, match="does not take stopping behaviours"):
+        stop_at_n(BOIN12(5, 0.35, 0.25), 12)
+    with pytest.raises(DesignError, match="at least 1 patient"):
+        StopAtN(0)
+    with pytest.raises(DesignError, match="'recommended' or 'any'"):
+        StopWhenNAtDose(3, "lowest")
+
+
+CASES = [
+    stop_at_n(stop_when_n_at_dose(BOIN(n_doses=5, target=0.3, n_cohorts=12), 9), 24),
+    stop_at_n(BOIN(n_doses=4, target=0.25, n_cohorts=10, extrasafe=True), 18),
+    stop_when_n_at_dose(Keyboard(n_doses=5, target=0.3, n_cohorts=10), 12, "any"),
+    stop_at_n(CRM(skeleton=SKELETON, target=0.25, max_patients=30, cohort_size=3), 21),
+    stop_when_n_at_dose(BLRM(doses=(100, 200, 400, 600), reference_dose=400, max_patients=24), 9),
+]
+
+
+@pytest.mark.parametrize("design", CASES, ids=lambda d: d.name)
+def test_vectorised_simulation_equals_scalar_decide(design: object) -> None:
+    """Same latent patients: per-dose counts, selected dose and the stopping reason agree."""
+    n_doses = design.n_doses  # type: ignore[attr-defined]
+    truth = np.linspace(0.05, 0.5, n_doses)
+    trials = 120 if design.name in ("boin", "keyboard") else 25  # type: ignore[attr-defined]
+    latent = LatentPatients.draw(trials, 40, seed=3)
+    out = design.simulate(truth, latent)  # type: ignore[attr-defined]
+    rule_labels = design.rule.labels()  # type: ignore[attr-defined]
+    assert set(rule_labels) <= set(out.stop_labels)
+    fired = 0
+    for i in range(trials):
+        _, mtd, state = replay_trial(design, truth, latent.tox[i], design.cohort_size)  # type: ignore[attr-defined, arg-type]
+        assert np.array_equal(state.enrolled_counts(), out.n_per_dose[i]), i
+        assert (-1 if mtd is None else mtd) == out.selected[i], i
+        final = design.decide(state)  # type: ignore[attr-defined]
+        label = out.stop_labels[out.stop_reason[i]]
+        assert final.details.get("stop_reason") == (label if label in rule_labels else None), i
+        fired += label in rule_labels
+    assert fired > 0
+
+
+def test_operating_characteristics_report_each_stop_reason() -> None:
+    design = stop_at_n(stop_when_n_at_dose(BOIN(n_doses=5, target=0.3, n_cohorts=12), 9), 24)
+    oc = operating_characteristics(
+        [design], [Scenario("s", (0.05, 0.1, 0.2, 0.3, 0.5))], 3000, seed=2
+    )[0][0]
+    assert sum(oc.stop_reason_pct.values()) == pytest.approx(100)
+    assert oc.stop_reason_pct["9 patients at the recommended dose"] > 0
+    assert oc.stop_reason_pct["24 patients treated"] > 0
+    assert oc.mean_n <= 24
+
+
+def test_cli_and_protocol_name_the_behaviours_the_same(tmp_path) -> None:
+    runner = CliRunner()
+    args = ["simulate", "--design", "boin", "--truth", "0.05,0.1,0.2,0.3,0.5", "--cohorts", "12",
+            "--trials", "2000", "--stop-at-n", "24", "--stop-when-n-at-dose", "9"]  # fmt: skip
+    result = runner.invoke(app, [*args, "--format", "json"])
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.stdout)
+    assert data["stop_reason_pct"]["24 patients treated"] > 0
+    assert data["mean_n"] <= 24
+    text = runner.invoke(app, args)
+    assert text.exit_code == 0, text.output
+    assert "24 patients treated" in " ".join(text.stdout.split())
+    assert "stop when StopWhenNAtDose(9) | StopAtN(24)" in " ".join(text.stdout.split())
+    decide = runner.invoke(app, ["decide", "--doses", "5", "--stop-when-n-at-dose", "6",
+                                 "--outcomes", "1NNN 2NTN 2NTN", "--format", "json"])  # fmt: skip
+    assert decide.exit_code == 0, decide.output
+    assert json.loads(decide.stdout)["stop_reason"] == "6 patients at the recommended dose"
+    refused = runner.invoke(app, ["simulate", "--design", "3+3", "--truth", "0.1,0.2",
+                                  "--stop-at-n", "9"])  # fmt: skip
+    assert refused.exit_code == 2 and "does not take stopping behaviours" in refused.stderr
+
+
+counts = st.lists(st.integers(0, 15), min_size=3, max_size=3)
+
+
+@settings(max_examples=60, deadline=None)
+@given(counts, st.integers(-1, 2), st.integers(1, 30), st.integers(1, 15))
+def test_combinators_are_or_and_and(n: list[int], nxt: int, a: int, b: int) -> None:
+    view = TrialView(np.array([n]), np.zeros((1, 3), dtype=int), np.array([nxt]))
+    r1, r2 = StopAtN(a), StopWhenNAtDose(b)
+    f1, f2 = bool(r1.fired(view)[0]), bool(r2.fired(view)[0])
+    assert bool((r1 | r2).fired(view)[0]) == (f1 or f2)
+    assert bool((r1 & r2).fired(view)[0]) == (f1 and f2)
+    code = int((r1 | r2).codes(view)[0])
+    assert code == (0 if f1 else 1 if f2 else -1)
+    assert isinstance(r1 | r2 | r1, AnyOf) and len((r1 | r2 | r1).rules) == 3
+    assert isinstance(r1 & r2 & r1, AllOf)
+
+
+def test_one_typed_result_for_every_design() -> None:
+    """fit() answers the same questions for a rule-based, a model-based, a wrapped and a
+    toxicity-and-efficacy design (escalation's recommended_dose, continue, n_at_dose, ...)."""
+    from oncotrial.designs.efficacy import EfficacyState
+    from oncotrial.designs.result import fit
+
+    state = TrialState(5, parse_outcomes("1NNN 2NTN 2TNN 2NNN", 5))
+    crm = fit(stop_at_n(dfcrm(), 12), state)
+    assert (crm.continue_trial, crm.recommended_dose, crm.stop_reason) == (
+        False,
+        1,
+        "12 patients treated",
+    )
+    assert crm.n == (3, 9, 0, 0, 0) and crm.dlts == (0, 2, 0, 0, 0)
+    assert crm.prob_tox is not None and len(crm.prob_tox) == 5
+    boin = fit(BOIN(n_doses=5, target=0.25, n_cohorts=10), state)
+    assert boin.continue_trial and boin.prob_tox is None and boin.admissible == (True,) * 5
+    tpt = fit(ThreePlusThree(n_doses=5), TrialState(5, parse_outcomes("1NNN 2TTN", 5)))
+    assert tpt.admissible == (True, False, False, False, False)
+    b12 = fit(BOIN12(5, 0.35, 0.25), EfficacyState.from_outcomes("1NNN 2ENT 3ETT 2EEN", 5))
+    assert b12.responses == (0, 3, 1, 0, 0) and b12.recommended_dose == 1
+    assert b12.to_json()["recommended_dose"] == 2
+    runner = CliRunner()
+    out = runner.invoke(app, ["decide", "--doses", "5", "--design", "crm", "--skeleton",
+                              ",".join(map(str, SKELETON)), "--outcomes", "1NNN 2NTN",
+                              "--format", "json"])  # fmt: skip
+    assert out.exit_code == 0, out.output
+    result = json.loads(out.stdout)["result"]
+    assert result["n_per_dose"] == [3, 3, 0, 0, 0] and len(result["prob_tox"]) == 5
