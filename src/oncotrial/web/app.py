@@ -87,6 +87,7 @@ def error_body(exc: Exception) -> dict:
 def create_app(study: Study, *, secure_cookies: bool = False) -> FastAPI:
     """The application serving ``study``."""
     from oncotrial.web.api import router as api_router
+    from oncotrial.web.api_committee import router as committee_api_router
     from oncotrial.web.pages import router as page_router
     from oncotrial.web.pages_admin import router as admin_router
 
@@ -106,6 +107,7 @@ def create_app(study: Study, *, secure_cookies: bool = False) -> FastAPI:
     app.state.templates = Jinja2Templates(directory=str(HERE / "templates"))
     app.mount("/static", StaticFiles(directory=str(HERE / "static")), name="static")
     app.include_router(api_router)
+    app.include_router(committee_api_router)
     app.include_router(admin_router)
     app.include_router(page_router)
 
