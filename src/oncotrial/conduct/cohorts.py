@@ -147,7 +147,9 @@ def open_cohort(txn: Txn, level: str, phase: str, slots: int, reason: str) -> Co
     """Open the next cohort (number = highest + 1) at ``level`` with ``slots`` slots; earlier
     open cohorts of the phase are closed (their free slots are no longer offered)."""
     for earlier in txn.session.scalars(
-        select(Cohort).where(Cohort.phase == phase, Cohort.status.in_(("open", "suspended")))
+        select(Cohort).where(
+            Cohort.phase == phase, Cohort.status.in_(("open", "full", "suspended"))
+        )
     ).all():
         txn.store.set_cohort_status(earlier.number, "closed", txn.actor.username, reason)
     number = (txn.session.scalar(select(func.max(Cohort.number))) or 0) + 1

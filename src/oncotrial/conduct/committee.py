@@ -541,7 +541,9 @@ def _finalise(
     decision.confirmed_at = now()
     why = f"committee decision #{decision.id}"
     open_cohorts = txn.session.scalars(
-        select(Cohort).where(Cohort.phase == decision.phase, Cohort.status == "open")
+        select(Cohort).where(
+            Cohort.phase == decision.phase, Cohort.status.in_(("open", "full", "suspended"))
+        )
     ).all()
     if decision.action == "dose" and decision.chosen_dose:
         slots = study.protocol.phase1.cohort_size
@@ -553,7 +555,8 @@ def _finalise(
         decision.next_cohort_id = cohort.id
     elif decision.action == "pause":
         for cohort in open_cohorts:
-            txn.store.set_cohort_status(cohort.number, "suspended", txn.actor.username, why)
+            if cohort.status != "suspended":
+                txn.store.set_cohort_status(cohort.number, "suspended", txn.actor.username, why)
     else:
         for cohort in open_cohorts:
             txn.store.set_cohort_status(cohort.number, "closed", txn.actor.username, why)
