@@ -13,14 +13,13 @@ from pathlib import Path
 
 import pytest
 
-from conduct_fixtures import AE_VALUES, PASSWORD, PROTOCOL, USERS, actor, eligible_answers
+from conduct_fixtures import AE_VALUES, PASSWORD, actor, eligible_answers
 from oncotrial.conduct import (
     AuthenticationError,
     InvalidInputError,
     PermissionDeniedError,
     StateError,
     Study,
-    accounts,
     entry,
 )
 from oncotrial.conduct.cohorts import cohorts, open_first_cohort, reserve_slot
@@ -37,6 +36,7 @@ from oncotrial.conduct.committee import (
 )
 from oncotrial.conduct.notifications import notifications, sae_clock
 from oncotrial.store import Store
+from phase1_fixtures import study_without_cohorts
 
 pytest_plugins = ["store_fixtures", "conduct_fixtures"]
 
@@ -45,14 +45,7 @@ FIRST_DOSES = ("2025-01-13", "2025-01-15", "2025-01-20")
 
 @pytest.fixture
 def study(tmp_path: Path) -> Iterator[Study]:
-    trial = Study.open(f"sqlite:///{tmp_path / 'trial.db'}", PROTOCOL)
-    admin = trial.system_actor("test-setup")
-    accounts.add_site(trial, admin, "01", name="Beijing", country="CHN")
-    accounts.add_site(trial, admin, "02", name="Shanghai", country="CHN")
-    for username, (role, sites) in USERS.items():
-        accounts.add_user(
-            trial, admin, username, role, PASSWORD, full_name=f"Name of {username}", sites=sites
-        )
+    trial = study_without_cohorts(f"sqlite:///{tmp_path / 'trial.db'}")
     yield trial
     trial.close()
 

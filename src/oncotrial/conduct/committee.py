@@ -53,6 +53,7 @@ from oncotrial.store.models import (
     DataQuery,
     DecisionSignature,
     EscalationDecision,
+    Subject,
     User,
 )
 
@@ -196,7 +197,23 @@ def _missing(study: Study, valid: Sequence[DecisionSignature]) -> list[str]:
     return out
 
 
-def _info(study: Study, session: Any, d: EscalationDecision) -> DecisionInfo:
+def _visible_inputs(session: Any, inputs: Mapping[str, Any], actor: Actor | None) -> dict[str, Any]:
+    """The decision's inputs as ``actor`` may see them: site staff see only their sites'
+    patients (the counts are the study's)."""
+    out = dict(inputs)
+    if actor is None or actor.central:
+        return out
+    sites = dict(session.execute(select(Subject.usubjid, Subject.site_code)).all())
+    if "patients" in out:
+        out["patients"] = [p for p in out["patients"] if actor.sees_site(p.get("site"))]
+    if "subjects" in out:
+        out["subjects"] = [u for u in out["subjects"] if actor.sees_site(sites.get(u))]
+    return out
+
+
+def _info(
+    study: Study, session: Any, d: EscalationDecision, actor: Actor | None = None
+) -> DecisionInfo:
     digest = decision_content_hash(d)
     signatures = session.scalars(
         select(DecisionSignature)
@@ -228,7 +245,7 @@ def _info(study: Study, session: Any, d: EscalationDecision) -> DecisionInfo:
         chosen_by=d.chosen_by,
         admissible=list(output.get("admissible_levels", [])),
         output=output,
-        inputs=dict(d.inputs or {}),
+        inputs=_visible_inputs(session, d.inputs or {}, actor),
         signatures=[
             DecisionSignatureInfo(
                 s.username,
@@ -269,7 +286,7 @@ def decision_list(study: Study, actor: Actor) -> list[DecisionInfo]:
         rows = session.scalars(
             select(EscalationDecision).order_by(EscalationDecision.id.desc())
         ).all()
-        return [_info(study, session, d) for d in rows]
+        return [_info(study, session, d, actor) for d in rows]
 
 
 def get_decision(study: Study, actor: Actor, decision_id: int) -> DecisionInfo:
@@ -278,7 +295,7 @@ def get_decision(study: Study, actor: Actor, decision_id: int) -> DecisionInfo:
         d = session.get(EscalationDecision, decision_id)
         if d is None:
             raise NotFoundError(f"no committee decision #{decision_id}")
-        return _info(study, session, d)
+        return _info(study, session, d, actor)
 
 
 def dlt_board(study: Study, actor: Actor, as_of: date | None = None) -> Board:

@@ -90,6 +90,7 @@ def create_app(study: Study, *, secure_cookies: bool = False) -> FastAPI:
     from oncotrial.web.api_committee import router as committee_api_router
     from oncotrial.web.pages import router as page_router
     from oncotrial.web.pages_admin import router as admin_router
+    from oncotrial.web.pages_committee import router as committee_router
 
     app = FastAPI(
         title=f"oncotrial — {study.protocol.study.title}",
@@ -109,6 +110,7 @@ def create_app(study: Study, *, secure_cookies: bool = False) -> FastAPI:
     app.include_router(api_router)
     app.include_router(committee_api_router)
     app.include_router(admin_router)
+    app.include_router(committee_router)
     app.include_router(page_router)
 
     @app.middleware("http")
