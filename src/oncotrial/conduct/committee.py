@@ -48,6 +48,7 @@ from oncotrial.conduct.roles import Action, Actor, require
 from oncotrial.conduct.study import Study, Txn
 from oncotrial.designs.admissibility import admissible_dose
 from oncotrial.designs.base import Decision
+from oncotrial.report.formatting import name_levels
 from oncotrial.store.models import (
     Cohort,
     DataQuery,
@@ -237,7 +238,7 @@ def _info(
         recommended=d.recommended_dose,
         recommended_name=_name(study, d.recommended_dose),
         recommended_action=recommended_action,
-        reason=str(output.get("reason", "")),
+        reason=name_levels(str(output.get("reason", "")), study.dose_names),
         action=d.action,
         chosen_dose=d.chosen_dose,
         chosen_name=_name(study, d.chosen_dose),
@@ -346,6 +347,7 @@ def _recommendation(study: Study, snapshot: Phase1Snapshot) -> dict[str, Any]:
     levels = admissible_levels(snapshot, decision)
     out["admissible"] = [d + 1 for d in levels]
     out["admissible_levels"] = [snapshot.level_names[d] for d in levels]
+    out["reason_named"] = name_levels(str(out.get("reason", "")), study.dose_names)
     out["next_level_name"] = (
         "" if decision.next_dose is None else study.dose_names.full(decision.next_dose)
     )
