@@ -3,13 +3,14 @@ like a dose decision (issue 9 §2).
 
 The plan is the protocol's Simon two-stage design (:func:`oncotrial.designs.phase2.
 simon_two_stage`, its optimal or minimax design as ``phase2.criterion`` says; Simon 1989): the
-first ``n1`` patients of the expansion cohort (by first dose) are evaluated; the expansion goes
+first ``n1`` patients enrolled into the expansion (slot order) are evaluated; the expansion goes
 on to stage 2 when more than ``r1`` of them have a confirmed response (CR or PR, RECIST 1.1 by
-default) — computed by the derive room's engine from the store's SDTM (:func:`oncotrial.derive.
-pipeline.derive_study` then :func:`oncotrial.derive.response_summary.objective_response_rate`),
-as the report computes it. The decision record's design is ``simon two-stage`` (the name the
-report reads); continuing is the action ``dose`` at the expansion's level (the final decision
-opens the stage-2 cohort of ``n - n1`` slots), stopping is ``stop``.
+default) — computed by the derive room's engine from the store's SDTM dated up to the
+analysis date (:func:`oncotrial.derive.pipeline.derive_study`, then :func:`oncotrial.derive.
+response_summary.objective_response_rate`), as the report computes it. The decision record's
+design is ``simon two-stage`` (the name the report reads); continuing is the action ``dose`` at
+the expansion's level (the final decision opens the stage-2 cohort of ``n - n1`` slots),
+stopping is ``stop``.
 """
 
 from __future__ import annotations
@@ -23,13 +24,32 @@ from oncotrial.conduct.committee import PROPOSED, DecisionInfo, _info, _supersed
 from oncotrial.conduct.errors import StateError
 from oncotrial.conduct.roles import Action, Actor, require
 from oncotrial.conduct.study import Study
+from oncotrial.derive.errors import DataError
 from oncotrial.derive.pipeline import analysis_settings, derive_study
 from oncotrial.derive.response_summary import objective_response_rate
 from oncotrial.designs.phase2 import simon_two_stage
-from oncotrial.store.models import Cohort, EscalationDecision, Subject
+from oncotrial.store.models import Cohort, CohortSlot, EscalationDecision, Subject
 
 SIMON_DESIGN = "simon two-stage"
-DOMAINS = ("DM", "DS", "EX", "AE", "TU", "TR", "RS")
+#: each domain read, with the date that places a record before or after the analysis date
+DOMAINS = {
+    "DM": None,
+    "DS": "DSSTDTC",
+    "EX": "EXSTDTC",
+    "AE": "AESTDTC",
+    "TU": "TUDTC",
+    "TR": "TRDTC",
+    "RS": "RSDTC",
+}
+
+
+def known_on(frame: pd.DataFrame, column: str | None, as_of: date) -> pd.DataFrame:
+    """The records of ``frame`` dated on or before ``as_of`` (undated records are kept; a
+    partial date counts from its first possible day, as the data cut reads it)."""
+    if column is None or column not in frame.columns:
+        return frame
+    text = frame[column].fillna("").astype(str).str[:10]
+    return frame[(text == "") | (text <= as_of.isoformat())]
 
 
 def simon_plan(study: Study) -> tuple[int, int, int]:
@@ -54,19 +74,26 @@ def propose_stage1(study: Study, actor: Actor, *, as_of: date | None = None) -> 
         )
         if cohort is None:
             raise StateError("no expansion (phase II) cohort yet")
-        dosed = txn.session.execute(
+        enrolled = txn.session.execute(
             select(Subject.usubjid, Subject.first_dose_date)
-            .join(Cohort, Cohort.id == Subject.cohort_id)
-            .where(Cohort.phase == "II", Subject.first_dose_date.is_not(None))
-            .order_by(Subject.first_dose_date, Subject.usubjid)
-        ).all()
+            .join(CohortSlot, CohortSlot.usubjid == Subject.usubjid)
+            .join(Cohort, Cohort.id == CohortSlot.cohort_id)
+            .where(Cohort.phase == "II")
+            .order_by(Cohort.number, CohortSlot.slot)
+        ).all()[:n1]
+        dosed = [(u, d) for u, d in enrolled if d and d[:10] <= as_of.isoformat()]
         if len(dosed) < n1:
             raise StateError(f"stage 1 needs {n1} dosed expansion patients ({len(dosed)} so far)")
         subjects = [u for u, _ in dosed[:n1]]
-        frames = {d.lower(): txn.store.records(d) for d in DOMAINS}
+        frames = {d.lower(): known_on(txn.store.records(d), c, as_of) for d, c in DOMAINS.items()}
         domains = {k: v.reset_index(drop=True) for k, v in frames.items() if not v.empty}
         settings = analysis_settings(study.protocol)
-        adrs = derive_study(domains, settings=settings, checked=True).datasets.get("adrs")
+        try:
+            adrs = derive_study(domains, settings=settings, checked=True).datasets.get("adrs")
+        except DataError as exc:
+            raise StateError(
+                f"the responses cannot be derived from the stored data: {exc}"
+            ) from exc
         if adrs is None or adrs.empty:
             responders = 0
         else:
