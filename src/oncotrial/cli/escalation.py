@@ -205,7 +205,13 @@ def decide(
         if decision.accrual_suspended:
             head += " (accrual suspended)"
         console.print(f"[bold]{spec.name}[/]: {head}")
-        console.print(f"why: {decision.reason}", highlight=False)
+        reason = decision.reason
+        if proto is not None:
+            from oncotrial.protocol.naming import DoseNames
+            from oncotrial.report.formatting import name_levels
+
+            reason = name_levels(reason, DoseNames.of(proto))
+        console.print(f"why: {reason}", highlight=False)
         if decision.eliminated:
             console.print("eliminated: " + ", ".join(labels[d] for d in decision.eliminated))
         if "ptox" in decision.details:
