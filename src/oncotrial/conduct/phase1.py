@@ -197,11 +197,13 @@ class Phase1Snapshot:
 
 
 def _content(as_of: date, spec: DesignSpec, rows: Iterable[Phase1Row]) -> dict[str, Any]:
+    """What the decision rests on: the dosed patients (those not dosed by ``as_of`` change
+    nothing, so a later enrolment leaves an earlier snapshot's hash as it was)."""
     return {
         "as_of": as_of.isoformat(),
         "design": spec.name,
         "window_days": spec.window_days,
-        "patients": [row.to_json() for row in rows],
+        "patients": [row.to_json() for row in rows if row.status != NOT_DOSED],
     }
 
 
