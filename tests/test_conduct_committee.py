@@ -276,3 +276,5 @@ def test_phase1_ends_with_an_mtd_and_the_expansion_opens_at_the_rp2d(study: Stud
     assert [(c.level, len(c.slots), c.status) for c in expansion] == [("L2", 13, "open")]
     assert final.next_cohort == expansion[0].number
     assert all(c.status == "closed" for c in listed if c.phase == "I")
+    with pytest.raises(StateError, match="phase I ended"):
+        propose_decision(study, stat, as_of=date(2025, 9, 2))

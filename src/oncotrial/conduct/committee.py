@@ -307,6 +307,15 @@ def propose_decision(
         )
         if latest is None:
             raise StateError("no phase I cohort yet: open the first cohort at the starting dose")
+        ended = txn.session.scalar(
+            select(EscalationDecision.id).where(
+                EscalationDecision.phase == "I",
+                EscalationDecision.status == FINAL,
+                EscalationDecision.action == "stop",
+            )
+        )
+        if ended is not None:
+            raise StateError(f"phase I ended with the final decision #{ended}")
         snapshot = phase1_snapshot(study, study.protocol, as_of, design=design, session=txn.session)
         _supersede(txn, "I")
         output = _recommendation(study, snapshot)
