@@ -36,7 +36,7 @@ from typing import Any
 
 from sqlalchemy import select
 
-from oncotrial.conduct.accounts import now, record_event
+from oncotrial.conduct.accounts import confirm_signer, now
 from oncotrial.conduct.cohorts import open_cohort
 from oncotrial.conduct.errors import (
     AuthenticationError,
@@ -44,7 +44,6 @@ from oncotrial.conduct.errors import (
     NotFoundError,
     StateError,
 )
-from oncotrial.conduct.passwords import verify_password
 from oncotrial.conduct.phase1 import Phase1Snapshot, phase1_snapshot
 from oncotrial.conduct.roles import Action, Actor, require
 from oncotrial.conduct.study import Study, Txn
@@ -443,12 +442,9 @@ def sign_decision(
     require(actor, Action.sign_decision)
     with study.transaction(actor, "committee decision signed") as txn:
         decision = _open_decision(txn, decision_id)
-        user = txn.session.scalar(select(User).where(User.username == actor.username))
-        if user is None or not user.active or not verify_password(user.password_hash, password):
-            record_event(txn.session, "signature_refused", actor.username, decision=decision_id)
-            refused = True
-        else:
-            refused = False
+        user = confirm_signer(txn.session, actor, password, decision=decision_id)
+        refused = user is None
+        if user is not None:
             _add_signature(study, txn, decision, actor, user, meaning)
             result = _info(study, txn.session, decision)
     if refused:
