@@ -246,7 +246,7 @@ def adverse_events(
                 ae.term,
                 ae.soc,
                 grade,
-                patient.first_dose_day + patient.dlt_day,
+                patient.first_dose_day + patient.dlt_day - 1,  # on study day dlt_day
                 float(rng.integers(7, 22)),
                 True,
                 rng.random() < ae.serious_fraction,

@@ -1,0 +1,451 @@
+"""The virtual trial played day by day through the trial's use cases (issue 9 §3).
+
+Virtual site users — a coordinator and an investigator at each of the protocol's sites — act on
+the calendar (:mod:`oncotrial.sim.calendar`) exactly as people do in the application
+(:mod:`oncotrial.conduct`): a patient arriving at a site is screened (``entry.screen``), on the
+day of the first dose is enrolled into an open cohort slot (the dose level is the cohort's,
+assigned by the system), and from then on each event is entered on the day it happens — doses,
+adverse events (the investigator's DLT assessment), tumour assessments with the investigator's
+RECIST 1.1 response, ADA samples, end of treatment and of study — a day's forms of a subject in
+one transaction (``entry.save_forms``), through the store's edit checks and audit trail.
+
+What happens to a patient is drawn when the patient is dosed, from the dose the system
+assigned (:mod:`oncotrial.sim.patients`, :mod:`oncotrial.sim.tumour`; the phase I DLTs from the
+protocol's dose-toxicity scenario), and is entered only as it happens. The dose-escalation
+committee meets when the last patient of a cohort completes the DLT window: the statistician's
+recommendation is computed from what the store holds on that day, the committee members sign
+it, and the system opens the next cohort at the signed dose. At the MTD the expansion opens at
+the RP2D; Simon's stage-1 analysis counts the confirmed responses in the stored tumour
+assessments 24 weeks after the last stage-1 patient's first dose, and is signed the same way.
+The data cut is the last first dose plus the protocol's follow-up.
+
+Same seed, same trial: one random stream, consumed in the calendar's fixed order.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, time
+from typing import Any
+
+import numpy as np
+
+from oncotrial.conduct import Study, accounts, entry
+from oncotrial.conduct.roles import Actor, Role
+from oncotrial.designs.base import Patient, TrialState
+from oncotrial.designs.registry import build_design, spec_from_protocol
+from oncotrial.protocol.naming import DoseNames
+from oncotrial.sim.calendar import COMMITTEE, SCREENING, VISIT, Calendar
+from oncotrial.sim.patients import VirtualPatient, calibration_for, new_patient
+from oncotrial.sim.site_forms import (
+    COORDINATOR,
+    Entry,
+    ada_entries,
+    adverse_event_entries,
+    day_of,
+    demographics_values,
+    disposition_entries,
+    dosing_entries,
+    screening_values,
+    tumour_entries,
+)
+from oncotrial.sim.tumour import DAYS_PER_MONTH
+from oncotrial.sim.virtual_trial import (
+    STAGE1_ANALYSIS_WEEKS,
+    EscalationRecord,
+    VirtualTrialResult,
+    _default_phase2_plan,
+    draw_course,
+    first_progression,
+    outcomes,
+    stage1_responders,
+)
+from oncotrial.store import Store
+from oncotrial.store.models import UserSite
+
+SYSTEM = "virtual-trial"
+#: the design name of the phase II stage-1 decision in the store's decisions
+SIMON_DESIGN = "simon two-stage"
+#: where a decision came from: computed from the store on its day by the virtual trial
+LIVE = "live: computed from the store as of its date"
+COMMITTEE_SIZE = 3
+
+
+@dataclass(frozen=True)
+class VirtualStaff:
+    """The virtual users: site staff by site code, the statistician, the committee members."""
+
+    coordinators: dict[str, Actor]
+    investigators: dict[str, Actor]
+    statistician: Actor
+    committee: tuple[Actor, ...]
+    system: Actor
+
+    def at(self, site: str, role: str) -> Actor:
+        return (self.coordinators if role == COORDINATOR else self.investigators)[site]
+
+
+def engage_staff(study: Study, site_names: list[str]) -> VirtualStaff:
+    """Register the sites and the virtual users (accounts without a password: they act in the
+    virtual trial and cannot sign in)."""
+    admin = study.system_actor(SYSTEM)
+    codes = []
+    for i, name in enumerate(site_names, start=1):
+        codes.append(f"{i:02d}")
+        accounts.add_site(study, admin, codes[-1], name=name, country="CHN")
+    plan: list[tuple[str, Role, str, str | None]] = []
+    for code, name in zip(codes, site_names, strict=True):
+        plan.append((f"virtual-crc{code}", Role.coordinator, f"Virtual coordinator, {name}", code))
+        plan.append(
+            (f"virtual-inv{code}", Role.investigator, f"Virtual investigator, {name}", code)
+        )
+    plan.append(("virtual-stat", Role.statistician, "Virtual trial statistician", None))
+    for k in range(1, COMMITTEE_SIZE + 1):
+        plan.append((f"virtual-dec{k}", Role.committee, f"Virtual committee member {k}", None))
+    made: list[Actor] = []
+    with study.transaction(admin, "virtual users of the virtual trial") as txn:
+        for username, role, full_name, site in plan:
+            user_id = txn.store.add_user(username, role.value, SYSTEM, full_name=full_name)
+            if site is not None:
+                txn.session.add(UserSite(user_id=user_id, site_code=site))
+            sites = frozenset({site}) if site else frozenset()
+            made.append(Actor(username, role, full_name, sites, user_id))
+        txn.session.flush()
+    by_name = {a.username: a for a in made}
+    return VirtualStaff(
+        coordinators={c: by_name[f"virtual-crc{c}"] for c in codes},
+        investigators={c: by_name[f"virtual-inv{c}"] for c in codes},
+        statistician=by_name["virtual-stat"],
+        committee=tuple(by_name[f"virtual-dec{k}"] for k in range(1, COMMITTEE_SIZE + 1)),
+        system=admin,
+    )
+
+
+def _arrivals(rng: np.random.Generator, rate_per_month: float, after: int, n: int) -> list[int]:
+    """Days of ``n`` Poisson arrivals after day ``after`` (whole days)."""
+    gaps = rng.exponential(DAYS_PER_MONTH / rate_per_month, size=n)
+    return [int(after + t) for t in np.cumsum(gaps)]
+
+
+class LiveTrial:
+    """One virtual trial of ``study``'s protocol, played on the calendar (see the module)."""
+
+    def __init__(
+        self,
+        study: Study,
+        seed: int,
+        *,
+        phase2_plan: tuple[int, int, int] | None = None,
+    ) -> None:
+        protocol = study.protocol
+        spec = protocol.virtual_trial
+        if spec is None:
+            raise ValueError("the protocol has no virtual_trial block")
+        self.study, self.protocol, self.spec = study, protocol, spec
+        self.rng = np.random.Generator(np.random.PCG64(np.random.SeedSequence(seed)))
+        self.start = date.fromisoformat(spec.start_date)
+        self.calendar = Calendar(self.start)
+        self.calibration = calibration_for(spec)
+        scenario = protocol.phase1.scenario(spec.scenario)
+        self.truth = np.asarray(scenario.dlt_probabilities, dtype=float)
+        self.names = DoseNames.of(protocol)
+        self.window = int(protocol.dlt.window_days)
+        self.plan = phase2_plan
+        self.patients: list[VirtualPatient] = []
+        self.decisions: list[EscalationRecord] = []
+        self.recommended: int | None = None
+        self.expansion: dict[str, Any] = {}
+        self._cohort = 0
+        self._levels: dict[int, int] = {}
+        self._dosed: dict[int, list[VirtualPatient]] = {}
+        self._pending: dict[tuple[int, str, str], list[Entry]] = {}
+        self._instances: dict[tuple[str, str], str] = {}
+        self.staff: VirtualStaff | None = None
+
+    # -------------------------------------------------------------------------- the run
+
+    def run(self, progress: Callable[[int, int], None] | None = None) -> VirtualTrialResult:
+        """Play the whole trial; what it was (the records are the store's)."""
+        self.staff = engage_staff(self.study, list(self.spec.sites))
+        first = self._recommendation(0)
+        if first is not None:
+            self._open_cohort(0, first, "I", self.protocol.phase1.cohort_size)
+        self.calendar.run(progress)
+        last_first_dose = max((p.first_dose_day for p in self.patients), default=0.0)
+        cut = self.calendar.date(
+            last_first_dose + self.protocol.schedule.followup_months * DAYS_PER_MONTH
+        )
+        with self.study.transaction(self.staff.system, "data cut of the virtual trial") as txn:
+            txn.store.set_study_setting("data_cut", cut.isoformat(), SYSTEM)
+        store = Store(self.study.engine)
+        domains = {}
+        for domain in ("DM", "DS", "EX", "AE", "TU", "TR", "IS", "RS", "IE"):
+            frame = store.records(domain)
+            if not frame.empty:
+                domains[domain] = frame
+        return VirtualTrialResult(
+            study_id=self.study.studyid,
+            start_date=self.start,
+            data_cut=cut,
+            domains=domains,
+            patients=self.patients,
+            decisions=self.decisions,
+            recommended_dose=self.recommended,
+            expansion=self.expansion,
+        )
+
+    # ------------------------------------------------------------------------ cohorts
+
+    def _open_cohort(self, day: int, level: int, phase: str, slots: int) -> int:
+        """The system opens the next cohort at ``level``; its patients arrive from ``day``."""
+        assert self.staff is not None
+        self._cohort += 1
+        number = self._cohort
+        label = self.names.short(level)
+        with self.study.transaction(self.staff.system, f"cohort {number} opened") as txn:
+            txn.store.add_cohort(number, label, SYSTEM, slots=slots, phase=phase)
+        self._levels[number] = level
+        self._dosed[number] = []
+        rate = (
+            self.spec.accrual_per_month_phase1
+            if phase == "I"
+            else (self.spec.accrual_per_month_phase2)
+        )
+        for arrival in _arrivals(self.rng, rate, day, slots):
+            self.calendar.schedule(
+                arrival, SCREENING, lambda d, n=number, ph=phase: self._arrive(d, n, ph)
+            )
+        return number
+
+    def _arrive(self, day: int, cohort: int, phase: str) -> None:
+        """A patient consents at a site and is screened by its coordinator."""
+        assert self.staff is not None
+        p = new_patient(
+            self.rng,
+            self.spec,
+            len(self.patients) + 1,
+            phase,
+            self._levels[cohort],
+            cohort if phase == "I" else None,
+            float(day),
+        )
+        values = screening_values(self.protocol, p.site, self.calendar.iso(day))
+        result = entry.screen(self.study, self.staff.at(p.site, COORDINATOR), values)
+        p.usubjid = result.usubjid
+        self.patients.append(p)
+        self.calendar.schedule(
+            day_of(p.first_dose_day), VISIT, lambda d, pt=p, n=cohort: self._enrol(d, pt, n)
+        )
+
+    def _enrol(self, day: int, p: VirtualPatient, cohort: int) -> None:
+        """Enrolment into the cohort's slot on the day of the first dose; the dose level is
+        the one the system assigned. The patient's course is drawn at that dose, and its
+        events are put on the calendar."""
+        assert self.staff is not None
+        crc = self.staff.at(p.site, COORDINATOR)
+        when = self.calendar.iso(day)
+        entry.save_form(
+            self.study, crc, p.usubjid, "ENROL", {"enrol_date": when, "cohort": str(cohort)}
+        )
+        assigned = Store(self.study.engine).subject(p.usubjid).dose_level
+        p.dose_index = self.names.parse(assigned or "")
+        if p.phase == "I":
+            p.dlt = bool(self.rng.random() < self.truth[p.dose_index])
+            p.dlt_day = float(self.rng.integers(1, self.window + 1)) if p.dlt else None
+        draw_course(self.rng, self.protocol, p, self.calibration)
+        progression = first_progression(self.protocol, [p], self.start).get(p.usubjid)
+        course = outcomes(self.rng, self.protocol, p, self.calibration, progression)
+        entries = [Entry(day, COORDINATOR, "DM", demographics_values(p, self.start))]
+        entries += tumour_entries(self.protocol, p, self.start, day)
+        entries += dosing_entries(self.protocol, p, course.doses, self.start, day)
+        entries += adverse_event_entries(self.protocol, p, course.events, self.start, day)
+        entries += ada_entries(course.samples, self.start, day)
+        entries += disposition_entries(p, self.start)
+        for item in entries:
+            self._queue(item, p)
+        dosed = self._dosed[cohort]
+        dosed.append(p)
+        if p.phase == "I" and len(dosed) == self.protocol.phase1.cohort_size:
+            self.calendar.schedule(
+                day + self.window, COMMITTEE, lambda d, n=cohort: self._escalation(d, n)
+            )
+        stage1 = p.phase == "II" and self.expansion.get("stage1_cohort") == cohort
+        if stage1 and len(dosed) == self.expansion["n1"]:
+            interim = day + STAGE1_ANALYSIS_WEEKS * 7
+            self.calendar.schedule(interim, COMMITTEE, lambda d: self._stage1(d))
+
+    # ------------------------------------------------------------------------ site visits
+
+    def _queue(self, item: Entry, p: VirtualPatient) -> None:
+        key = (item.day, p.usubjid, item.by)
+        if key not in self._pending:
+            self._pending[key] = []
+            self.calendar.schedule(item.day, VISIT, lambda d, k=key, pt=p: self._visit(k, pt))
+        self._pending[key].append(item)
+
+    def _visit(self, key: tuple[int, str, str], p: VirtualPatient) -> None:
+        """The subject's forms of the day entered by one site user, in one transaction."""
+        assert self.staff is not None
+        items = sorted(self._pending.pop(key), key=lambda e: self.study.form(e.code).order)
+        fresh = {e.key: e for e in items if e.key is not None}
+        saves: list[entry.FormSave] = []
+        kept: list[Entry] = []
+        for item in items:
+            if item.changes is not None and item.changes in fresh:
+                fresh[item.changes].values = item.values  # begun and completed the same day
+                continue
+            kept.append(item)
+        for item in kept:
+            if item.changes is None:
+                saves.append(entry.FormSave(item.code, item.values))
+            else:
+                instance = self._instances[(p.usubjid, item.changes)]
+                saves.append(entry.FormSave(item.code, item.values, instance, item.reason))
+        results = entry.save_forms(self.study, self.staff.at(p.site, key[2]), p.usubjid, saves)
+        for item, result in zip(kept, results, strict=True):
+            if item.key is not None:
+                self._instances[(p.usubjid, item.key)] = result.instance
+
+    # ------------------------------------------------------------------------ committee
+
+    def _recommendation(self, day: int) -> int | None:
+        """The design's first dose (no patient yet)."""
+        decision = build_design(spec_from_protocol(self.protocol)).decide(
+            TrialState(n_doses=self.protocol.n_doses, window_days=float(self.window))
+        )
+        return decision.next_dose if decision.continue_trial else None
+
+    def _phase1_state(self, day: int) -> TrialState:
+        """Phase I as the store holds it on ``day``."""
+        patients = [
+            Patient(p.dose_index, p.dlt, p.dlt_day)
+            for number in sorted(self._dosed)
+            for p in self._dosed[number]
+            if p.phase == "I"
+        ]
+        return TrialState(
+            n_doses=self.protocol.n_doses,
+            patients=tuple(patients),
+            window_days=float(self.window),
+        )
+
+    def _signed(self, day: int) -> tuple[str, datetime]:
+        names = ", ".join(a.display_name for a in self.staff.committee) if self.staff else ""
+        return names, datetime.combine(self.calendar.date(day), time(17, 0), UTC)
+
+    def _escalation(self, day: int, cohort: int) -> None:
+        """The committee's meeting once the cohort's windows are complete."""
+        assert self.staff is not None
+        design = build_design(spec_from_protocol(self.protocol))
+        state = self._phase1_state(day)
+        decision = design.decide(state)
+        level = self._levels[cohort]
+        n, y = state.evaluable_counts()
+        inputs = {
+            "n": n.tolist(),
+            "dlts": y.tolist(),
+            "current_dose": level + 1,
+            "as_of": self.calendar.iso(day),
+            "source": LIVE,
+        }
+        output = decision.to_json()
+        nxt = decision.next_dose
+        signers, signed_at = self._signed(day)
+        with self.study.transaction(self.staff.statistician, "committee decision") as txn:
+            txn.store.record_decision(
+                cohort,
+                design.name,
+                inputs,
+                output,
+                None if nxt is None else self.names.short(nxt),
+                self.staff.statistician.username,
+                confirmed_by=signers,
+                confirmed_at=signed_at,
+            )
+        self.decisions.append(
+            EscalationRecord(cohort, level, float(day), inputs, output, design.name)
+        )
+        if decision.continue_trial and nxt is not None:
+            self._open_cohort(day, nxt, "I", self.protocol.phase1.cohort_size)
+            return
+        self.recommended = decision.mtd
+        if decision.mtd is not None:
+            n1, r1, n_total = self.plan or _default_phase2_plan(self.protocol)
+            self.expansion = {"dose_index": decision.mtd, "n1": n1, "r1": r1, "n": n_total}
+            self.expansion["stage1_cohort"] = self._open_cohort(day, decision.mtd, "II", n1)
+
+    def _stage1(self, day: int) -> None:
+        """Simon's stage-1 analysis from the stored tumour assessments on ``day``."""
+        assert self.staff is not None
+        plan = self.expansion
+        members = self._dosed[plan["stage1_cohort"]]
+        store = Store(self.study.engine)
+        first_doses = {p.usubjid: str(store.subject(p.usubjid).first_dose_date) for p in members}
+        cut = self.calendar.date(day)
+        responders = stage1_responders(
+            self.protocol, store.records("TU"), store.records("TR"), first_doses, cut
+        )
+        passed = responders > plan["r1"]
+        plan.update(
+            interim_day=float(day),
+            stage1_subjects=list(first_doses),
+            stage1_responders=responders,
+            decision=(
+                "stage 1 passed: stage 2 enrolled"
+                if passed
+                else "stopped for futility after stage 1"
+            ),
+        )
+        inputs = {
+            "stage": 1,
+            "n1": int(plan["n1"]),
+            "r1": int(plan["r1"]),
+            "n": int(plan["n"]),
+            "subjects": list(first_doses),
+            "responders": int(responders),
+            "analysis_date": cut.isoformat(),
+            "criteria": "RECIST 1.1, confirmed CR or PR",
+            "source": LIVE,
+        }
+        output = {
+            "continue_trial": bool(passed),
+            "decision": plan["decision"],
+            "reason": (
+                f"{responders} of {plan['n1']} patients responded; the plan continues when "
+                f"more than {plan['r1']} do"
+            ),
+        }
+        signers, signed_at = self._signed(day)
+        level = self.names.short(plan["dose_index"])
+        with self.study.transaction(self.staff.statistician, "stage-1 decision") as txn:
+            txn.store.record_decision(
+                plan["stage1_cohort"],
+                SIMON_DESIGN,
+                inputs,
+                output,
+                level,
+                self.staff.statistician.username,
+                confirmed_by=signers,
+                confirmed_at=signed_at,
+            )
+        if passed:
+            self._open_cohort(day, plan["dose_index"], "II", plan["n"] - plan["n1"])
+
+
+def play_virtual_trial(
+    study: Study,
+    seed: int,
+    progress: Callable[[int, int], None] | None = None,
+    *,
+    phase2_plan: tuple[int, int, int] | None = None,
+) -> VirtualTrialResult:
+    """Play the virtual trial of ``study``'s protocol into its (empty) database, day by day
+    through the conduct use cases (see the module docstring). Same seed, same trial.
+
+    Example
+    -------
+    >>> study = Study.open("sqlite:///trial.db", "protocols/toripalimab-donafenib-hcc.yaml")
+    >>> trial = play_virtual_trial(study, 2026)  # doctest: +SKIP
+    """
+    return LiveTrial(study, seed, phase2_plan=phase2_plan).run(progress)
