@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from datetime import date
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
 from rich.table import Table
@@ -25,6 +27,10 @@ from oncotrial.designs.boin import BOIN
 from oncotrial.designs.exact import PathNode, dose_paths
 from oncotrial.designs.outcomes import parse_outcomes
 from oncotrial.designs.registry import DesignSpec, build_design
+
+if TYPE_CHECKING:
+    from oncotrial.conduct.phase1 import Phase1Snapshot
+    from oncotrial.protocol.model import Protocol
 
 TABLE_DESIGNS = ("boin", "tite-boin", "keyboard", "mtpi2", "i3+3")
 
@@ -105,11 +111,40 @@ def decide(
     model: str | None = ModelOption,
     prior_var: float | None = PriorVarOption,
     doses: int | None = DosesOption,
+    db: str | None = typer.Option(
+        None,
+        "--db",
+        help="Read phase I from the trial database instead of a file: a SQLite file path "
+        "or a URL (postgresql+psycopg://user@host/trial). Uses the shipped protocol unless "
+        "--protocol is given.",
+    ),
+    as_of: str | None = typer.Option(
+        None,
+        "--as-of",
+        help="With --db: the date the data are read as of (YYYY-MM-DD; default today). "
+        "Patients dosed less than the DLT window before it are pending.",
+    ),
+    save_patients: Path | None = typer.Option(
+        None,
+        "--save-patients",
+        help="With --db: also write the design's patients as a CSV that --patients reads.",
+    ),
     fmt: OutputFormat = FormatOption,
 ) -> None:
     """Recommend the next dose from the patients so far, and say why (counts, boundaries
-    crossed, posterior estimates). Without --protocol give the design options directly."""
+    crossed, posterior estimates). Give the patients as --patients FILE, --outcomes TEXT or
+    --db DATABASE (the stored trial: cohort slots, first doses, DLT assessments).
+    Without --protocol (and without --db) give the design options directly."""
     with user_errors():
+        if db is not None:
+            if patients is not None or outcomes is not None:
+                raise CliError("give one of --db, --patients FILE or --outcomes, not several")
+            if protocol is None:
+                from oncotrial.cli.main import shipped_protocol
+
+                protocol = shipped_protocol()
+        elif as_of is not None or save_patients is not None:
+            raise CliError("--as-of and --save-patients need --db")
         proto = read_protocol(protocol)
         spec = design_spec(
             proto,
@@ -123,9 +158,16 @@ def decide(
             prior_var=prior_var,
             n_doses=doses,
         )
-        if (patients is None) == (outcomes is None):
+        snapshot = None
+        if db is not None:
+            assert proto is not None
+            snapshot = _stored_snapshot(db, proto, spec, as_of)
+            people = snapshot.state.patients
+            if save_patients is not None:
+                save_patients.write_text(snapshot.patients_csv(), encoding="utf-8")
+        elif (patients is None) == (outcomes is None):
             raise CliError('give exactly one of --patients FILE or --outcomes "1NNN 2NTN"')
-        if patients is not None:
+        elif patients is not None:
             labels = proto.level_labels if proto else None
             people = read_patients(patients, spec.n_doses, labels)
         else:
@@ -136,9 +178,24 @@ def decide(
         data = {"design": spec.name, **decision.to_json()}
         if proto is not None and decision.next_dose is not None:
             data["next_level"] = proto.level_labels[decision.next_dose]
+        if snapshot is not None:
+            data["snapshot"] = {
+                "as_of": snapshot.as_of.isoformat(),
+                "snapshot_hash": snapshot.snapshot_hash,
+                "counts": snapshot.counts(),
+                "patients": [row.to_json() for row in snapshot.rows],
+            }
         if fmt is OutputFormat.json:
             emit_json(data)
             return
+        if snapshot is not None:
+            counts = snapshot.counts()
+            console.print(
+                f"stored phase I as of {snapshot.as_of.isoformat()}: "
+                f"{sum(counts['treated'])} treated, {sum(counts['pending'])} pending, "
+                f"{sum(counts['dlts'])} DLT(s); snapshot {snapshot.snapshot_hash[:12]}",
+                highlight=False,
+            )
         if decision.next_dose is not None:
             head = f"next dose: {labels[decision.next_dose]}"
         else:
@@ -154,6 +211,26 @@ def decide(
         if "ptox" in decision.details:
             ptox = ", ".join(f"{labels[i]} {p:.3f}" for i, p in enumerate(decision.details["ptox"]))
             console.print(f"estimated DLT probabilities: {ptox}")
+
+
+def _stored_snapshot(
+    db: str, proto: Protocol, spec: DesignSpec, as_of: str | None
+) -> Phase1Snapshot:
+    """Phase I as the database holds it (read-only), as of ``as_of``."""
+    from oncotrial.cli.db import open_store
+    from oncotrial.conduct.phase1 import phase1_snapshot
+
+    day = None
+    if as_of is not None:
+        try:
+            day = date.fromisoformat(as_of)
+        except ValueError:
+            raise CliError(f"--as-of: '{as_of}' is not a date (YYYY-MM-DD)") from None
+    store = open_store(db)
+    try:
+        return phase1_snapshot(store, proto, day, spec=spec)
+    finally:
+        store.close()
 
 
 def paths(
