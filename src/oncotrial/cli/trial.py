@@ -19,6 +19,7 @@ from oncotrial.cli.common import (
     user_errors,
 )
 from oncotrial.cli.db import DbOption, database_url, store_errors
+from oncotrial.conduct import Study
 from oncotrial.derive.datacut import check_data_cut
 from oncotrial.derive.errors import DataError
 from oncotrial.derive.io import write_dataset
@@ -35,8 +36,9 @@ from oncotrial.report.trial_report import (
     ReportResult,
     build_report,
 )
-from oncotrial.sim.trial_run import SIMON_DESIGN, run_virtual_trial, sdtm_from_store
-from oncotrial.store import EditCheckError, Store, init_db
+from oncotrial.sim.live_trial import play_virtual_trial
+from oncotrial.sim.trial_run import SIMON_DESIGN, sdtm_from_store
+from oncotrial.store import EditCheckError, Store
 
 
 def simulate_trial(
@@ -47,22 +49,24 @@ def simulate_trial(
     db: str = DbOption,
     fmt: OutputFormat = FormatOption,
 ) -> None:
-    """Run the whole study on virtual patients through the database: accrual over sites,
-    phase I cohorts dosed by the protocol's design with the committee's decisions recorded,
-    phase II expansion, and every record edit-checked and audited."""
+    """Play the whole study on virtual patients in the database, day by day: virtual site
+    users screen and enrol patients into cohort slots (the dose is the system's) and enter
+    every form as it happens; each committee decision is computed from the database when the
+    DLT windows are complete and signed; then the phase II expansion at the RP2D with its
+    Simon stage-1 analysis. Every record is edit-checked and audited. Same seed, same trial."""
     with user_errors():
         proto = load_protocol(protocol)
         url = database_url(db)
-        store = init_db(url)
+        study = Study.open(url, proto)
         try:
-            if not store.subjects().empty:
+            if not Store(study.engine).subjects().empty:
                 raise CliError(f"{db} already holds subjects: use a new database")
-            with progress_bar("virtual trial", fmt is OutputFormat.text) as update:
-                trial = run_virtual_trial(proto, seed, store, progress=update)
+            with progress_bar("virtual trial, day by day", fmt is OutputFormat.text) as update:
+                trial = play_virtual_trial(study, seed, progress=update)
         except EditCheckError as exc:
             raise store_errors(exc) from exc
         finally:
-            store.close()
+            study.close()
         names = DoseNames.of(proto)
         data = {
             "db": url,

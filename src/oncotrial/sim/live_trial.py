@@ -32,9 +32,8 @@ from typing import Any
 import numpy as np
 
 from oncotrial.conduct import Study, accounts, entry
+from oncotrial.conduct.phase1 import Phase1Snapshot, phase1_snapshot
 from oncotrial.conduct.roles import Actor, Role
-from oncotrial.designs.base import Patient, TrialState
-from oncotrial.designs.registry import build_design, spec_from_protocol
 from oncotrial.protocol.naming import DoseNames
 from oncotrial.sim.calendar import COMMITTEE, SCREENING, VISIT, Calendar
 from oncotrial.sim.patients import VirtualPatient, calibration_for, new_patient
@@ -50,6 +49,7 @@ from oncotrial.sim.site_forms import (
     screening_values,
     tumour_entries,
 )
+from oncotrial.sim.trial_run import SIMON_DESIGN
 from oncotrial.sim.tumour import DAYS_PER_MONTH
 from oncotrial.sim.virtual_trial import (
     STAGE1_ANALYSIS_WEEKS,
@@ -65,8 +65,6 @@ from oncotrial.store import Store
 from oncotrial.store.models import UserSite
 
 SYSTEM = "virtual-trial"
-#: the design name of the phase II stage-1 decision in the store's decisions
-SIMON_DESIGN = "simon two-stage"
 #: where a decision came from: computed from the store on its day by the virtual trial
 LIVE = "live: computed from the store as of its date"
 COMMITTEE_SIZE = 3
@@ -178,6 +176,8 @@ class LiveTrial:
         )
         with self.study.transaction(self.staff.system, "data cut of the virtual trial") as txn:
             txn.store.set_study_setting("data_cut", cut.isoformat(), SYSTEM)
+        if self.expansion:
+            self.expansion["enrolled"] = sum(p.phase == "II" for p in self.patients)
         store = Store(self.study.engine)
         domains = {}
         for domain in ("DM", "DS", "EX", "AE", "TU", "TR", "IS", "RS", "IE"):
@@ -309,26 +309,14 @@ class LiveTrial:
 
     # ------------------------------------------------------------------------ committee
 
-    def _recommendation(self, day: int) -> int | None:
-        """The design's first dose (no patient yet)."""
-        decision = build_design(spec_from_protocol(self.protocol)).decide(
-            TrialState(n_doses=self.protocol.n_doses, window_days=float(self.window))
-        )
-        return decision.next_dose if decision.continue_trial else None
+    def _snapshot(self, day: int) -> Phase1Snapshot:
+        """Phase I as the store holds it on ``day`` (the one adapter, ``conduct.phase1``)."""
+        return phase1_snapshot(self.study, self.protocol, self.calendar.date(day))
 
-    def _phase1_state(self, day: int) -> TrialState:
-        """Phase I as the store holds it on ``day``."""
-        patients = [
-            Patient(p.dose_index, p.dlt, p.dlt_day)
-            for number in sorted(self._dosed)
-            for p in self._dosed[number]
-            if p.phase == "I"
-        ]
-        return TrialState(
-            n_doses=self.protocol.n_doses,
-            patients=tuple(patients),
-            window_days=float(self.window),
-        )
+    def _recommendation(self, day: int) -> int | None:
+        """The design's first dose, from the store before anyone is dosed."""
+        decision = self._snapshot(day).decide()
+        return decision.next_dose if decision.continue_trial else None
 
     def _signed(self, day: int) -> tuple[str, datetime]:
         names = ", ".join(a.display_name for a in self.staff.committee) if self.staff else ""
@@ -337,16 +325,18 @@ class LiveTrial:
     def _escalation(self, day: int, cohort: int) -> None:
         """The committee's meeting once the cohort's windows are complete."""
         assert self.staff is not None
-        design = build_design(spec_from_protocol(self.protocol))
-        state = self._phase1_state(day)
-        decision = design.decide(state)
+        snapshot = self._snapshot(day)
+        decision = snapshot.decide()
         level = self._levels[cohort]
-        n, y = state.evaluable_counts()
+        counts = snapshot.counts()
         inputs = {
-            "n": n.tolist(),
-            "dlts": y.tolist(),
+            "n": counts["evaluable"],
+            "dlts": counts["dlts"],
+            "pending": counts["pending"],
+            "treated": counts["treated"],
             "current_dose": level + 1,
-            "as_of": self.calendar.iso(day),
+            "as_of": snapshot.as_of.isoformat(),
+            "snapshot_hash": snapshot.snapshot_hash,
             "source": LIVE,
         }
         output = decision.to_json()
@@ -355,7 +345,7 @@ class LiveTrial:
         with self.study.transaction(self.staff.statistician, "committee decision") as txn:
             txn.store.record_decision(
                 cohort,
-                design.name,
+                snapshot.design,
                 inputs,
                 output,
                 None if nxt is None else self.names.short(nxt),
@@ -364,7 +354,7 @@ class LiveTrial:
                 confirmed_at=signed_at,
             )
         self.decisions.append(
-            EscalationRecord(cohort, level, float(day), inputs, output, design.name)
+            EscalationRecord(cohort, level, float(day), inputs, output, snapshot.design)
         )
         if decision.continue_trial and nxt is not None:
             self._open_cohort(day, nxt, "I", self.protocol.phase1.cohort_size)
