@@ -30,13 +30,14 @@ from oncotrial.protocol.naming import DoseNames
 from oncotrial.report.efficacy import Stage1Result
 from oncotrial.report.formatting import name_levels
 from oncotrial.report.trial_report import (
+    LIVE_PATH,
     AuditHead,
     EscalationStep,
     Provenance,
     ReportResult,
     build_report,
 )
-from oncotrial.sim.live_trial import play_virtual_trial
+from oncotrial.sim.live_trial import LIVE, play_virtual_trial
 from oncotrial.sim.trial_run import SIMON_DESIGN, sdtm_from_store
 from oncotrial.store import EditCheckError, Store
 
@@ -118,6 +119,11 @@ def _committee_history(
                 reason=str(output.get("reason", "")),
                 confirmed_by=" ".join(filter(None, [str(d["confirmed_by"] or ""), confirmed])),
                 criteria=str(inputs.get("criteria", "")),
+                source=(
+                    f"the stored tumour assessments as of {inputs['analysis_date']} ({LIVE_PATH})"
+                    if inputs.get("source") == LIVE
+                    else ""
+                ),
             )
             continue
         if d["cohort"] is None or "current_dose" not in inputs:
@@ -138,9 +144,18 @@ def _committee_history(
                 reason=name_levels(str(output.get("reason", "")), names),
                 decided=confirmed,
                 confirmed_by=str(d["confirmed_by"] or ""),
+                source=_source(inputs),
             )
         )
     return steps, recommended, stage1
+
+
+def _source(inputs: dict) -> str:
+    """Where a phase I decision came from: the store as of its date (the live path)."""
+    if inputs.get("source") != LIVE:
+        return "recorded"
+    digest = str(inputs.get("snapshot_hash") or "")[:12]
+    return f"the trial database as of {inputs.get('as_of')}, snapshot {digest} ({LIVE_PATH})"
 
 
 def _audit_head(store: Store) -> AuditHead | None:

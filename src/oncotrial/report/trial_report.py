@@ -37,6 +37,8 @@ from oncotrial.report.figures import (
 from oncotrial.report.formatting import LevelNames, table
 from oncotrial.report.km_plot import plot_km
 
+#: how a decision computed from the store as of its date is named (EscalationStep.source)
+LIVE_PATH = "live path"
 ESCALATION_HEADERS = {
     "cohort": "Cohort",
     "dose_label": "Dose level",
@@ -46,6 +48,7 @@ ESCALATION_HEADERS = {
     "reason": "The design's reason",
     "decided": "Decided",
     "confirmed_by": "Confirmed by",
+    "source": "Computed from",
 }
 
 
@@ -62,6 +65,8 @@ class EscalationStep:
     reason: str
     decided: str = ""
     confirmed_by: str = ""
+    #: where the decision came from, e.g. "the trial database as of 2024-05-04 (live path)"
+    source: str = ""
 
 
 @dataclass(frozen=True)
@@ -181,6 +186,15 @@ def build_report(
             steps = pd.DataFrame([s.__dict__ for s in escalation])
             tables["escalation"] = table(
                 steps.rename(columns=ESCALATION_HEADERS), "escalation", text=True
+            )
+            live = sum(f"({LIVE_PATH})" in s.source for s in escalation)
+            ctx["escalation_source"] = (
+                f"{live} of {len(escalation)} decisions were computed from the trial database "
+                f"as of their date ({LIVE_PATH}); the others are decisions recorded without "
+                "that computation."
+                if live < len(escalation)
+                else f"Every decision was computed from the trial database as of its date "
+                f"({LIVE_PATH}) and signed by the committee."
             )
             with_dlt = safety.dlt_subjects(dlt) if dlt is not None else set()
             ctx["escalation_plot"] = _escalation_figure(
