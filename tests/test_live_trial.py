@@ -1,0 +1,202 @@
+"""The virtual trial played day by day through the conduct use cases (issue 9 §3): every record
+is a form a virtual site user entered at the subject's site, the dose is the cohort slot's, the
+same seed plays the same trial, and every committee decision is recomputed from the stored
+trial alone — phase I by the store adapter as of the decision's date, Simon's stage 1 from the
+stored tumour assessments as of the analysis date.
+
+A shortened copy of the shipped protocol (4 months of follow-up) and a small expansion plan
+keep the trials small; the decisions and the rules are the protocol's own.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from pathlib import Path
+
+import pandas as pd
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from sqlalchemy import select
+
+from oncotrial.conduct import Study
+from oncotrial.conduct.adopt import adopt_records
+from oncotrial.conduct.phase1 import phase1_snapshot
+from oncotrial.protocol import load_protocol
+from oncotrial.sim.calendar import Calendar
+from oncotrial.sim.live_trial import LIVE, play_virtual_trial
+from oncotrial.sim.trial_run import SIMON_DESIGN, sdtm_from_store
+from oncotrial.sim.virtual_trial import stage1_responders
+from oncotrial.store import DOMAIN_MODELS, Store
+from oncotrial.store.models import FormEntry, Subject, User, UserSite
+
+ROOT = Path(__file__).resolve().parents[1]
+SHIPPED = ROOT / "protocols" / "toripalimab-donafenib-hcc.yaml"
+SEED = 4
+PLAN = (4, 0, 7)  # Simon-shaped (n1, r1, n): stop after 4 patients without a response
+
+
+def short_protocol(folder: Path, months: int = 4) -> Path:
+    text = SHIPPED.read_text(encoding="utf-8")
+    assert "followup_months: 18" in text
+    path = folder / "short.yaml"
+    path.write_text(text.replace("followup_months: 18", f"followup_months: {months}"), "utf-8")
+    return path
+
+
+def play(folder: Path, name: str, protocol: Path, seed: int = SEED) -> tuple[str, object]:
+    url = f"sqlite:///{folder / name}"
+    study = Study.open(url, protocol)
+    try:
+        trial = play_virtual_trial(study, seed, phase2_plan=PLAN)
+    finally:
+        study.close()
+    return url, trial
+
+
+@pytest.fixture(scope="module")
+def played(tmp_path_factory: pytest.TempPathFactory) -> dict:
+    folder = tmp_path_factory.mktemp("live")
+    protocol = short_protocol(folder)
+    url_a, trial = play(folder, "a.db", protocol)
+    url_b, _ = play(folder, "b.db", protocol)
+    return {"a": url_a, "b": url_b, "trial": trial, "protocol": load_protocol(protocol)}
+
+
+def _decisions(url: str) -> list[tuple]:
+    store = Store.open(url)
+    try:
+        return [
+            (d["cohort"], d["design"], d["inputs"], d["output"], d["recommended_dose"])
+            for d in store.decisions()
+        ]
+    finally:
+        store.close()
+
+
+def test_same_seed_same_trial(played: dict) -> None:
+    """Two plays of one seed store the same records, subjects, cohorts and decisions."""
+    a, b = Store.open(played["a"]), Store.open(played["b"])
+    try:
+        sdtm_a, sdtm_b = sdtm_from_store(a), sdtm_from_store(b)
+        assert sdtm_a.keys() == sdtm_b.keys() >= {"dm", "ds", "ex", "ae", "tu", "tr", "is", "rs"}
+        for name in sdtm_a:
+            pd.testing.assert_frame_equal(sdtm_a[name], sdtm_b[name])
+        columns = ["usubjid", "site", "dose_level", "cohort", "status", "first_dose_date"]
+        pd.testing.assert_frame_equal(a.subjects()[columns], b.subjects()[columns])
+        assert a.study_settings()["data_cut"] == b.study_settings()["data_cut"]
+    finally:
+        a.close()
+        b.close()
+    assert _decisions(played["a"]) == _decisions(played["b"])
+
+
+def test_every_decision_replays_from_the_store_alone(played: dict) -> None:
+    """Each phase I decision is what the design recommends on the store's phase I state as of
+    the decision's date (same counts, same recommendation), and the stage-1 count is that of
+    the stored tumour assessments up to the analysis date."""
+    protocol = played["protocol"]
+    decisions = _decisions(played["a"])
+    phase1 = [d for d in decisions if d[1] != SIMON_DESIGN]
+    assert len(phase1) >= 2 and all(d[2]["source"] == LIVE for d in decisions)
+    store = Store.open(played["a"])
+    try:
+        for _, _, inputs, output, _ in phase1:
+            snapshot = phase1_snapshot(store, protocol, date.fromisoformat(inputs["as_of"]))
+            assert snapshot.counts()["evaluable"] == inputs["n"]
+            assert snapshot.counts()["dlts"] == inputs["dlts"]
+            assert snapshot.decide().to_json() == output
+        assert [d[2]["as_of"] for d in phase1] == sorted(d[2]["as_of"] for d in phase1)
+        stage1 = [d for d in decisions if d[1] == SIMON_DESIGN]
+        assert len(stage1) == (1 if played["trial"].recommended_dose is not None else 0)
+        for _, _, inputs, output, _ in stage1:
+            first = {s: store.subject(s).first_dose_date for s in inputs["subjects"]}
+            cut = date.fromisoformat(inputs["analysis_date"])
+            tu, tr = store.records("TU"), store.records("TR")
+            assert stage1_responders(protocol, tu, tr, first, cut) == inputs["responders"]
+            assert output["continue_trial"] == (inputs["responders"] > inputs["r1"])
+    finally:
+        store.close()
+
+
+def test_every_record_is_a_form_a_site_user_entered(played: dict) -> None:
+    """Every SDTM record is held by exactly one form, saved by a virtual coordinator or
+    investigator of the subject's site; nothing is left to adopt; the audit trail is whole."""
+    store = Store.open(played["a"])
+    try:
+        with store.session("test") as session:
+            entries = session.scalars(select(FormEntry)).all()
+            site_of = dict(session.execute(select(Subject.usubjid, Subject.site_code)).all())
+            links = session.execute(
+                select(User.username, UserSite.site_code).join(
+                    UserSite, UserSite.user_id == User.id
+                )
+            ).all()
+            sites_of_user: dict[str, set[str]] = {}
+            for name, code in links:
+                sites_of_user.setdefault(name, set()).add(code)
+            held = [(d, int(r)) for e in entries for d, r in e.records["refs"]]
+            total = sum(len(session.scalars(select(m.id)).all()) for m in DOMAIN_MODELS.values())
+        assert len(held) == len(set(held)) == total
+        for e in entries:
+            assert e.created_by.startswith(("virtual-crc", "virtual-inv"))
+            assert site_of[e.usubjid] in sites_of_user[e.created_by]
+        by_form = {e.form for e in entries}
+        assert {"SCREEN", "ENROL", "DM", "AE", "TA", "ADA", "EOS"} <= by_form
+        assert store.verify_audit().ok
+    finally:
+        store.close()
+    study = Study.open(played["a"], played["protocol"], migrate=False)
+    try:
+        assert adopt_records(study, study.system_actor("test")) == 0
+    finally:
+        study.close()
+
+
+def test_the_dose_is_the_cohort_slots_and_cohorts_follow_the_signed_decisions(
+    played: dict,
+) -> None:
+    store = Store.open(played["a"])
+    try:
+        subjects = store.subjects()
+        dm = store.records("DM").set_index("USUBJID")
+    finally:
+        store.close()
+    assert (dm.loc[subjects.usubjid, "ARMCD"].tolist()) == [
+        level.replace("-", "M") for level in subjects.dose_level
+    ]
+    decisions = [d for d in _decisions(played["a"]) if d[1] != SIMON_DESIGN]
+    levels = subjects.groupby("cohort").dose_level.first()
+    for previous, following in zip(decisions, decisions[1:], strict=False):
+        assert levels[following[0]] == previous[4]  # opened at the signed dose
+    phase1 = dm[dm.PHASE == "I"]
+    assert len(phase1) == 3 * len(decisions)
+    assert set(dm.PHASE) <= {"I", "II"}
+
+
+def test_dates_stay_within_the_data_cut(played: dict) -> None:
+    store = Store.open(played["a"])
+    try:
+        cut = store.study_settings()["data_cut"]
+        sdtm = sdtm_from_store(store)
+    finally:
+        store.close()
+    latest = max(
+        frame[c][frame[c] != ""].max()
+        for frame in sdtm.values()
+        for c in frame.columns
+        if c.endswith("DTC") and c != "BRTHDTC" and (frame[c] != "").any()
+    )
+    assert latest <= cut == played["trial"].data_cut.isoformat()
+
+
+@settings(max_examples=50, deadline=None)
+@given(st.lists(st.tuples(st.integers(0, 30), st.integers(0, 2)), min_size=1, max_size=40))
+def test_calendar_plays_days_in_order_and_ties_as_scheduled(items: list[tuple[int, int]]) -> None:
+    calendar = Calendar(date(2024, 1, 1))
+    seen: list[tuple[int, int, int]] = []
+    for k, (day, rank) in enumerate(items):
+        calendar.schedule(day, rank, lambda d, r=rank, i=k: seen.append((d, r, i)))
+    calendar.run()
+    assert seen == sorted(seen)
+    assert len(seen) == len(items)
