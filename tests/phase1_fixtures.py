@@ -92,3 +92,20 @@ def store_phase1(
         if ae_rows:
             store.add_records("AE", pd.DataFrame(ae_rows), user)
     return ids
+
+
+def study_without_cohorts(url: str):  # -> Study (imported lazily: conduct needs its fixtures)
+    """A study with the conduct fixtures' sites and users but no cohort: the system opens
+    cohort 1 (``open_first_cohort``), as a real study starts."""
+    from conduct_fixtures import PASSWORD, PROTOCOL, USERS
+    from oncotrial.conduct import Study, accounts
+
+    study = Study.open(url, PROTOCOL)
+    admin = study.system_actor("test-setup")
+    accounts.add_site(study, admin, "01", name="Beijing", country="CHN")
+    accounts.add_site(study, admin, "02", name="Shanghai", country="CHN")
+    for username, (role, sites) in USERS.items():
+        accounts.add_user(
+            study, admin, username, role, PASSWORD, full_name=f"Name of {username}", sites=sites
+        )
+    return study

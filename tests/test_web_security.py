@@ -13,7 +13,7 @@ from starlette.routing import Route
 from conduct_fixtures import AE_VALUES, PASSWORD, actor, enrolled_subject
 from oncotrial.conduct import Study, entry, queries, reading
 from oncotrial.conduct.roles import PERMISSIONS, Action, Role
-from oncotrial.web import api, pages, pages_admin
+from oncotrial.web import api, api_committee, pages, pages_admin, pages_committee
 from oncotrial.web.security import SECURITY_HEADERS
 from web_helpers import CSRF, bearer, client, login
 
@@ -170,6 +170,24 @@ ROUTES: dict[tuple[str, str], Action | None] = {
     ("POST", "/api/queries/{query_id}/answer"): Action.answer_query,
     ("POST", "/api/queries/{query_id}/close"): Action.close_query,
     ("GET", "/api/exports/{name}"): Action.export_data,
+    ("GET", "/board"): Action.view_phase1,
+    ("GET", "/cohorts"): Action.view_phase1,
+    ("POST", "/cohorts/reserve"): Action.enter_data,
+    ("POST", "/cohorts/first"): Action.propose_decision,
+    ("GET", "/meeting"): Action.view_phase1,
+    ("POST", "/meeting/propose"): Action.propose_decision,
+    ("GET", "/meeting/{decision_id}"): Action.view_phase1,
+    ("POST", "/meeting/{decision_id}/choice"): Action.choose_dose,
+    ("POST", "/meeting/{decision_id}/sign"): Action.sign_decision,
+    ("GET", "/notifications"): Action.view_notifications,
+    ("GET", "/api/cohorts"): Action.view_phase1,
+    ("POST", "/api/slots"): Action.enter_data,
+    ("GET", "/api/board"): Action.view_phase1,
+    ("GET", "/api/decisions"): Action.view_phase1,
+    ("POST", "/api/decisions"): Action.propose_decision,
+    ("POST", "/api/decisions/{decision_id}/choice"): Action.choose_dose,
+    ("POST", "/api/decisions/{decision_id}/signature"): Action.sign_decision,
+    ("GET", "/api/notifications"): Action.view_notifications,
 }
 UNCHECKED = {"/static", "/api/openapi.json", "/api/docs", "/api/docs/oauth2-redirect"}
 
@@ -182,6 +200,8 @@ def app_routes(study: Study) -> set[tuple[str, str]]:
         *api.router.routes,
         *pages.router.routes,
         *pages_admin.router.routes,
+        *pages_committee.router.routes,
+        *api_committee.router.routes,
     ]
     for route in everything:
         if isinstance(route, APIRoute | Route) and route.path not in UNCHECKED:
@@ -221,6 +241,7 @@ def _fill(path: str, target: dict[str, Any]) -> str:
         .replace("{query_id}", str(target["query_id"]))
         .replace("{name}", "odm.xml")
         .replace("{username}", "crc02")
+        .replace("{decision_id}", "1")
     )
 
 
@@ -241,6 +262,9 @@ def _payload(method: str, path: str, target: dict[str, Any], csrf: str) -> dict[
             "/api/entries/{entry_id}/queries": {"field": "grade", "message": "probe"},
             "/api/queries/{query_id}/answer": {"text": "probe"},
             "/api/queries/{query_id}/close": {"text": "probe"},
+            "/api/slots": {"usubjid": target["usubjid"]},
+            "/api/decisions/{decision_id}/choice": {"action": "pause", "reason": "probe"},
+            "/api/decisions/{decision_id}/signature": {"password": PASSWORD},
         }
         return {"json": bodies.get(path, {}), "headers": {"X-CSRF-Token": csrf}}
     form = {

@@ -105,6 +105,8 @@ def _committee_history(
     the last one, and the recorded Simon stage-1 decision, from the store."""
     steps, recommended, stage1 = [], None, None
     for d in store.decisions():
+        if d["status"] != "final":  # proposals not (yet) signed, superseded proposals
+            continue
         inputs, output = d["inputs"] or {}, d["output"] or {}
         confirmed = str(d["confirmed_at"] or d["created_at"] or "")[:10]
         if d["design"] == SIMON_DESIGN:
@@ -134,6 +136,11 @@ def _committee_history(
         if output.get("mtd") is not None:
             recommended = int(output["mtd"]) - 1
             decision = f"stop: MTD {names.full(recommended)}"
+        chosen, action = d.get("chosen_dose"), d.get("action")
+        if action == "pause":
+            decision = "pause accrual (committee)"
+        elif action == "dose" and chosen and (nxt is None or names.parse(chosen) != nxt - 1):
+            decision = f"treat the next cohort at {names.full(names.parse(chosen))} (committee)"
         steps.append(
             EscalationStep(
                 cohort=d["cohort"],

@@ -20,6 +20,7 @@ from sqlalchemy import select
 
 from oncotrial.conduct.accounts import now
 from oncotrial.conduct.assessments import judge_dlt, judge_response, soc_of
+from oncotrial.conduct.committee import dlt_flags, flag_after_dlt_change
 from oncotrial.conduct.errors import InvalidInputError, NotFoundError, StateError
 from oncotrial.conduct.forms.catalog import eligible
 from oncotrial.conduct.forms.model import FormContext, FormDef, Values
@@ -247,6 +248,7 @@ def _save(
         for row in rows:
             lower_first_dose(txn, subject, row.values().get("EXSTDTC"))
     previous = [tuple(ref) for ref in (entry.records["refs"] if entry else [])]
+    dlt_before = dlt_flags(txn, previous) if form.code == "AE" else None
     applied = apply_rows(
         txn,
         form,
@@ -256,6 +258,11 @@ def _save(
         previous,
         reason,  # type: ignore[arg-type]
     )
+    if dlt_before is not None:
+        after = [
+            (rid, values) for (_, rid), (_, values) in zip(applied.refs, applied.rows, strict=True)
+        ]
+        flag_after_dlt_change(txn, usubjid, dlt_before, after)
     if form.code in COURSE_FORMS or form.code.startswith("EX-") or form.code == "DM":
         try:
             sync_subject(study, txn, usubjid)

@@ -198,7 +198,11 @@ def open_cohorts(session: AuditedSession, phase: str | None = None) -> list[tupl
 
 def enrol_into_slot(txn: Txn, usubjid: str, cohort: int | None) -> tuple[int, int]:
     """Give the subject a free slot of ``cohort`` (or of the first open cohort); (cohort
-    number, slot). The dose level is the cohort's (assigned by the system, never typed)."""
+    number, slot). The dose level is the cohort's (assigned by the system, never typed). The
+    open cohorts are locked first, so concurrent enrolments never share a slot."""
+    from oncotrial.conduct.cohorts import lock_open_cohorts, mark_full
+
+    lock_open_cohorts(txn)
     choices = open_cohorts(txn.session)
     if not choices:
         raise StateError("no cohort has an open slot: the committee opens the next cohort")
@@ -206,4 +210,5 @@ def enrol_into_slot(txn: Txn, usubjid: str, cohort: int | None) -> tuple[int, in
     slot = txn.store.assign_slot(
         number, usubjid, txn.actor.username, reason=f"enrolled into cohort {number}"
     )
+    mark_full(txn, number)
     return number, slot

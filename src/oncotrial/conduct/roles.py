@@ -64,6 +64,11 @@ class Action(StrEnum):
     adopt_records = "give imported records their forms"
     manage_users = "add, disable and change the role of users"
     manage_sites = "add sites"
+    view_phase1 = "see the DLT-window board, the cohorts and the committee's decisions"
+    propose_decision = "propose the design's recommendation to the committee"
+    choose_dose = "choose the committee's dose, a pause or a stop (with a reason)"
+    sign_decision = "e-sign a committee decision"
+    view_notifications = "see the study's notifications"
 
 
 _SITE_STAFF = {Role.investigator, Role.coordinator}
@@ -99,6 +104,11 @@ PERMISSIONS: dict[Action, frozenset[Role]] = {
     Action.adopt_records: frozenset({Role.data_manager, Role.admin}),
     Action.manage_users: frozenset({Role.admin}),
     Action.manage_sites: frozenset({Role.admin}),
+    Action.view_phase1: frozenset(_READERS),
+    Action.propose_decision: frozenset({Role.statistician}),
+    Action.choose_dose: frozenset({Role.committee, Role.statistician}),
+    Action.sign_decision: frozenset({Role.statistician, Role.committee, Role.investigator}),
+    Action.view_notifications: frozenset(_READERS),
 }
 
 

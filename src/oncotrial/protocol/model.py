@@ -326,6 +326,30 @@ class Scenario(_Strict):
         return probs
 
 
+class Signer(_Strict):
+    """Who must e-sign a committee decision: ``count`` users of ``role`` (the application's
+    roles: statistician, committee, investigator), described by ``title``."""
+
+    role: Literal["statistician", "committee", "investigator"]
+    count: int = Field(default=1, ge=1)
+    title: str | None = None
+
+
+def _default_signers() -> list[Signer]:
+    return [
+        Signer(role="statistician", title="trial statistician"),
+        Signer(role="committee", title="committee member"),
+        Signer(role="investigator", title="principal investigator on the committee"),
+    ]
+
+
+class Committee(_Strict):
+    """The dose-escalation committee: the signatures that make its decision final (default:
+    the statistician and two committee members, one of them a principal investigator)."""
+
+    signers: list[Signer] = Field(default_factory=_default_signers, min_length=1)
+
+
 class Phase1(_Strict):
     """The dose-escalation design and the scenarios to simulate it under.
 
@@ -345,6 +369,7 @@ class Phase1(_Strict):
     scenarios: list[Scenario] = Field(default_factory=list)
     accrual_per_month: float | None = Field(default=None, gt=0)
     dlt_late_fraction: OpenUnit | None = None
+    committee: Committee = Field(default_factory=Committee)
 
     @model_validator(mode="after")
     def _consistent(self) -> Phase1:

@@ -641,6 +641,13 @@ class Store(RecordsMixin):
                     "confirmed_at": d.confirmed_at,
                     "created_by": d.created_by,
                     "created_at": d.created_at,
+                    "phase": d.phase,
+                    "status": d.status,
+                    "as_of": d.as_of,
+                    "snapshot_hash": d.snapshot_hash,
+                    "action": d.action,
+                    "chosen_dose": d.chosen_dose,
+                    "review_flag": d.review_flag,
                     "row_version": d.row_version,
                 }
                 for d, number in rows

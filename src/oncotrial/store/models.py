@@ -200,6 +200,39 @@ class EscalationDecision(Audited, Versioned, Base):
     confirmed_at: Mapped[datetime | None]
     created_by: Mapped[str]
     created_at: Mapped[datetime]
+    #: the committee's workflow (migration 0004): proposed → final (or superseded)
+    phase: Mapped[str] = mapped_column(String(10), default="I", server_default="I")
+    status: Mapped[str] = mapped_column(String(20), default="final", server_default="final")
+    as_of: Mapped[str | None]
+    snapshot_hash: Mapped[str | None] = mapped_column(String(64))
+    action: Mapped[str | None] = mapped_column(String(20))
+    chosen_dose: Mapped[str | None] = mapped_column(String(40))
+    choice_reason: Mapped[str | None]
+    chosen_by: Mapped[str | None]
+    next_cohort_id: Mapped[int | None] = mapped_column(ForeignKey("cohorts.id"))
+    review_flag: Mapped[str | None]
+    flagged_at: Mapped[datetime | None]
+
+
+class DecisionSignature(Audited, Versioned, Base):
+    """A committee member's e-signature of an escalation decision (21 CFR Part 11 §11.50,
+    §11.70, §11.200): who (printed name, role), when (UTC), what it means, and the SHA-256 of
+    the decision's content signed."""
+
+    __tablename__ = "decision_signatures"
+    __table_args__ = (NEVER_REUSE_IDS,)
+
+    id: Mapped[int] = mapped_column(primary_key=True, sort_order=-100)
+    decision_id: Mapped[int] = mapped_column(ForeignKey("escalation_decisions.id"), index=True)
+    username: Mapped[str]
+    printed_name: Mapped[str]
+    role: Mapped[str] = mapped_column(String(40))
+    meaning: Mapped[str]
+    signed_at: Mapped[datetime]
+    content_hash: Mapped[str] = mapped_column(String(64))
+    invalidated_at: Mapped[datetime | None]
+    invalidated_by: Mapped[str | None]
+    invalidation_reason: Mapped[str | None]
 
 
 class StudySetting(Audited, Versioned, Base):

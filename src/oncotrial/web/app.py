@@ -87,8 +87,10 @@ def error_body(exc: Exception) -> dict:
 def create_app(study: Study, *, secure_cookies: bool = False) -> FastAPI:
     """The application serving ``study``."""
     from oncotrial.web.api import router as api_router
+    from oncotrial.web.api_committee import router as committee_api_router
     from oncotrial.web.pages import router as page_router
     from oncotrial.web.pages_admin import router as admin_router
+    from oncotrial.web.pages_committee import router as committee_router
 
     app = FastAPI(
         title=f"oncotrial — {study.protocol.study.title}",
@@ -106,7 +108,9 @@ def create_app(study: Study, *, secure_cookies: bool = False) -> FastAPI:
     app.state.templates = Jinja2Templates(directory=str(HERE / "templates"))
     app.mount("/static", StaticFiles(directory=str(HERE / "static")), name="static")
     app.include_router(api_router)
+    app.include_router(committee_api_router)
     app.include_router(admin_router)
+    app.include_router(committee_router)
     app.include_router(page_router)
 
     @app.middleware("http")
