@@ -4,8 +4,8 @@ same seed plays the same trial, and every committee decision is recomputed from 
 trial alone — phase I by the store adapter as of the decision's date, Simon's stage 1 from the
 stored tumour assessments as of the analysis date.
 
-A shortened copy of the shipped protocol (4 months of follow-up) and a small expansion plan
-keep the trials small; the decisions and the rules are the protocol's own.
+A shortened copy of the shipped protocol (4 months of follow-up, and a Simon plan of 3 then 6
+patients: p0 0.10, p1 0.50, alpha 0.10) keeps the trials small; the rules are the protocol's.
 """
 
 from __future__ import annotations
@@ -24,23 +24,37 @@ from oncotrial.conduct.adopt import adopt_records
 from oncotrial.conduct.phase1 import phase1_snapshot
 from oncotrial.protocol import load_protocol
 from oncotrial.sim.calendar import Calendar
-from oncotrial.sim.live_trial import LIVE, play_virtual_trial
+from oncotrial.sim.live_trial import play_virtual_trial
 from oncotrial.sim.trial_run import SIMON_DESIGN, sdtm_from_store
 from oncotrial.sim.virtual_trial import stage1_responders
 from oncotrial.store import DOMAIN_MODELS, Store
-from oncotrial.store.models import FormEntry, Subject, User, UserSite
+from oncotrial.store.models import (
+    DecisionSignature,
+    EscalationDecision,
+    FormEntry,
+    Subject,
+    User,
+    UserSite,
+)
 
 ROOT = Path(__file__).resolve().parents[1]
 SHIPPED = ROOT / "protocols" / "toripalimab-donafenib-hcc.yaml"
 SEED = 4
-PLAN = (4, 0, 7)  # Simon-shaped (n1, r1, n): stop after 4 patients without a response
+SHORTER = {
+    "followup_months: 18": "followup_months: 4",
+    "p0: 0.20": "p0: 0.10",
+    "p1: 0.40": "p1: 0.50",
+    "alpha: 0.05": "alpha: 0.10",
+}
 
 
-def short_protocol(folder: Path, months: int = 4) -> Path:
+def short_protocol(folder: Path) -> Path:
     text = SHIPPED.read_text(encoding="utf-8")
-    assert "followup_months: 18" in text
+    for old, new in SHORTER.items():
+        assert text.count(old) == 1
+        text = text.replace(old, new)
     path = folder / "short.yaml"
-    path.write_text(text.replace("followup_months: 18", f"followup_months: {months}"), "utf-8")
+    path.write_text(text, "utf-8")
     return path
 
 
@@ -48,7 +62,7 @@ def play(folder: Path, name: str, protocol: Path, seed: int = SEED) -> tuple[str
     url = f"sqlite:///{folder / name}"
     study = Study.open(url, protocol)
     try:
-        trial = play_virtual_trial(study, seed, phase2_plan=PLAN)
+        trial = play_virtual_trial(study, seed)
     finally:
         study.close()
     return url, trial
@@ -64,11 +78,13 @@ def played(tmp_path_factory: pytest.TempPathFactory) -> dict:
 
 
 def _decisions(url: str) -> list[tuple]:
+    """The final (signed) decisions: cohort, design, inputs, output, chosen dose."""
     store = Store.open(url)
     try:
         return [
-            (d["cohort"], d["design"], d["inputs"], d["output"], d["recommended_dose"])
+            (d["cohort"], d["design"], d["inputs"], d["output"], d["chosen_dose"])
             for d in store.decisions()
+            if d["status"] == "final"
         ]
     finally:
         store.close()
@@ -92,20 +108,24 @@ def test_same_seed_same_trial(played: dict) -> None:
 
 
 def test_every_decision_replays_from_the_store_alone(played: dict) -> None:
-    """Each phase I decision is what the design recommends on the store's phase I state as of
-    the decision's date (same counts, same recommendation), and the stage-1 count is that of
-    the stored tumour assessments up to the analysis date."""
+    """Each signed phase I decision is what the design recommends on the store's phase I
+    state as of the decision's date — the same patients, counts and recommendation — and the
+    stage-1 count is that of the stored tumour assessments up to the analysis date, read again
+    from the lesions by the RECIST 1.1 engine."""
     protocol = played["protocol"]
     decisions = _decisions(played["a"])
     phase1 = [d for d in decisions if d[1] != SIMON_DESIGN]
-    assert len(phase1) >= 2 and all(d[2]["source"] == LIVE for d in decisions)
+    assert len(phase1) >= 2
     store = Store.open(played["a"])
     try:
         for _, _, inputs, output, _ in phase1:
             snapshot = phase1_snapshot(store, protocol, date.fromisoformat(inputs["as_of"]))
+            dosed = [r.to_json() for r in snapshot.rows if r.first_dose is not None]
+            assert dosed == [r for r in inputs["patients"] if r["first_dose"] is not None]
             assert snapshot.counts()["evaluable"] == inputs["n"]
             assert snapshot.counts()["dlts"] == inputs["dlts"]
-            assert snapshot.decide().to_json() == output
+            replayed = snapshot.decide().to_json()
+            assert {k: output[k] for k in replayed} == replayed
         assert [d[2]["as_of"] for d in phase1] == sorted(d[2]["as_of"] for d in phase1)
         stage1 = [d for d in decisions if d[1] == SIMON_DESIGN]
         assert len(stage1) == (1 if played["trial"].recommended_dose is not None else 0)
@@ -115,6 +135,39 @@ def test_every_decision_replays_from_the_store_alone(played: dict) -> None:
             tu, tr = store.records("TU"), store.records("TR")
             assert stage1_responders(protocol, tu, tr, first, cut) == inputs["responders"]
             assert output["continue_trial"] == (inputs["responders"] > inputs["r1"])
+    finally:
+        store.close()
+
+
+def test_every_decision_is_signed_by_the_required_virtual_members(played: dict) -> None:
+    """Three valid e-signatures (statistician, committee member, principal investigator) on
+    each final decision, none flagged; the signers' accounts are disabled afterwards."""
+    store = Store.open(played["a"])
+    try:
+        with store.session("test") as session:
+            final = session.scalars(
+                select(EscalationDecision).where(EscalationDecision.status == "final")
+            ).all()
+            assert final and all(d.review_flag is None for d in final)
+            for d in final:
+                signed = session.scalars(
+                    select(DecisionSignature).where(
+                        DecisionSignature.decision_id == d.id,
+                        DecisionSignature.invalidated_at.is_(None),
+                    )
+                ).all()
+                assert sorted(s.role for s in signed) == [
+                    "committee",
+                    "investigator",
+                    "statistician",
+                ]
+            signers = session.scalars(select(User).where(User.password_hash.is_not(None))).all()
+            assert {u.username for u in signers} == {
+                "virtual-stat",
+                "virtual-dec1",
+                "virtual-inv01",
+            }
+            assert not any(u.active for u in signers)
     finally:
         store.close()
 

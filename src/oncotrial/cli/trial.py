@@ -37,7 +37,7 @@ from oncotrial.report.trial_report import (
     ReportResult,
     build_report,
 )
-from oncotrial.sim.live_trial import LIVE, play_virtual_trial
+from oncotrial.sim.live_trial import play_virtual_trial
 from oncotrial.sim.trial_run import SIMON_DESIGN, sdtm_from_store
 from oncotrial.store import EditCheckError, Store
 
@@ -122,8 +122,8 @@ def _committee_history(
                 confirmed_by=" ".join(filter(None, [str(d["confirmed_by"] or ""), confirmed])),
                 criteria=str(inputs.get("criteria", "")),
                 source=(
-                    f"the stored tumour assessments as of {inputs['analysis_date']} ({LIVE_PATH})"
-                    if inputs.get("source") == LIVE
+                    f"the stored tumour assessments as of {d['as_of']} ({LIVE_PATH})"
+                    if d.get("as_of")
                     else ""
                 ),
             )
@@ -149,20 +149,21 @@ def _committee_history(
                 dlts=int(inputs["dlts"][current]) if current >= 0 else 0,
                 decision=decision,
                 reason=name_levels(str(output.get("reason", "")), names),
-                decided=confirmed,
+                decided=str(d.get("as_of") or confirmed),
                 confirmed_by=str(d["confirmed_by"] or ""),
-                source=_source(inputs),
+                source=_source(d),
             )
         )
     return steps, recommended, stage1
 
 
-def _source(inputs: dict) -> str:
-    """Where a phase I decision came from: the store as of its date (the live path)."""
-    if inputs.get("source") != LIVE:
+def _source(decision: dict) -> str:
+    """Where a phase I decision came from: proposed from a snapshot of the store as of its
+    date (the committee's use cases: the live path), or recorded without one."""
+    if not (decision.get("as_of") and decision.get("snapshot_hash")):
         return "recorded"
-    digest = str(inputs.get("snapshot_hash") or "")[:12]
-    return f"the trial database as of {inputs.get('as_of')}, snapshot {digest} ({LIVE_PATH})"
+    digest = str(decision["snapshot_hash"])[:12]
+    return f"the trial database as of {decision['as_of']}, snapshot {digest} ({LIVE_PATH})"
 
 
 def _audit_head(store: Store) -> AuditHead | None:

@@ -24,15 +24,25 @@ Same seed, same trial: one random stream, consumed in the calendar's fixed order
 
 from __future__ import annotations
 
+import secrets
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, time
+from datetime import date
 from typing import Any
 
 import numpy as np
 
 from oncotrial.conduct import Study, accounts, entry
-from oncotrial.conduct.phase1 import Phase1Snapshot, phase1_snapshot
+from oncotrial.conduct.cohorts import open_cohort, open_first_cohort, reserve_slot
+from oncotrial.conduct.committee import (
+    FINAL,
+    DecisionInfo,
+    propose_decision,
+    required_signers,
+    sign_decision,
+)
+from oncotrial.conduct.interim import propose_stage1, simon_plan
+from oncotrial.conduct.passwords import hashing_cost
 from oncotrial.conduct.roles import Actor, Role
 from oncotrial.protocol.naming import DoseNames
 from oncotrial.sim.calendar import COMMITTEE, SCREENING, VISIT, Calendar
@@ -49,49 +59,52 @@ from oncotrial.sim.site_forms import (
     screening_values,
     tumour_entries,
 )
-from oncotrial.sim.trial_run import SIMON_DESIGN
 from oncotrial.sim.tumour import DAYS_PER_MONTH
 from oncotrial.sim.virtual_trial import (
     STAGE1_ANALYSIS_WEEKS,
     EscalationRecord,
     VirtualTrialResult,
-    _default_phase2_plan,
     draw_course,
     first_progression,
     outcomes,
-    stage1_responders,
 )
 from oncotrial.store import Store
 from oncotrial.store.models import UserSite
 
 SYSTEM = "virtual-trial"
-#: where a decision came from: computed from the store on its day by the virtual trial
-LIVE = "live: computed from the store as of its date"
 COMMITTEE_SIZE = 3
 
 
 @dataclass(frozen=True)
 class VirtualStaff:
-    """The virtual users: site staff by site code, the statistician, the committee members."""
+    """The virtual users: site staff by site code, the statistician, the committee members and
+    the signers of a decision (the protocol's required roles), with their one secret."""
 
     coordinators: dict[str, Actor]
     investigators: dict[str, Actor]
     statistician: Actor
     committee: tuple[Actor, ...]
+    signers: tuple[Actor, ...]
     system: Actor
+    secret: str
 
     def at(self, site: str, role: str) -> Actor:
         return (self.coordinators if role == COORDINATOR else self.investigators)[site]
 
 
 def engage_staff(study: Study, site_names: list[str]) -> VirtualStaff:
-    """Register the sites and the virtual users (accounts without a password: they act in the
-    virtual trial and cannot sign in)."""
+    """Register the sites and the virtual users: a coordinator and an investigator at each
+    site, the statistician and the committee members. The signers (the protocol's required
+    roles; the first site's investigator is the principal investigator on the committee) get
+    an account with a random secret, known only to this run, to e-sign with; the others have
+    no password. :meth:`LiveTrial.run` disables the accounts when the trial is played."""
     admin = study.system_actor(SYSTEM)
     codes = []
     for i, name in enumerate(site_names, start=1):
         codes.append(f"{i:02d}")
         accounts.add_site(study, admin, codes[-1], name=name, country="CHN")
+    needed = {role: count for role, count, _ in required_signers(study)}
+    members = max(COMMITTEE_SIZE, needed.get("committee", 0))
     plan: list[tuple[str, Role, str, str | None]] = []
     for code, name in zip(codes, site_names, strict=True):
         plan.append((f"virtual-crc{code}", Role.coordinator, f"Virtual coordinator, {name}", code))
@@ -99,25 +112,55 @@ def engage_staff(study: Study, site_names: list[str]) -> VirtualStaff:
             (f"virtual-inv{code}", Role.investigator, f"Virtual investigator, {name}", code)
         )
     plan.append(("virtual-stat", Role.statistician, "Virtual trial statistician", None))
-    for k in range(1, COMMITTEE_SIZE + 1):
+    for k in range(1, members + 1):
         plan.append((f"virtual-dec{k}", Role.committee, f"Virtual committee member {k}", None))
-    made: list[Actor] = []
+    signing = {"virtual-stat"} if needed.get("statistician") else set()
+    signing |= {f"virtual-dec{k}" for k in range(1, needed.get("committee", 0) + 1)}
+    signing |= {f"virtual-inv{c}" for c in codes[: needed.get("investigator", 0)]}
+    secret = secrets.token_urlsafe(32)
+    made: dict[str, Actor] = {}
     with study.transaction(admin, "virtual users of the virtual trial") as txn:
         for username, role, full_name, site in plan:
+            if username in signing:
+                continue
             user_id = txn.store.add_user(username, role.value, SYSTEM, full_name=full_name)
             if site is not None:
                 txn.session.add(UserSite(user_id=user_id, site_code=site))
             sites = frozenset({site}) if site else frozenset()
-            made.append(Actor(username, role, full_name, sites, user_id))
+            made[username] = Actor(username, role, full_name, sites, user_id)
         txn.session.flush()
-    by_name = {a.username: a for a in made}
+    with hashing_cost(time_cost=1, memory_kib=8192):
+        for username, role, full_name, site in plan:
+            if username in signing:
+                sites = [site] if site else []
+                info = accounts.add_user(
+                    study, admin, username, role, secret, full_name=full_name, sites=sites
+                )
+                made[username] = Actor(username, role, full_name, frozenset(info.sites))
+    order = [u for u, _, _, _ in plan if u in signing]
     return VirtualStaff(
-        coordinators={c: by_name[f"virtual-crc{c}"] for c in codes},
-        investigators={c: by_name[f"virtual-inv{c}"] for c in codes},
-        statistician=by_name["virtual-stat"],
-        committee=tuple(by_name[f"virtual-dec{k}"] for k in range(1, COMMITTEE_SIZE + 1)),
+        coordinators={c: made[f"virtual-crc{c}"] for c in codes},
+        investigators={c: made[f"virtual-inv{c}"] for c in codes},
+        statistician=made["virtual-stat"],
+        committee=tuple(made[f"virtual-dec{k}"] for k in range(1, members + 1)),
+        signers=tuple(made[u] for u in sorted(order, key=_signing_order)),
         system=admin,
+        secret=secret,
     )
+
+
+def _signing_order(username: str) -> tuple[int, str]:
+    """The statistician signs first, then the committee members, then the investigator."""
+    rank = 0 if username == "virtual-stat" else 1 if username.startswith("virtual-dec") else 2
+    return rank, username
+
+
+def retire_staff(study: Study, staff: VirtualStaff) -> None:
+    """Disable the virtual signers' accounts: nobody can sign in or sign as them afterwards."""
+    for actor in staff.signers:
+        accounts.set_active(
+            study, staff.system, actor.username, False, "the virtual trial has been played"
+        )
 
 
 def _arrivals(rng: np.random.Generator, rate_per_month: float, after: int, n: int) -> list[int]:
@@ -129,13 +172,7 @@ def _arrivals(rng: np.random.Generator, rate_per_month: float, after: int, n: in
 class LiveTrial:
     """One virtual trial of ``study``'s protocol, played on the calendar (see the module)."""
 
-    def __init__(
-        self,
-        study: Study,
-        seed: int,
-        *,
-        phase2_plan: tuple[int, int, int] | None = None,
-    ) -> None:
+    def __init__(self, study: Study, seed: int) -> None:
         protocol = study.protocol
         spec = protocol.virtual_trial
         if spec is None:
@@ -149,12 +186,10 @@ class LiveTrial:
         self.truth = np.asarray(scenario.dlt_probabilities, dtype=float)
         self.names = DoseNames.of(protocol)
         self.window = int(protocol.dlt.window_days)
-        self.plan = phase2_plan
         self.patients: list[VirtualPatient] = []
         self.decisions: list[EscalationRecord] = []
         self.recommended: int | None = None
         self.expansion: dict[str, Any] = {}
-        self._cohort = 0
         self._levels: dict[int, int] = {}
         self._dosed: dict[int, list[VirtualPatient]] = {}
         self._pending: dict[tuple[int, str, str], list[Entry]] = {}
@@ -166,10 +201,10 @@ class LiveTrial:
     def run(self, progress: Callable[[int, int], None] | None = None) -> VirtualTrialResult:
         """Play the whole trial; what it was (the records are the store's)."""
         self.staff = engage_staff(self.study, list(self.spec.sites))
-        first = self._recommendation(0)
-        if first is not None:
-            self._open_cohort(0, first, "I", self.protocol.phase1.cohort_size)
+        first = open_first_cohort(self.study, self.staff.statistician)
+        self._enrol_cohort(0, first.number, first.level, "I", len(first.slots))
         self.calendar.run(progress)
+        retire_staff(self.study, self.staff)
         last_first_dose = max((p.first_dose_day for p in self.patients), default=0.0)
         cut = self.calendar.date(
             last_first_dose + self.protocol.schedule.followup_months * DAYS_PER_MONTH
@@ -197,26 +232,19 @@ class LiveTrial:
 
     # ------------------------------------------------------------------------ cohorts
 
-    def _open_cohort(self, day: int, level: int, phase: str, slots: int) -> int:
-        """The system opens the next cohort at ``level``; its patients arrive from ``day``."""
-        assert self.staff is not None
-        self._cohort += 1
-        number = self._cohort
-        label = self.names.short(level)
-        with self.study.transaction(self.staff.system, f"cohort {number} opened") as txn:
-            txn.store.add_cohort(number, label, SYSTEM, slots=slots, phase=phase)
-        self._levels[number] = level
+    def _enrol_cohort(self, day: int, number: int, level: str, phase: str, slots: int) -> None:
+        """Patients arrive from ``day`` for the ``slots`` of the cohort the system opened."""
+        self._levels[number] = self.names.parse(level)
         self._dosed[number] = []
         rate = (
             self.spec.accrual_per_month_phase1
             if phase == "I"
-            else (self.spec.accrual_per_month_phase2)
+            else self.spec.accrual_per_month_phase2
         )
         for arrival in _arrivals(self.rng, rate, day, slots):
             self.calendar.schedule(
                 arrival, SCREENING, lambda d, n=number, ph=phase: self._arrive(d, n, ph)
             )
-        return number
 
     def _arrive(self, day: int, cohort: int, phase: str) -> None:
         """A patient consents at a site and is screened by its coordinator."""
@@ -244,12 +272,8 @@ class LiveTrial:
         events are put on the calendar."""
         assert self.staff is not None
         crc = self.staff.at(p.site, COORDINATOR)
-        when = self.calendar.iso(day)
-        entry.save_form(
-            self.study, crc, p.usubjid, "ENROL", {"enrol_date": when, "cohort": str(cohort)}
-        )
-        assigned = Store(self.study.engine).subject(p.usubjid).dose_level
-        p.dose_index = self.names.parse(assigned or "")
+        slot = reserve_slot(self.study, crc, p.usubjid, cohort=cohort, on=self.calendar.date(day))
+        p.dose_index = self.names.parse(slot.level)
         if p.phase == "I":
             p.dlt = bool(self.rng.random() < self.truth[p.dose_index])
             p.dlt_day = float(self.rng.integers(1, self.window + 1)) if p.dlt else None
@@ -309,126 +333,79 @@ class LiveTrial:
 
     # ------------------------------------------------------------------------ committee
 
-    def _snapshot(self, day: int) -> Phase1Snapshot:
-        """Phase I as the store holds it on ``day`` (the one adapter, ``conduct.phase1``)."""
-        return phase1_snapshot(self.study, self.protocol, self.calendar.date(day))
-
-    def _recommendation(self, day: int) -> int | None:
-        """The design's first dose, from the store before anyone is dosed."""
-        decision = self._snapshot(day).decide()
-        return decision.next_dose if decision.continue_trial else None
-
-    def _signed(self, day: int) -> tuple[str, datetime]:
-        names = ", ".join(a.display_name for a in self.staff.committee) if self.staff else ""
-        return names, datetime.combine(self.calendar.date(day), time(17, 0), UTC)
+    def _sign(self, proposal: DecisionInfo) -> DecisionInfo:
+        """The committee accepts the proposal and each required member e-signs it; with the
+        last signature the system acts on it."""
+        assert self.staff is not None
+        info = proposal
+        for actor in self.staff.signers:
+            info = sign_decision(self.study, actor, proposal.id, self.staff.secret)
+        if info.status != FINAL:
+            raise RuntimeError(f"decision #{info.id} is not final: {info.missing_signers}")
+        return info
 
     def _escalation(self, day: int, cohort: int) -> None:
-        """The committee's meeting once the cohort's windows are complete."""
+        """The committee's meeting once the cohort's windows are complete: the statistician
+        proposes the design's recommendation from the store as of today, the members sign."""
         assert self.staff is not None
-        snapshot = self._snapshot(day)
-        decision = snapshot.decide()
-        level = self._levels[cohort]
-        counts = snapshot.counts()
-        inputs = {
-            "n": counts["evaluable"],
-            "dlts": counts["dlts"],
-            "pending": counts["pending"],
-            "treated": counts["treated"],
-            "current_dose": level + 1,
-            "as_of": snapshot.as_of.isoformat(),
-            "snapshot_hash": snapshot.snapshot_hash,
-            "source": LIVE,
-        }
-        output = decision.to_json()
-        nxt = decision.next_dose
-        signers, signed_at = self._signed(day)
-        with self.study.transaction(self.staff.statistician, "committee decision") as txn:
-            txn.store.record_decision(
-                cohort,
-                snapshot.design,
-                inputs,
-                output,
-                None if nxt is None else self.names.short(nxt),
-                self.staff.statistician.username,
-                confirmed_by=signers,
-                confirmed_at=signed_at,
-            )
-        self.decisions.append(
-            EscalationRecord(cohort, level, float(day), inputs, output, snapshot.design)
+        proposal = propose_decision(
+            self.study, self.staff.statistician, as_of=self.calendar.date(day)
         )
-        if decision.continue_trial and nxt is not None:
-            self._open_cohort(day, nxt, "I", self.protocol.phase1.cohort_size)
+        final = self._sign(proposal)
+        self.decisions.append(
+            EscalationRecord(
+                cohort, self._levels[cohort], float(day), final.inputs, final.output, final.design
+            )
+        )
+        if final.action == "dose" and final.next_cohort is not None:
+            slots = self.protocol.phase1.cohort_size
+            level = final.chosen_dose or ""
+            self._enrol_cohort(day, final.next_cohort, level, "I", slots)
             return
-        self.recommended = decision.mtd
-        if decision.mtd is not None:
-            n1, r1, n_total = self.plan or _default_phase2_plan(self.protocol)
-            self.expansion = {"dose_index": decision.mtd, "n1": n1, "r1": r1, "n": n_total}
-            self.expansion["stage1_cohort"] = self._open_cohort(day, decision.mtd, "II", n1)
+        if final.action == "pause":  # accrual suspended: the committee meets again in a week
+            self.calendar.schedule(day + 7, COMMITTEE, lambda d, n=cohort: self._escalation(d, n))
+            return
+        mtd = final.output.get("mtd")
+        self.recommended = None if mtd is None else int(mtd) - 1
+        if self.recommended is not None:
+            n1, r1, n_total = simon_plan(self.study)
+            self.expansion = {"dose_index": self.recommended, "n1": n1, "r1": r1, "n": n_total}
+            label = self.names.short(self.recommended)
+            why = f"expansion at the RP2D of committee decision #{final.id}"
+            with self.study.transaction(self.staff.statistician, why) as txn:
+                number = open_cohort(txn, label, "II", n1, why).number
+            self.expansion["stage1_cohort"] = number
+            self._enrol_cohort(day, number, label, "II", n1)
 
     def _stage1(self, day: int) -> None:
-        """Simon's stage-1 analysis from the stored tumour assessments on ``day``."""
+        """Simon's stage-1 analysis from the stored tumour assessments as of ``day``, proposed
+        by the statistician and signed by the committee."""
         assert self.staff is not None
-        plan = self.expansion
-        members = self._dosed[plan["stage1_cohort"]]
-        store = Store(self.study.engine)
-        first_doses = {p.usubjid: str(store.subject(p.usubjid).first_dose_date) for p in members}
-        cut = self.calendar.date(day)
-        responders = stage1_responders(
-            self.protocol, store.records("TU"), store.records("TR"), first_doses, cut
+        proposal = propose_stage1(
+            self.study, self.staff.statistician, as_of=self.calendar.date(day)
         )
-        passed = responders > plan["r1"]
-        plan.update(
+        final = self._sign(proposal)
+        inputs = final.inputs
+        passed = final.action == "dose"
+        self.expansion.update(
             interim_day=float(day),
-            stage1_subjects=list(first_doses),
-            stage1_responders=responders,
+            stage1_subjects=list(inputs["subjects"]),
+            stage1_responders=int(inputs["responders"]),
             decision=(
                 "stage 1 passed: stage 2 enrolled"
                 if passed
                 else "stopped for futility after stage 1"
             ),
         )
-        inputs = {
-            "stage": 1,
-            "n1": int(plan["n1"]),
-            "r1": int(plan["r1"]),
-            "n": int(plan["n"]),
-            "subjects": list(first_doses),
-            "responders": int(responders),
-            "analysis_date": cut.isoformat(),
-            "criteria": "RECIST 1.1, confirmed CR or PR",
-            "source": LIVE,
-        }
-        output = {
-            "continue_trial": bool(passed),
-            "decision": plan["decision"],
-            "reason": (
-                f"{responders} of {plan['n1']} patients responded; the plan continues when "
-                f"more than {plan['r1']} do"
-            ),
-        }
-        signers, signed_at = self._signed(day)
-        level = self.names.short(plan["dose_index"])
-        with self.study.transaction(self.staff.statistician, "stage-1 decision") as txn:
-            txn.store.record_decision(
-                plan["stage1_cohort"],
-                SIMON_DESIGN,
-                inputs,
-                output,
-                level,
-                self.staff.statistician.username,
-                confirmed_by=signers,
-                confirmed_at=signed_at,
-            )
-        if passed:
-            self._open_cohort(day, plan["dose_index"], "II", plan["n"] - plan["n1"])
+        if passed and final.next_cohort is not None:
+            slots = self.expansion["n"] - self.expansion["n1"]
+            self._enrol_cohort(day, final.next_cohort, final.chosen_dose or "", "II", slots)
 
 
 def play_virtual_trial(
     study: Study,
     seed: int,
     progress: Callable[[int, int], None] | None = None,
-    *,
-    phase2_plan: tuple[int, int, int] | None = None,
 ) -> VirtualTrialResult:
     """Play the virtual trial of ``study``'s protocol into its (empty) database, day by day
     through the conduct use cases (see the module docstring). Same seed, same trial.
@@ -438,4 +415,4 @@ def play_virtual_trial(
     >>> study = Study.open("sqlite:///trial.db", "protocols/toripalimab-donafenib-hcc.yaml")
     >>> trial = play_virtual_trial(study, 2026)  # doctest: +SKIP
     """
-    return LiveTrial(study, seed, phase2_plan=phase2_plan).run(progress)
+    return LiveTrial(study, seed).run(progress)
