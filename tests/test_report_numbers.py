@@ -125,10 +125,12 @@ def built(tmp_path_factory) -> dict:
 
     adam = {n: read(n) for n in ("adsl", "adrs", "adrs_mrecist", "adtte", "adae", "adex", "adab")}
     with sqlite3.connect(db) as conn:
+        # the signed decisions, each with the hash of the store snapshot it was computed from
         decisions = [
-            (design, json.loads(inputs), json.loads(output), confirmed_by)
-            for design, inputs, output, confirmed_by in conn.execute(
-                "SELECT design, inputs, output, confirmed_by FROM escalation_decisions ORDER BY id"
+            (design, {**json.loads(inputs), "snapshot_hash": digest}, json.loads(output), by)
+            for design, inputs, output, by, digest in conn.execute(
+                "SELECT design, inputs, output, confirmed_by, snapshot_hash "
+                "FROM escalation_decisions WHERE status = 'final' ORDER BY id"
             )
         ]
         cut = conn.execute("SELECT value FROM study_settings WHERE key = 'data_cut'").fetchone()

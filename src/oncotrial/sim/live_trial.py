@@ -56,6 +56,8 @@ from oncotrial.sim.site_forms import (
     demographics_values,
     disposition_entries,
     dosing_entries,
+    first_progression_day,
+    investigator_reads,
     screening_values,
     tumour_entries,
 )
@@ -65,7 +67,6 @@ from oncotrial.sim.virtual_trial import (
     EscalationRecord,
     VirtualTrialResult,
     draw_course,
-    first_progression,
     outcomes,
 )
 from oncotrial.store import Store
@@ -278,10 +279,11 @@ class LiveTrial:
             p.dlt = bool(self.rng.random() < self.truth[p.dose_index])
             p.dlt_day = float(self.rng.integers(1, self.window + 1)) if p.dlt else None
         draw_course(self.rng, self.protocol, p, self.calibration)
-        progression = first_progression(self.protocol, [p], self.start).get(p.usubjid)
+        reads = investigator_reads(self.protocol, p, self.start)
+        progression = first_progression_day(reads)
         course = outcomes(self.rng, self.protocol, p, self.calibration, progression)
         entries = [Entry(day, COORDINATOR, "DM", demographics_values(p, self.start))]
-        entries += tumour_entries(self.protocol, p, self.start, day)
+        entries += tumour_entries(p, reads, self.start, day)
         entries += dosing_entries(self.protocol, p, course.doses, self.start, day)
         entries += adverse_event_entries(self.protocol, p, course.events, self.start, day)
         entries += ada_entries(course.samples, self.start, day)

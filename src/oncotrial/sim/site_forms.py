@@ -83,7 +83,8 @@ def demographics_values(p: VirtualPatient, start: date) -> dict[str, Any]:
 
 def investigator_reads(protocol: Protocol, p: VirtualPatient, start: date) -> dict[int, str]:
     """The overall response the investigator gives at each scan (study day → RECIST 1.1
-    response), read from the measurements by the derive engine."""
+    response), read from the measurements by the derive engine. Each read depends only on the
+    scans up to it, so the reads of the whole series hold for any first part of it."""
     if not p.scans:
         return {}
     scratch = SdtmRecords("READ", start)
@@ -232,11 +233,10 @@ def adverse_event_entries(
 
 
 def tumour_entries(
-    protocol: Protocol, p: VirtualPatient, start: date, enrolled: int
+    p: VirtualPatient, reads: dict[int, str], start: date, enrolled: int
 ) -> list[Entry]:
     """The baseline assessment (entered at enrolment) and every follow-up scan on its day,
     with the investigator's overall response."""
-    reads = investigator_reads(protocol, p, start)
     baseline = iso(start, max(p.consent_day, p.first_dose_day - 7))
     out = [Entry(enrolled, INVESTIGATOR, "TA", tumour_values(p, 0, None, baseline, None))]
     for k, scan in enumerate(p.scans, start=1):
@@ -274,3 +274,9 @@ def disposition_entries(p: VirtualPatient, start: date) -> list[Entry]:
     values = {"date": iso(start, end), "reason": p.study_end_reason}
     out.append(Entry(day_of(end), INVESTIGATOR, "EOS", values))
     return out
+
+
+def first_progression_day(reads: dict[int, str]) -> float | None:
+    """The day of the first scan read as progressive disease (None without one)."""
+    days = [day for day, response in reads.items() if response == "PD"]
+    return float(min(days)) if days else None
