@@ -359,7 +359,7 @@ def ada_samples(
     samples = []
     for cycle in ADA_CYCLES:
         day = patient.first_dose_day + (cycle - 1) * cycle_days - (1 if cycle == 1 else 0)
-        if day > treatment_end + 1:
+        if day > treatment_end + 1 or (patient.death_day is not None and day > patient.death_day):
             break
         titre: float | None = None
         if baseline_pos:
