@@ -22,6 +22,7 @@ from oncotrial.conduct import (
     Study,
     entry,
 )
+from oncotrial.conduct.board import dlt_board
 from oncotrial.conduct.cohorts import cohorts, open_first_cohort, reserve_slot
 from oncotrial.conduct.committee import (
     FINAL,
@@ -29,14 +30,13 @@ from oncotrial.conduct.committee import (
     SUPERSEDED,
     choose_dose,
     decision_list,
-    dlt_board,
     get_decision,
     propose_decision,
     sign_decision,
 )
 from oncotrial.conduct.notifications import notifications, sae_clock
 from oncotrial.store import Store
-from phase1_fixtures import study_without_cohorts
+from phase1_fixtures import StoredPatient, store_phase1, study_without_cohorts
 
 pytest_plugins = ["store_fixtures", "conduct_fixtures"]
 
@@ -156,8 +156,9 @@ def test_meeting_pending_then_complete_choose_sign_and_next_cohort(study: Study)
     assert listed[1].status == "closed"
     assert (listed[2].level, listed[2].status, listed[2].free) == ("L2", "open", 3)
     assert listed[2].opened_by_decision == proposal.id
-    # the next site's reservation takes L2 (assigned, never typed)
+    # the next site's reservation takes L2 (assigned, never typed); the snapshot still holds
     assert reserve_slot(study, actor(study, "crc01"), screened(study)).level == "L2"
+    assert dlt_board(study, stat, date(2025, 3, 1)).stale == []
     # the audit trail holds the decision, its choice and its signatures
     trail = Store(study.engine).audit_trail("escalation_decisions", proposal.id)
     assert {"chosen_dose", "status", "confirmed_by"} <= set(trail["field"].dropna())
@@ -193,6 +194,7 @@ def test_pause_suspends_the_cohort_and_a_changed_dlt_flags_the_decision(study: S
     assert flagged.review_flag and "changed from N to Y" in flagged.review_flag
     board = dlt_board(study, stat, date(2025, 2, 17))
     assert board.to_json()["flagged_decisions"] == [proposal.id]
+    assert board.stale == [proposal.id]  # the store no longer gives the decision's snapshot
     row = next(r for r in board.rows if r.usubjid == subjects[0])
     assert row.status == "DLT" and row.first_dlt is not None and row.first_dlt.onset_day == 13
     assert board.recommendation["dlts"] == [0, 1, 0, 0]
@@ -244,3 +246,35 @@ def test_sae_clock_arithmetic() -> None:
     assert clock["due"] == "2025-01-26T00:00:00+00:00"
     late = sae_clock("2025-01-24T06:00", entered, entered)
     assert late["hours"] == 38.5 and late["on_time"] is False
+
+
+def test_phase1_ends_with_an_mtd_and_the_expansion_opens_at_the_rp2d(study: Study) -> None:
+    """18 patients (the protocol's maximum): BOIN stops and selects the MTD by isotonic
+    regression (Liu & Yuan 2015 §2.4); the final stop opens the expansion at it with n1 = 13
+    slots (Simon's optimal design of the protocol)."""
+    none, one = StoredPatient, lambda day: StoredPatient(day, dlt_day=10)
+    store_phase1(
+        Store(study.engine),
+        [
+            ("L1", [none(0), none(1), none(2)]),
+            ("L2", [none(35), none(36), none(37)]),
+            ("L3", [one(70), one(71), none(72)]),
+            ("L2", [none(105), one(106), none(107)]),
+            ("L2", [none(140), none(141), none(142)]),
+            ("L2", [none(175), none(176), none(177)]),
+        ],
+    )
+    stat = actor(study, "stat")
+    proposal = propose_decision(study, stat, as_of=date(2025, 9, 1))
+    assert proposal.recommended is None and proposal.action == "stop"
+    assert proposal.output["mtd"] == 3  # L2 (1-based index 3 of L-1, L1, L2, L3)
+    for who in ("stat", "dec", "inv01"):
+        final = sign_decision(study, actor(study, who), proposal.id, PASSWORD)
+    assert final.status == FINAL
+    listed = cohorts(study, stat)
+    expansion = [c for c in listed if c.phase == "II"]
+    assert [(c.level, len(c.slots), c.status) for c in expansion] == [("L2", 13, "open")]
+    assert final.next_cohort == expansion[0].number
+    assert all(c.status == "closed" for c in listed if c.phase == "I")
+    with pytest.raises(StateError, match="phase I ended"):
+        propose_decision(study, stat, as_of=date(2025, 9, 2))

@@ -27,7 +27,6 @@ Sources of the numbers below:
 from __future__ import annotations
 
 import json
-import time
 
 import numpy as np
 import pytest
@@ -182,13 +181,6 @@ def test_admissible_designs_match_clinfun(args: tuple, rows: list[tuple]) -> Non
         assert adm.design.en_p0 == pytest.approx(en, abs=5e-6)
         assert adm.design.pet_p0 == pytest.approx(pet, abs=5e-8)
         assert (round(adm.q_low, 3), round(adm.q_high, 3)) == (q_lo, q_hi)
-
-
-def test_search_is_fast_for_n_up_to_100() -> None:
-    simon_two_stage(0.3, 0.5, 0.05, 0.8)  # warm the binomial tables' neighbours
-    start = time.perf_counter()
-    simon_two_stage(0.35, 0.5, 0.05, 0.8, nmax=100)
-    assert time.perf_counter() - start < 2.0
 
 
 def test_simon_matches_brute_force_on_a_small_space() -> None:

@@ -15,7 +15,6 @@ Independent references:
 
 from __future__ import annotations
 
-import time
 from datetime import date, timedelta
 from pathlib import Path
 
@@ -1092,9 +1091,7 @@ def test_pharmaverse_large_tr_onco_volume_and_nontarget_new_lesions() -> None:
         recist_timepoints(tu, tr, impute_partial_dates="mid")
     assert {e.subject for e in info.value.errors} == {"01-711-1143"}
     tr.loc[(tr["USUBJID"] == "01-711-1143") & (tr["TRDTC"] == "2013-09-22"), "VISITNUM"] = 9.3
-    started = time.perf_counter()
     computed = recist_timepoints(tu, tr, impute_partial_dates="mid")
-    assert time.perf_counter() - started < 10
     assert len(computed) == 1899  # = the OVRLRESP rows of rs_onco
     keys = ["USUBJID", "RSEVAL", "RSEVALID", "RSDTC"]
     for test, n in (("NTRGRESP", 1896), ("NEWLPROG", 114)):

@@ -13,7 +13,14 @@ from starlette.routing import Route
 from conduct_fixtures import AE_VALUES, PASSWORD, actor, enrolled_subject
 from oncotrial.conduct import Study, entry, queries, reading
 from oncotrial.conduct.roles import PERMISSIONS, Action, Role
-from oncotrial.web import api, api_committee, pages, pages_admin, pages_committee
+from oncotrial.web import (
+    api,
+    api_committee,
+    pages,
+    pages_admin,
+    pages_committee,
+    pages_dashboards,
+)
 from oncotrial.web.security import SECURITY_HEADERS
 from web_helpers import CSRF, bearer, client, login
 
@@ -188,6 +195,12 @@ ROUTES: dict[tuple[str, str], Action | None] = {
     ("POST", "/api/decisions/{decision_id}/choice"): Action.choose_dose,
     ("POST", "/api/decisions/{decision_id}/signature"): Action.sign_decision,
     ("GET", "/api/notifications"): Action.view_notifications,
+    ("GET", "/dashboards"): Action.view_dashboards,
+    ("GET", "/dashboards/phase1"): Action.view_results,
+    ("GET", "/dashboards/efficacy"): Action.view_results,
+    ("GET", "/dashboards/figures/{name}"): Action.view_results,
+    ("GET", "/api/dashboards/enrolment"): Action.view_dashboards,
+    ("GET", "/api/dashboards/results"): Action.view_results,
 }
 UNCHECKED = {"/static", "/api/openapi.json", "/api/docs", "/api/docs/oauth2-redirect"}
 
@@ -202,6 +215,8 @@ def app_routes(study: Study) -> set[tuple[str, str]]:
         *pages_admin.router.routes,
         *pages_committee.router.routes,
         *api_committee.router.routes,
+        *pages_dashboards.router.routes,
+        *pages_dashboards.api_router.routes,
     ]
     for route in everything:
         if isinstance(route, APIRoute | Route) and route.path not in UNCHECKED:

@@ -12,6 +12,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import asdict
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
 from rich.table import Table
@@ -25,13 +26,15 @@ from oncotrial.cli.common import (
     user_errors,
 )
 from oncotrial.cli.db import DbOption, database_url
-from oncotrial.conduct import accounts
-from oncotrial.conduct.demo import DemoUser, adopt_demo_records, create_demo_users
-from oncotrial.conduct.errors import ConductError
-from oncotrial.conduct.roles import ROLE_TITLES, Actor, Role
-from oncotrial.conduct.study import Study
-from oncotrial.protocol import Protocol
-from oncotrial.store import StoreError
+from oncotrial.conduct.roles import Role
+
+if TYPE_CHECKING:
+    from oncotrial.conduct import accounts
+    from oncotrial.conduct.demo import DemoUser
+    from oncotrial.conduct.roles import Actor
+    from oncotrial.conduct.study import Study
+    from oncotrial.protocol import Protocol
+
 
 users_app = typer.Typer(help="Named user accounts: add, list, disable, change a role.")
 sites_app = typer.Typer(help="Clinical sites of the study: add and list.")
@@ -51,6 +54,9 @@ PasswordStdinOption = typer.Option(
 @contextmanager
 def conduct_errors() -> Iterator[None]:
     """The use cases' refusals as plain error lines (exit status 2)."""
+    from oncotrial.conduct.errors import ConductError
+    from oncotrial.store import StoreError
+
     with user_errors():
         try:
             yield
@@ -62,6 +68,7 @@ def conduct_errors() -> Iterator[None]:
 def console_study(db: str, protocol: Path | None) -> Iterator[Study]:
     """The study of ``db`` for one console command; refusals become plain error lines."""
     from oncotrial.cli.main import shipped_protocol
+    from oncotrial.conduct.study import Study
 
     with conduct_errors():
         study = Study.open(database_url(db), protocol or shipped_protocol())
@@ -73,6 +80,8 @@ def console_study(db: str, protocol: Path | None) -> Iterator[Study]:
 
 def console_actor(by: str | None) -> Actor:
     """The console administrator making a change."""
+    from oncotrial.conduct.roles import Actor
+
     name = by or f"console:{getpass.getuser()}"
     return Actor(username=name, role=Role.admin, full_name=name)
 
@@ -110,6 +119,8 @@ def users_add(
     fmt: OutputFormat = FormatOption,
 ) -> None:
     """Add a named user account (passwords are stored as argon2id hashes only)."""
+    from oncotrial.conduct import accounts
+
     with console_study(db, protocol) as study:
         info = accounts.add_user(
             study,
@@ -135,6 +146,8 @@ def users_list(
     fmt: OutputFormat = FormatOption,
 ) -> None:
     """List every account with its role, sites and whether it is active."""
+    from oncotrial.conduct import accounts
+
     with console_study(db, protocol) as study:
         users = accounts.list_users(study, console_actor(by))
         _show_users(users, fmt)
@@ -151,6 +164,8 @@ def users_disable(
     fmt: OutputFormat = FormatOption,
 ) -> None:
     """Disable an account (it is kept, never deleted; its sessions end at once)."""
+    from oncotrial.conduct import accounts
+
     with console_study(db, protocol) as study:
         info = accounts.set_active(study, console_actor(by), username, enable, reason)
         if fmt is OutputFormat.json:
@@ -171,6 +186,8 @@ def users_set_role(
     fmt: OutputFormat = FormatOption,
 ) -> None:
     """Change a user's role (and sites); audited, and the user's sessions end."""
+    from oncotrial.conduct import accounts
+
     with console_study(db, protocol) as study:
         info = accounts.set_role(
             study, console_actor(by), username, role, reason, sites=site or None
@@ -191,6 +208,8 @@ def users_set_password(
     fmt: OutputFormat = FormatOption,
 ) -> None:
     """Set a new password (and end the user's sessions and lockout)."""
+    from oncotrial.conduct import accounts
+
     with console_study(db, protocol) as study:
         accounts.set_password(study, console_actor(by), username, _password(password_stdin))
         if fmt is OutputFormat.json:
@@ -210,6 +229,8 @@ def sites_add(
     fmt: OutputFormat = FormatOption,
 ) -> None:
     """Register a clinical site."""
+    from oncotrial.conduct import accounts
+
     with console_study(db, protocol) as study:
         info = accounts.add_site(study, console_actor(by), code, name=name, country=country)
         if fmt is OutputFormat.json:
@@ -226,6 +247,8 @@ def sites_list(
     fmt: OutputFormat = FormatOption,
 ) -> None:
     """List the sites of the study."""
+    from oncotrial.conduct import accounts
+
     with console_study(db, protocol) as study:
         sites = accounts.list_sites(study, console_actor(by))
         if fmt is OutputFormat.json:
@@ -241,6 +264,9 @@ def sites_list(
 
 def demo_accounts(db_file: str, protocol: Protocol) -> list[DemoUser]:
     """The demo users of the trial application (see :mod:`oncotrial.conduct.demo`)."""
+    from oncotrial.conduct.demo import adopt_demo_records, create_demo_users
+    from oncotrial.conduct.study import Study
+
     study = Study.open(database_url(db_file), protocol, migrate=False)
     try:
         adopt_demo_records(study)
@@ -258,4 +284,4 @@ def demo_login_text(db_file: str, users: list[DemoUser]) -> str:
     )
 
 
-__all__ = ["ROLE_TITLES", "demo_accounts", "demo_login_text", "sites_app", "users_app"]
+__all__ = ["demo_accounts", "demo_login_text", "sites_app", "users_app"]

@@ -9,15 +9,14 @@ from contextlib import contextmanager
 from dataclasses import replace
 from enum import StrEnum
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import typer
 from rich.console import Console
-from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
-from oncotrial.designs.base import DesignError
-from oncotrial.designs.registry import DESIGN_NAMES, DesignSpec, spec_from_protocol
-from oncotrial.protocol import Protocol, ProtocolError, load_protocol
+if TYPE_CHECKING:
+    from oncotrial.designs.registry import DesignSpec
+    from oncotrial.protocol import Protocol
 
 #: stdout console; when piped, a wide fixed width keeps tables on one line each
 console = Console(width=None if sys.stdout.isatty() else 160)
@@ -43,10 +42,19 @@ def user_errors() -> Iterator[None]:
     """Turn the library's typed errors into one clear line on stderr and exit status 2."""
     try:
         yield
-    except (CliError, DesignError, ProtocolError, ValueError, KeyError, OSError) as exc:
+    except (CliError, ValueError, KeyError, OSError, *_library_errors()) as exc:
         message = exc.args[0] if isinstance(exc, KeyError) and exc.args else str(exc)
         print_error(str(message))
         raise typer.Exit(code=2) from None
+
+
+def _library_errors() -> tuple[type[Exception], ...]:
+    """The design and protocol errors, imported when an error is being handled (the command's
+    own imports have loaded them by then; ``--help`` never needs them)."""
+    from oncotrial.designs.base import DesignError
+    from oncotrial.protocol import ProtocolError
+
+    return (DesignError, ProtocolError)
 
 
 def print_error(message: str) -> None:
@@ -81,6 +89,8 @@ def parse_floats(text: str, option: str) -> list[float]:
 
 
 def read_protocol(path: Path | None) -> Protocol | None:
+    from oncotrial.protocol import load_protocol
+
     return None if path is None else load_protocol(path)
 
 
@@ -103,6 +113,8 @@ def design_spec(
 
     ``start_level`` is the 1-based index of the starting dose among the design's levels.
     """
+    from oncotrial.designs.registry import DESIGN_NAMES, DesignSpec, spec_from_protocol
+
     if design is not None and design.lower() not in DESIGN_NAMES:
         raise CliError(f"--design: unknown design '{design}' (known: {', '.join(DESIGN_NAMES)})")
     skel = tuple(parse_floats(skeleton, "--skeleton")) if skeleton else None
@@ -145,6 +157,14 @@ def dose_labels(protocol: Protocol | None, n_doses: int) -> list[str]:
 @contextmanager
 def progress_bar(description: str, enabled: bool = True) -> Iterator[Callable[[int, int], None]]:
     """A rich progress bar on stderr; yields ``update(done, total)``."""
+    from rich.progress import (
+        BarColumn,
+        Progress,
+        TextColumn,
+        TimeElapsedColumn,
+        TimeRemainingColumn,
+    )
+
     if not enabled:
         yield lambda done, total: None
         return

@@ -18,18 +18,16 @@ from oncotrial.cli.common import (
     design_spec,
     dose_labels,
     emit_json,
+    progress_bar,
     read_protocol,
     user_errors,
 )
 from oncotrial.cli.patients import read_patients
-from oncotrial.designs.base import TrialState
-from oncotrial.designs.boin import BOIN
-from oncotrial.designs.exact import PathNode, dose_paths
-from oncotrial.designs.outcomes import parse_outcomes
-from oncotrial.designs.registry import DesignSpec, build_design
 
 if TYPE_CHECKING:
     from oncotrial.conduct.phase1 import Phase1Snapshot
+    from oncotrial.designs.exact import PathNode
+    from oncotrial.designs.registry import DesignSpec
     from oncotrial.protocol.model import Protocol
 
 TABLE_DESIGNS = ("boin", "tite-boin", "keyboard", "mtpi2", "i3+3")
@@ -58,6 +56,9 @@ def boundaries(
     """Print the design's decision table for n = 1..N patients at a dose: escalate if the
     number of DLTs is at most the first row, de-escalate if at least the second, eliminate the
     dose (and all above) if at least the third. Put this table in the protocol."""
+    from oncotrial.designs.boin import BOIN
+    from oncotrial.designs.registry import DesignSpec, build_design
+
     with user_errors():
         if design.lower() not in TABLE_DESIGNS:
             raise CliError(
@@ -135,6 +136,10 @@ def decide(
     crossed, posterior estimates). Give the patients as --patients FILE, --outcomes TEXT or
     --db DATABASE (the stored trial: cohort slots, first doses, DLT assessments).
     Without --protocol (and without --db) give the design options directly."""
+    from oncotrial.designs.base import TrialState
+    from oncotrial.designs.outcomes import parse_outcomes
+    from oncotrial.designs.registry import build_design
+
     with user_errors():
         if db is not None:
             if patients is not None or outcomes is not None:
@@ -205,7 +210,13 @@ def decide(
         if decision.accrual_suspended:
             head += " (accrual suspended)"
         console.print(f"[bold]{spec.name}[/]: {head}")
-        console.print(f"why: {decision.reason}", highlight=False)
+        reason = decision.reason
+        if proto is not None:
+            from oncotrial.protocol.naming import DoseNames
+            from oncotrial.report.formatting import name_levels
+
+            reason = name_levels(reason, DoseNames.of(proto))
+        console.print(f"why: {reason}", highlight=False)
         if decision.eliminated:
             console.print("eliminated: " + ", ".join(labels[d] for d in decision.eliminated))
         if "ptox" in decision.details:
@@ -249,6 +260,11 @@ def paths(
 ) -> None:
     """Enumerate every possible outcome of the next cohorts and the decision each leads to
     (the dose-transition pathways protocols and committees tabulate)."""
+    from oncotrial.designs.base import TrialState
+    from oncotrial.designs.exact import dose_paths
+    from oncotrial.designs.outcomes import parse_outcomes
+    from oncotrial.designs.registry import build_design
+
     with user_errors():
         if cohorts < 1 or cohorts > 6:
             raise CliError("--cohorts must be between 1 and 6 (the tree grows fast)")
@@ -264,7 +280,8 @@ def paths(
         )
         people = parse_outcomes(outcomes, spec.n_doses) if outcomes else ()
         state = TrialState(n_doses=spec.n_doses, patients=people, window_days=spec.window_days)
-        table = dose_paths(build_design(spec), state, cohorts, spec.cohort_size)
+        with progress_bar("enumerating outcomes", fmt is OutputFormat.text) as update:
+            table = dose_paths(build_design(spec), state, cohorts, spec.cohort_size, update)
         labels = dose_labels(proto, spec.n_doses)
         if fmt is OutputFormat.json:
             emit_json({"design": spec.name, "from": outcomes or "", "paths": table.rows()})

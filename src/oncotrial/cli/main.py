@@ -6,8 +6,6 @@ from pathlib import Path
 
 import typer
 
-from oncotrial.cli.accounts import demo_accounts, demo_login_text, sites_app, users_app
-from oncotrial.cli.audit import audit_app
 from oncotrial.cli.common import (
     FormatOption,
     OutputFormat,
@@ -16,41 +14,70 @@ from oncotrial.cli.common import (
     progress_bar,
     user_errors,
 )
-from oncotrial.cli.db import database_url, db_app
-from oncotrial.cli.derive import derive
-from oncotrial.cli.escalation import boundaries, decide, paths
-from oncotrial.cli.phase2 import design_app
-from oncotrial.cli.serve import serve
-from oncotrial.cli.simulation import compare
-from oncotrial.cli.survival import km
-from oncotrial.cli.trial import make_report, report, simulate_trial
-from oncotrial.conduct import Study
-from oncotrial.protocol import load_protocol
-from oncotrial.protocol.naming import DoseNames
-from oncotrial.sim.live_trial import play_virtual_trial
-from oncotrial.store import Store
+from oncotrial.cli.lazy import LazyCommand, lazy_group
+
+#: every command but ``demo``, imported only when it runs (see ``cli/lazy.py``)
+COMMANDS = {
+    "boundaries": LazyCommand(
+        "oncotrial.cli.escalation:boundaries", "The design's decision table for the protocol."
+    ),
+    "decide": LazyCommand(
+        "oncotrial.cli.escalation:decide", "Recommend the next dose from the patients so far."
+    ),
+    "paths": LazyCommand(
+        "oncotrial.cli.escalation:paths", "Every outcome of the next cohorts and its decision."
+    ),
+    "simulate": LazyCommand(
+        "oncotrial.cli.simulation:simulate", "Operating characteristics of a design by scenario."
+    ),
+    "compare": LazyCommand(
+        "oncotrial.cli.simulation:compare", "The protocol's design against the standard designs."
+    ),
+    "km": LazyCommand(
+        "oncotrial.cli.survival:km", "Kaplan-Meier estimates, landmarks and the log-rank test."
+    ),
+    "derive": LazyCommand("oncotrial.cli.derive:derive", "SDTM to ADaM, with the edit checks."),
+    "design": LazyCommand(
+        "oncotrial.cli.phase2:design_app", "Phase II sample sizes: Simon two-stage, BOP2."
+    ),
+    "db": LazyCommand(
+        "oncotrial.cli.db:db_app", "The trial database: create it, import and export SDTM."
+    ),
+    "audit": LazyCommand(
+        "oncotrial.cli.audit:audit_app", "The audit trail: verify, checkpoint, export."
+    ),
+    "simulate-trial": LazyCommand(
+        "oncotrial.cli.trial:simulate_trial", "Play the whole study day by day on virtual patients."
+    ),
+    "simulate-study": LazyCommand(
+        "oncotrial.cli.study:simulate_study",
+        "The whole phase I/II study simulated, candidate designs side by side.",
+    ),
+    "report": LazyCommand(
+        "oncotrial.cli.trial:report", "The trial report a committee signs, from the database."
+    ),
+    "serve": LazyCommand(
+        "oncotrial.cli.serve:serve", "Run the trial application (sites, forms, review)."
+    ),
+    "users": LazyCommand(
+        "oncotrial.cli.accounts:users_app", "Named user accounts: add, list, disable, set role."
+    ),
+    "sites": LazyCommand("oncotrial.cli.accounts:sites_app", "Clinical sites: add and list."),
+}
 
 app = typer.Typer(
+    cls=lazy_group(COMMANDS),
     help="oncotrial: design, run and analyse early-phase oncology trials "
-    "(dose escalation, simulation, endpoints).",
+    "(dose escalation, simulation, endpoints, the trial application).",
     no_args_is_help=True,
     add_completion=False,
 )
-app.command()(boundaries)
-app.command()(decide)
-app.command()(paths)
-app.command(name="simulate")(__import__("oncotrial.cli.simulation", fromlist=["simulate"]).simulate)
-app.command()(compare)
-app.command()(km)
-app.command()(derive)
-app.add_typer(design_app, name="design")
-app.add_typer(db_app, name="db")
-app.add_typer(audit_app, name="audit")
-app.command(name="simulate-trial")(simulate_trial)
-app.command()(report)
-app.command()(serve)
-app.add_typer(users_app, name="users")
-app.add_typer(sites_app, name="sites")
+
+
+@app.callback()
+def oncotrial() -> None:
+    """The group itself (a callback keeps typer from collapsing a one-command app)."""
+
 
 SHIPPED_PROTOCOL = Path("protocols") / "toripalimab-donafenib-hcc.yaml"
 
@@ -76,6 +103,15 @@ def demo(
     into cohort slots and enter every form as events happen; the committee's decisions are
     computed from the database and signed — then derive the ADaM datasets and write
     demo/report.html; prints where everything is and a five-line summary."""
+    from oncotrial.cli.accounts import demo_accounts, demo_login_text
+    from oncotrial.cli.db import database_url
+    from oncotrial.cli.trial import make_report
+    from oncotrial.conduct import Study
+    from oncotrial.protocol import load_protocol
+    from oncotrial.protocol.naming import DoseNames
+    from oncotrial.sim.live_trial import play_virtual_trial
+    from oncotrial.store import Store
+
     with user_errors():
         path = shipped_protocol()
         proto = load_protocol(path)

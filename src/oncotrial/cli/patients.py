@@ -8,8 +8,11 @@ import json
 import math
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from oncotrial.designs.base import Patient
+if TYPE_CHECKING:
+    from oncotrial.designs.base import Patient
+
 
 TRUE_WORDS = {"1", "y", "yes", "true", "t"}
 FALSE_WORDS = {"0", "n", "no", "false", "f"}
@@ -64,6 +67,8 @@ def read_patients(
     """Patients in file order. Columns: ``dose_index`` (1-based) or ``level`` (a protocol
     label such as -1, 1, 2, 3); ``dlt`` (yes/no, 1/0, true/false); optional ``dlt_day`` and
     ``followup_days`` (days since first dose; blank = the DLT window is complete)."""
+    from oncotrial.designs.base import Patient
+
     path = Path(path)
     rows = _rows(path)
     if not rows:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import typer
 from rich.table import Table
 
@@ -16,7 +18,10 @@ from oncotrial.cli.common import (
     progress_bar,
     user_errors,
 )
-from oncotrial.designs.phase2 import Bop2Design, bop2_design, calibrate_bop2, simon_two_stage
+
+if TYPE_CHECKING:
+    from oncotrial.designs.phase2 import Bop2Design
+
 
 design_app = typer.Typer(
     help="Phase II sample sizes for a yes/no endpoint such as objective response: Simon's "
@@ -73,6 +78,8 @@ def simon(
     the optimal design (fewest patients on average if the drug is inactive), the minimax design
     (fewest patients at most) and the admissible compromises between them (Jung et al. 2004),
     as R clinfun::ph2simon."""
+    from oncotrial.designs.phase2 import simon_two_stage
+
     with user_errors():
         _check_inputs(p0, p1, alpha)
         if not 0.0 < power < 1.0:
@@ -198,6 +205,8 @@ def bop2(
     1 − λ·(patients/N)^γ; λ and γ are chosen to give the most power at p1 with type I error at
     most --alpha. Prints the stopping boundaries, λ, γ, type I error, power and the expected
     number of patients, all computed exactly."""
+    from oncotrial.designs.phase2 import bop2_design, calibrate_bop2
+
     with user_errors():
         _check_inputs(p0, p1, alpha)
         cum = _looks(looks, n)

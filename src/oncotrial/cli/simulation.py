@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
 from rich.table import Table
@@ -20,17 +21,22 @@ from oncotrial.cli.common import (
     read_protocol,
     user_errors,
 )
-from oncotrial.designs.registry import DESIGN_NAMES, DesignSpec, build_design
-from oncotrial.designs.simulation import AccrualModel, DltTimeModel, OperatingCharacteristics
-from oncotrial.protocol import Protocol
-from oncotrial.report.oc_plot import plot_operating_characteristics
-from oncotrial.sim.operating import Scenario, operating_characteristics
+from oncotrial.designs.names import DESIGN_NAMES
+
+if TYPE_CHECKING:
+    from oncotrial.designs.registry import DesignSpec
+    from oncotrial.designs.simulation import AccrualModel, DltTimeModel, OperatingCharacteristics
+    from oncotrial.protocol import Protocol
+    from oncotrial.sim.operating import Scenario
+
 
 #: Designs the protocol's design is compared against by ``oncotrial compare``.
 COMPARATORS = ("3+3", "boin", "tite-boin", "crm")
 
 
 def _scenarios(proto: Protocol | None, truths: list[str] | None) -> list[Scenario]:
+    from oncotrial.sim.operating import Scenario
+
     if truths:
         return [
             Scenario(f"truth {i + 1}", tuple(parse_floats(t, "--truth")))
@@ -42,6 +48,8 @@ def _scenarios(proto: Protocol | None, truths: list[str] | None) -> list[Scenari
 
 
 def _models(proto: Protocol | None, accrual: float | None, late: float | None, window: float):
+    from oncotrial.designs.simulation import AccrualModel, DltTimeModel
+
     rate = accrual or (proto.phase1.accrual_per_month if proto else None) or 2.0
     late = late or (proto.phase1.dlt_late_fraction if proto else None) or 0.5
     return AccrualModel(rate), DltTimeModel.with_late_fraction(late, window)
@@ -58,6 +66,9 @@ def _run(
     dlt_time: DltTimeModel,
     show_progress: bool,
 ) -> list[list[OperatingCharacteristics]]:
+    from oncotrial.designs.registry import build_design
+    from oncotrial.sim.operating import operating_characteristics
+
     for s in scenarios:
         if any(not 0.0 <= p <= 1.0 for p in s.truth):
             raise CliError(f"scenario '{s.name}': probabilities must be within [0, 1]")
@@ -160,6 +171,8 @@ def simulate(
     """Simulate operating characteristics: % selecting each dose as MTD (and none), mean
     patients and DLTs per dose, % stopped early, mean sample size and trial duration. Designs
     are compared on the same virtual patients (common random numbers)."""
+    from oncotrial.report.oc_plot import plot_operating_characteristics
+
     with user_errors():
         proto = read_protocol(protocol)
         scenarios = _scenarios(proto, truth)
@@ -235,6 +248,8 @@ def compare(
 ) -> None:
     """Simulate the protocol's design against 3+3, BOIN, TITE-BOIN and CRM on the protocol's
     scenarios and print one table per scenario."""
+    from oncotrial.report.oc_plot import plot_operating_characteristics
+
     with user_errors():
         proto = read_protocol(protocol)
         assert proto is not None

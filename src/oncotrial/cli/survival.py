@@ -11,8 +11,10 @@ from enum import StrEnum
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-import numpy as np
-import pandas as pd
+if TYPE_CHECKING:
+    import numpy as np
+    import pandas as pd
+
 import typer
 from rich.table import Table
 
@@ -56,6 +58,8 @@ class SurvivalData:
 def read_table(path: Path) -> pd.DataFrame:
     """A CSV (optionally gzip-compressed) or Parquet file as a data frame; CSV cells are kept
     as text so that bad values can be reported as written."""
+    import pandas as pd
+
     if not path.is_file():
         raise CliError(f"{path}: no such file")
     name = path.name.lower()
@@ -74,6 +78,8 @@ def _where(path: Path, row: int, column: str, csv: bool) -> str:
 
 def _number(value: Any) -> float | None:
     """A cell as a float; None when empty; NaN when it is not a number."""
+    import numpy as np
+
     if value is None or (isinstance(value, float) and math.isnan(value)):
         return None
     if isinstance(value, str):
@@ -102,6 +108,8 @@ def survival_data(
     Events are 1/0 (event/censored); like R's ``Surv``, a column coded 1/2 is read as
     1 = censored, 2 = event. With ``cnsr`` the column is ADaM's CNSR (1 = censored, 0 = event).
     """
+    import numpy as np
+
     columns = [c for c in (time, event, by) if c is not None]
     missing = [c for c in columns if c not in frame.columns]
     if missing:
@@ -202,6 +210,8 @@ def once_per_subject(frame: pd.DataFrame, path: Path, csv: bool) -> None:
 
 def _group_values(values: list[Any]) -> np.ndarray:
     """Group labels; numbers when every label is one, so that dose levels sort 1, 2, …, 10."""
+    import numpy as np
+
     numbers = [_number(v) for v in values]
     if all(n is not None and math.isfinite(n) for n in numbers):
         return np.array(numbers, dtype=float)

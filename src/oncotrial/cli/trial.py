@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from datetime import date
 from pathlib import Path
+from typing import TYPE_CHECKING
 from urllib.parse import urlsplit, urlunsplit
 
 import typer
@@ -19,27 +20,14 @@ from oncotrial.cli.common import (
     user_errors,
 )
 from oncotrial.cli.db import DbOption, database_url, store_errors
-from oncotrial.conduct import Study
-from oncotrial.derive.datacut import check_data_cut
-from oncotrial.derive.errors import DataError
-from oncotrial.derive.io import write_dataset
-from oncotrial.derive.pipeline import DerivedStudy, analysis_settings, derive_study
-from oncotrial.derive.response_terms import terms_for
-from oncotrial.protocol import Protocol, load_protocol
-from oncotrial.protocol.naming import DoseNames
-from oncotrial.report.efficacy import Stage1Result
-from oncotrial.report.formatting import name_levels
-from oncotrial.report.trial_report import (
-    LIVE_PATH,
-    AuditHead,
-    EscalationStep,
-    Provenance,
-    ReportResult,
-    build_report,
-)
-from oncotrial.sim.live_trial import play_virtual_trial
-from oncotrial.sim.trial_run import SIMON_DESIGN, sdtm_from_store
-from oncotrial.store import EditCheckError, Store
+
+if TYPE_CHECKING:
+    from oncotrial.derive.pipeline import DerivedStudy
+    from oncotrial.protocol import Protocol
+    from oncotrial.protocol.naming import DoseNames
+    from oncotrial.report.efficacy import Stage1Result
+    from oncotrial.report.trial_report import AuditHead, EscalationStep, ReportResult
+    from oncotrial.store import Store
 
 
 def simulate_trial(
@@ -55,6 +43,12 @@ def simulate_trial(
     every form as it happens; each committee decision is computed from the database when the
     DLT windows are complete and signed; then the phase II expansion at the RP2D with its
     Simon stage-1 analysis. Every record is edit-checked and audited. Same seed, same trial."""
+    from oncotrial.conduct import Study
+    from oncotrial.protocol import load_protocol
+    from oncotrial.protocol.naming import DoseNames
+    from oncotrial.sim.live_trial import play_virtual_trial
+    from oncotrial.store import EditCheckError, Store
+
     with user_errors():
         proto = load_protocol(protocol)
         url = database_url(db)
@@ -103,6 +97,11 @@ def _committee_history(
 ) -> tuple[list[EscalationStep], int | None, Stage1Result | None]:
     """The phase I decisions (with every level named by the protocol), the MTD (0-based) of
     the last one, and the recorded Simon stage-1 decision, from the store."""
+    from oncotrial.report.efficacy import Stage1Result
+    from oncotrial.report.formatting import name_levels
+    from oncotrial.report.trial_report import LIVE_PATH, EscalationStep
+    from oncotrial.sim.trial_run import SIMON_DESIGN
+
     steps, recommended, stage1 = [], None, None
     for d in store.decisions():
         if d["status"] != "final":  # proposals not (yet) signed, superseded proposals
@@ -160,6 +159,8 @@ def _committee_history(
 def _source(decision: dict) -> str:
     """Where a phase I decision came from: proposed from a snapshot of the store as of its
     date (the committee's use cases: the live path), or recorded without one."""
+    from oncotrial.report.trial_report import LIVE_PATH
+
     if not (decision.get("as_of") and decision.get("snapshot_hash")):
         return "recorded"
     digest = str(decision["snapshot_hash"])[:12]
@@ -168,6 +169,8 @@ def _source(decision: dict) -> str:
 
 def _audit_head(store: Store) -> AuditHead | None:
     """The latest audit entry (the trail's last row)."""
+    from oncotrial.report.trial_report import AuditHead
+
     trail = store.audit_trail()
     if trail.empty:
         return None
@@ -207,6 +210,14 @@ def make_report(
     """Derive ADaM from the database's SDTM, write them under ``out/adam`` and the report,
     stating the trial's data cut (``data_cut`` overrides the study setting) and the audit head
     it was built from."""
+    from oncotrial.derive.datacut import check_data_cut
+    from oncotrial.derive.io import write_dataset
+    from oncotrial.protocol.naming import DoseNames
+    from oncotrial.report import panels
+    from oncotrial.report.trial_report import Provenance, build_report
+    from oncotrial.sim.trial_run import sdtm_from_store
+    from oncotrial.store import Store
+
     store = Store.open(database_url(db))
     names = DoseNames.of(protocol)
     try:
@@ -221,13 +232,8 @@ def make_report(
     cut, cut_source = _data_cut(settings, data_cut)
     if cut is not None:
         check_data_cut(sdtm, cut)
-    analysis = analysis_settings(protocol)
-    study = derive_study(sdtm, settings=analysis, checked=True)
-    secondary = {
-        terms_for(criteria).name: study.datasets[f"adrs_{criteria}"]
-        for criteria in analysis.secondary_criteria
-        if f"adrs_{criteria}" in study.datasets
-    }
+    study = panels.derive(protocol, sdtm)
+    secondary = panels.secondary_adrs(study)
     adam_dir = out / "adam"
     adam_dir.mkdir(parents=True, exist_ok=True)
     for name, frame in study.datasets.items():
@@ -273,6 +279,9 @@ def report(
     and mRECIST for HCC), the Simon stage-1 result, waterfall/spider/swimmer plots; OS, PFS
     and duration of response (Kaplan–Meier); ADA incidence; AE tables and listings of serious
     AEs and deaths. The ADaM datasets are written alongside, in --out/adam."""
+    from oncotrial.derive.errors import DataError
+    from oncotrial.protocol import load_protocol
+
     with user_errors():
         cut = None
         if data_cut is not None:

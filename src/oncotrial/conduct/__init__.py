@@ -8,6 +8,8 @@ permission table (:mod:`oncotrial.conduct.roles`) and runs in one database trans
 the actor's sites. This room knows nothing of HTTP or HTML.
 """
 
+from typing import TYPE_CHECKING, Any
+
 from oncotrial.conduct.errors import (
     AuthenticationError,
     ConductError,
@@ -19,7 +21,20 @@ from oncotrial.conduct.errors import (
     StateError,
 )
 from oncotrial.conduct.roles import PERMISSIONS, ROLE_TITLES, Action, Actor, Role
-from oncotrial.conduct.study import SecurityPolicy, Study
+
+if TYPE_CHECKING:
+    from oncotrial.conduct.study import SecurityPolicy, Study
+
+
+def __getattr__(name: str) -> Any:
+    """``Study`` and ``SecurityPolicy`` on first use: the study brings the store (SQLAlchemy),
+    which ``--help`` and the permission table do not need (PEP 562)."""
+    if name in ("Study", "SecurityPolicy"):
+        from oncotrial.conduct import study
+
+        return getattr(study, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
 
 __all__ = [
     "PERMISSIONS",

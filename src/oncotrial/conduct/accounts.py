@@ -51,6 +51,19 @@ def now() -> datetime:
     return datetime.now(UTC)
 
 
+def confirm_signer(
+    session: AuditedSession, actor: Actor, password: str, **detail: Any
+) -> User | None:
+    """The signer's account when ``password`` is the signed-in actor's own, asked again at the
+    moment of signing (21 CFR Part 11 §11.200(a)(1): user name and password); ``None`` after
+    recording the refusal as a ``signature_refused`` access event (the caller commits it)."""
+    user = session.scalar(select(User).where(User.username == actor.username))
+    if user is None or not user.active or not verify_password(user.password_hash, password):
+        record_event(session, "signature_refused", actor.username, **detail)
+        return None
+    return user
+
+
 def record_event(session: AuditedSession, kind: str, username: str, **detail: Any) -> None:
     """Write a security event (audited) in the caller's transaction."""
     session.add(

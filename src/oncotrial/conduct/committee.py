@@ -19,7 +19,9 @@
 
 A DLT assessment changed after a final decision that used it (the AE form's DLT field, or a new
 AE assessed as DLT with onset on or before the decision's as-of date) flags that decision for
-review (:func:`flag_after_dlt_change`, called by the AE form's save). Everything is written
+review (:func:`oncotrial.conduct.dlt_review.flag_after_dlt_change`, called by the AE form's
+save); the board (:mod:`oncotrial.conduct.board`) also lists final decisions whose snapshot the
+store no longer reproduces, whatever door the change came through. Everything is written
 through the audited store in the use case's one transaction.
 """
 
@@ -28,13 +30,13 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Mapping, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from datetime import date, datetime
 from typing import Any
 
 from sqlalchemy import select
 
-from oncotrial.conduct.accounts import now, record_event
+from oncotrial.conduct.accounts import confirm_signer, now
 from oncotrial.conduct.cohorts import open_cohort
 from oncotrial.conduct.errors import (
     AuthenticationError,
@@ -42,8 +44,7 @@ from oncotrial.conduct.errors import (
     NotFoundError,
     StateError,
 )
-from oncotrial.conduct.passwords import verify_password
-from oncotrial.conduct.phase1 import Phase1Row, Phase1Snapshot, phase1_snapshot
+from oncotrial.conduct.phase1 import Phase1Snapshot, phase1_snapshot
 from oncotrial.conduct.roles import Action, Actor, require
 from oncotrial.conduct.study import Study, Txn
 from oncotrial.designs.admissibility import admissible_dose
@@ -51,7 +52,6 @@ from oncotrial.designs.base import Decision
 from oncotrial.report.formatting import name_levels
 from oncotrial.store.models import (
     Cohort,
-    DataQuery,
     DecisionSignature,
     EscalationDecision,
     Subject,
@@ -124,39 +124,6 @@ class DecisionInfo:
         for s in data["signatures"]:
             s["signed_at"] = s["signed_at"].isoformat()
         return data
-
-
-@dataclass(frozen=True)
-class Board:
-    """The DLT-window board: phase I patients as of a date, open queries on each, the design's
-    current recommendation, and the decisions (flags shown)."""
-
-    as_of: date
-    snapshot: Phase1Snapshot
-    rows: list[Phase1Row]
-    open_queries: dict[str, list[dict[str, Any]]]
-    recommendation: dict[str, Any]
-    decisions: list[DecisionInfo] = field(default_factory=list)
-
-    @property
-    def flagged(self) -> list[DecisionInfo]:
-        return [d for d in self.decisions if d.review_flag]
-
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "as_of": self.as_of.isoformat(),
-            "design": self.snapshot.design,
-            "window_days": self.snapshot.spec.window_days,
-            "snapshot_hash": self.snapshot.snapshot_hash,
-            "counts": self.snapshot.counts(),
-            "patients": [
-                {**row.to_json(), "open_queries": self.open_queries.get(row.usubjid, [])}
-                for row in self.rows
-            ],
-            "recommendation": self.recommendation,
-            "flagged_decisions": [d.id for d in self.flagged],
-            "decisions": [d.to_json() for d in self.decisions],
-        }
 
 
 # ---- reading -----------------------------------------------------------------------------------
@@ -299,34 +266,6 @@ def get_decision(study: Study, actor: Actor, decision_id: int) -> DecisionInfo:
         return _info(study, session, d, actor)
 
 
-def dlt_board(study: Study, actor: Actor, as_of: date | None = None) -> Board:
-    """The DLT-window board as of ``as_of`` (default today). Site staff see their sites'
-    patients; the recommendation is computed from every site's data."""
-    require(actor, Action.view_phase1)
-    as_of = as_of or date.today()
-    snapshot = phase1_snapshot(study, study.protocol, as_of)
-    rows = [r for r in snapshot.rows if actor.sees_site(r.site)]
-    wanted = {r.usubjid for r in rows}
-    queries: dict[str, list[dict[str, Any]]] = {}
-    with study.reading(study.system_actor()) as (_, session):
-        for q in session.scalars(
-            select(DataQuery)
-            .where(DataQuery.status != "closed", DataQuery.usubjid.in_(wanted or {""}))
-            .order_by(DataQuery.id)
-        ).all():
-            queries.setdefault(q.usubjid, []).append(
-                {"id": q.id, "field": q.field, "status": q.status, "message": q.message}
-            )
-    return Board(
-        as_of,
-        snapshot,
-        rows,
-        queries,
-        _recommendation(study, snapshot),
-        decision_list(study, actor),
-    )
-
-
 # ---- proposing ---------------------------------------------------------------------------------
 
 
@@ -367,6 +306,15 @@ def propose_decision(
         )
         if latest is None:
             raise StateError("no phase I cohort yet: open the first cohort at the starting dose")
+        ended = txn.session.scalar(
+            select(EscalationDecision.id).where(
+                EscalationDecision.phase == "I",
+                EscalationDecision.status == FINAL,
+                EscalationDecision.action == "stop",
+            )
+        )
+        if ended is not None:
+            raise StateError(f"phase I ended with the final decision #{ended}")
         snapshot = phase1_snapshot(study, study.protocol, as_of, design=design, session=txn.session)
         _supersede(txn, "I")
         output = _recommendation(study, snapshot)
@@ -494,12 +442,9 @@ def sign_decision(
     require(actor, Action.sign_decision)
     with study.transaction(actor, "committee decision signed") as txn:
         decision = _open_decision(txn, decision_id)
-        user = txn.session.scalar(select(User).where(User.username == actor.username))
-        if user is None or not user.active or not verify_password(user.password_hash, password):
-            record_event(txn.session, "signature_refused", actor.username, decision=decision_id)
-            refused = True
-        else:
-            refused = False
+        user = confirm_signer(txn.session, actor, password, decision=decision_id)
+        refused = user is None
+        if user is not None:
             _add_signature(study, txn, decision, actor, user, meaning)
             result = _info(study, txn.session, decision)
     if refused:
@@ -579,61 +524,30 @@ def _finalise(
     else:
         for cohort in open_cohorts:
             txn.store.set_cohort_status(cohort.number, "closed", txn.actor.username, why)
+        rp2d = _rp2d(study, decision)
+        if rp2d is not None:
+            from oncotrial.conduct.interim import simon_plan
+
+            n1, _, _ = simon_plan(study)
+            cohort = open_cohort(txn, rp2d, "II", n1, f"{why}: expansion at the RP2D")
+            decision.next_cohort_id = cohort.id
     txn.session.flush()
 
 
-# ---- DLT assessments changed after a decision ----------------------------------------------------
+def _rp2d(study: Study, decision: EscalationDecision) -> str | None:
+    """The expansion's dose when a final phase I stop selected an MTD (the RP2D), if the
+    protocol has an expansion and it has no cohort yet."""
+    mtd = (decision.output or {}).get("mtd")
+    if decision.phase != "I" or mtd is None or study.protocol.phase2 is None:
+        return None
+    return study.dose_names.short(int(mtd) - 1)
 
 
-def dlt_flags(txn: Txn, refs: Sequence[Sequence[Any]]) -> dict[int, str | None]:
-    """The DLT assessment (AEDLT) of each AE record among ``refs`` before a change."""
-    from oncotrial.conduct.records import stored_values
+def __getattr__(name: str) -> Any:
+    """``dlt_board`` lives in :mod:`oncotrial.conduct.board` (imported lazily: it reads the
+    decisions of this module)."""
+    if name == "dlt_board":
+        from oncotrial.conduct.board import dlt_board
 
-    out: dict[int, str | None] = {}
-    for domain, record_id in refs:
-        if domain == "AE":
-            values, _ = stored_values(txn, "AE", int(record_id))
-            out[int(record_id)] = (values.get("AEDLT") or "").upper() or None
-    return out
-
-
-def flag_after_dlt_change(
-    txn: Txn,
-    usubjid: str,
-    before: Mapping[int, str | None],
-    after: Sequence[tuple[int, Mapping[str, str | None]]],
-) -> list[int]:
-    """Flag for review every final phase I decision that used ``usubjid``'s data, when one of
-    its AEs' DLT assessment changed (or a new AE assessed as DLT started on or before the
-    decision's as-of date). The ids flagged."""
-    changes = []
-    for record_id, values in after:
-        new = (values.get("AEDLT") or "").upper() or None
-        old = before.get(record_id)
-        if (record_id in before and new != old) or (record_id not in before and new == "Y"):
-            changes.append((values.get("AESEQ"), values.get("AESTDTC") or "", old, new))
-    if not changes:
-        return []
-    flagged = []
-    for decision in txn.session.scalars(
-        select(EscalationDecision).where(
-            EscalationDecision.status == FINAL, EscalationDecision.phase == "I"
-        )
-    ).all():
-        patients = (decision.inputs or {}).get("patients", [])
-        if not any(p.get("usubjid") == usubjid for p in patients):
-            continue
-        relevant = [c for c in changes if not decision.as_of or c[1][:10] <= decision.as_of]
-        if not relevant:
-            continue
-        lines = [
-            f"{now():%Y-%m-%d %H:%M} UTC, {txn.actor.username}: DLT assessment of {usubjid} "
-            f"AE {seq or '?'} changed from {old or 'not assessed'} to {new or 'not assessed'} "
-            "after this decision was signed"
-            for seq, _, old, new in relevant
-        ]
-        decision.review_flag = "\n".join(filter(None, [decision.review_flag, *lines]))
-        decision.flagged_at = now()
-        flagged.append(decision.id)
-    txn.session.flush()
-    return flagged
+        return dlt_board
+    raise AttributeError(name)

@@ -20,7 +20,7 @@ from sqlalchemy import select
 
 from oncotrial.conduct.accounts import now
 from oncotrial.conduct.assessments import judge_dlt, judge_response, soc_of
-from oncotrial.conduct.committee import dlt_flags, flag_after_dlt_change
+from oncotrial.conduct.dlt_review import dlt_flags, flag_after_dlt_change
 from oncotrial.conduct.errors import InvalidInputError, NotFoundError, StateError
 from oncotrial.conduct.forms.catalog import eligible
 from oncotrial.conduct.forms.model import FormContext, FormDef, Values

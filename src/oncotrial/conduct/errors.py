@@ -9,7 +9,8 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from oncotrial.store import EditCheckError, Finding
+from oncotrial.cdisc.errors import Finding
+from oncotrial.store.errors import EditCheckError
 
 
 class ConductError(Exception):

@@ -42,6 +42,7 @@ from sqlalchemy.orm import Session
 
 from oncotrial.cdisc.dates import date_span
 from oncotrial.conduct.assessments import judge_dlt
+from oncotrial.conduct.scope import acting_for
 from oncotrial.designs.base import Decision, Patient, TrialState
 from oncotrial.designs.registry import DesignSpec, build_design, spec_from_protocol
 from oncotrial.protocol.model import Protocol
@@ -196,11 +197,13 @@ class Phase1Snapshot:
 
 
 def _content(as_of: date, spec: DesignSpec, rows: Iterable[Phase1Row]) -> dict[str, Any]:
+    """What the decision rests on: the dosed patients (those not dosed by ``as_of`` change
+    nothing, so a later enrolment leaves an earlier snapshot's hash as it was)."""
     return {
         "as_of": as_of.isoformat(),
         "design": spec.name,
         "window_days": spec.window_days,
-        "patients": [row.to_json() for row in rows],
+        "patients": [row.to_json() for row in rows if row.status != NOT_DOSED],
     }
 
 
@@ -239,7 +242,8 @@ def phase1_snapshot(
         raw = _read(session)
     else:
         engine = _engine_of(source)
-        with AuditedSession(bind=engine) as own:
+        # the committee reads every site (PostgreSQL row-level security: central scope)
+        with acting_for("*"), AuditedSession(bind=engine) as own:
             if engine.dialect.name == "postgresql":
                 own.connection(execution_options={"isolation_level": "REPEATABLE READ"})
             raw = _read(own)

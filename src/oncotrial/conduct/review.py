@@ -22,7 +22,7 @@ from datetime import datetime
 
 from sqlalchemy import select
 
-from oncotrial.conduct.accounts import now, record_event
+from oncotrial.conduct.accounts import confirm_signer, now
 from oncotrial.conduct.entry import (
     COMPLETE,
     ENTERED,
@@ -38,12 +38,11 @@ from oncotrial.conduct.errors import (
     NotFoundError,
     StateError,
 )
-from oncotrial.conduct.passwords import verify_password
 from oncotrial.conduct.reading import get_entry
 from oncotrial.conduct.roles import Action, Actor, require
 from oncotrial.conduct.study import Study
 from oncotrial.store import AuditedSession, ConcurrentEditError
-from oncotrial.store.models import FormEntry, Signature, User
+from oncotrial.store.models import FormEntry, Signature
 
 #: the meaning an investigator's signature of a form carries (§11.50(a)(3))
 MEANING = (
@@ -154,13 +153,8 @@ def sign(study: Study, actor: Actor, entry_id: int, password: str) -> SignatureI
     with study.transaction(actor, "form signed") as txn:
         entry, site = _entry(txn.session, actor, entry_id)
         require(actor, Action.sign, site)
-        user = txn.session.scalar(select(User).where(User.username == actor.username))
-        if user is None or not user.active or not verify_password(user.password_hash, password):
-            record_event(txn.session, "signature_refused", actor.username, form_entry=entry_id)
-            refused = True
-        else:
-            refused = False
-        if not refused:
+        user = confirm_signer(txn.session, actor, password, form_entry=entry_id)
+        if user is not None:
             if entry.status != LOCKED:
                 raise StateError(f"only a locked form is signed (this one is {entry.status})")
             signature = Signature(

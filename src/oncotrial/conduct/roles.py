@@ -69,6 +69,8 @@ class Action(StrEnum):
     choose_dose = "choose the committee's dose, a pause or a stop (with a reason)"
     sign_decision = "e-sign a committee decision"
     view_notifications = "see the study's notifications"
+    view_dashboards = "see the enrolment dashboard (by site, over time, against plan)"
+    view_results = "see the DLT, swimmer, waterfall and Kaplan–Meier dashboards"
 
 
 _SITE_STAFF = {Role.investigator, Role.coordinator}
@@ -109,6 +111,9 @@ PERMISSIONS: dict[Action, frozenset[Role]] = {
     Action.choose_dose: frozenset({Role.committee, Role.statistician}),
     Action.sign_decision: frozenset({Role.statistician, Role.committee, Role.investigator}),
     Action.view_notifications: frozenset(_READERS),
+    # site users see their own sites' patients only (the use cases filter by site)
+    Action.view_dashboards: frozenset(_READERS | {Role.admin}),
+    Action.view_results: frozenset(_READERS),
 }
 
 

@@ -11,6 +11,7 @@ enumerate (3+3, small BOIN/CRM trials).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from math import comb
 
@@ -78,10 +79,29 @@ def _add_cohort(state: TrialState, dose: int, dlts: int, size: int) -> TrialStat
     )
 
 
-def dose_paths(design: Design, state: TrialState, n_cohorts: int, cohort_size: int) -> PathTable:
-    """Every outcome of the next ``n_cohorts`` cohorts and the decision after each."""
+def dose_paths(
+    design: Design,
+    state: TrialState,
+    n_cohorts: int,
+    cohort_size: int,
+    progress: Callable[[int, int], None] | None = None,
+) -> PathTable:
+    """Every outcome of the next ``n_cohorts`` cohorts and the decision after each.
+
+    ``progress(done, total)`` is told after each decision; ``total`` is the number of nodes of
+    the full tree, the most there can be (paths end early where a trial stops)."""
     if n_cohorts < 1 or cohort_size < 1:
         raise ValueError("need at least one cohort of at least one patient")
+    total = sum((cohort_size + 1) ** depth for depth in range(n_cohorts + 1))
+    done = 0
+
+    def decided(new_state: TrialState) -> Decision:
+        nonlocal done
+        decision = design.decide(new_state)
+        done += 1
+        if progress is not None:
+            progress(done, total)
+        return decision
 
     def grow(current: TrialState, decision: Decision, depth: int) -> tuple[PathNode, ...]:
         if depth == 0 or not decision.continue_trial or decision.next_dose is None:
@@ -90,12 +110,15 @@ def dose_paths(design: Design, state: TrialState, n_cohorts: int, cohort_size: i
         nodes = []
         for dlts in range(cohort_size + 1):
             nxt_state = _add_cohort(current, dose, dlts, cohort_size)
-            nxt = design.decide(nxt_state)
+            nxt = decided(nxt_state)
             nodes.append(PathNode(dose, dlts, cohort_size, nxt, grow(nxt_state, nxt, depth - 1)))
         return tuple(nodes)
 
-    root = design.decide(state)
-    return PathTable(root=root, branches=list(grow(state, root, n_cohorts)))
+    root = decided(state)
+    table = PathTable(root=root, branches=list(grow(state, root, n_cohorts)))
+    if progress is not None:
+        progress(total, total)
+    return table
 
 
 @dataclass(frozen=True)

@@ -13,22 +13,13 @@ from oncotrial.designs.base import Design, DesignError
 from oncotrial.designs.boin import BOIN
 from oncotrial.designs.crm import CRM, TITECRM, crm_skeleton
 from oncotrial.designs.interval import MTPI2, I3Plus3, Keyboard
+from oncotrial.designs.names import DESIGN_NAMES
 from oncotrial.designs.threeplusthree import ThreePlusThree
 from oncotrial.designs.tite_boin import TITEBOIN
 
 if TYPE_CHECKING:
     from oncotrial.protocol.model import Protocol
 
-DESIGN_NAMES: tuple[str, ...] = (
-    "3+3",
-    "boin",
-    "tite-boin",
-    "crm",
-    "tite-crm",
-    "keyboard",
-    "mtpi2",
-    "i3+3",
-)
 
 #: Half-width of the indifference interval of the default CRM skeleton (Lee & Cheung 2009
 #: recommend roughly 0.04-0.08 for targets 0.2-0.3).

@@ -418,7 +418,12 @@ class Phase1(_Strict):
 
 
 class Phase2(_Strict):
-    """The expansion design: Simon's two-stage test of H0: p <= p0 against p >= p1."""
+    """The expansion design: Simon's two-stage test of H0: p <= p0 against p >= p1.
+
+    ``accrual_per_month`` is the planned accrual of the expansion (patients per month, all
+    sites); with ``phase1.accrual_per_month`` and the two phases' sample sizes it draws the
+    enrolment plan the application's dashboard compares enrolment with.
+    """
 
     design: Literal["simon"]
     endpoint: Text = "ORR"
@@ -427,6 +432,7 @@ class Phase2(_Strict):
     alpha: OpenUnit
     power: OpenUnit
     criterion: Literal["optimal", "minimax"] = "optimal"
+    accrual_per_month: float | None = Field(default=None, gt=0)
 
     @model_validator(mode="after")
     def _ordered(self) -> Phase2:
@@ -600,6 +606,10 @@ class Eligibility(_Strict):
     exclusion: list[Criterion] = Field(default_factory=list)
 
 
+# the seamless phase I/II block builds on the models above
+from oncotrial.protocol.seamless import Seamless, check_seamless  # noqa: E402
+
+
 class Protocol(_Strict):
     """An early-phase (I/II) oncology protocol.
 
@@ -613,6 +623,7 @@ class Protocol(_Strict):
     dlt: DltDefinition
     phase1: Phase1
     phase2: Phase2 | None = None
+    seamless: Seamless | None = None
     endpoints: Endpoints
     schedule: Schedule
     virtual_trial: VirtualTrial | None = None
@@ -626,6 +637,7 @@ class Protocol(_Strict):
         self._check_drugs(issues)
         self._check_levels(issues)
         self._check_phase1(issues)
+        check_seamless(self, issues)
         if self.phase2 is not None and self.phase2.endpoint not in self.endpoints.names:
             issues.add(
                 ("phase2", "endpoint"),

@@ -1,14 +1,15 @@
 """Figures of the trial report: dose escalation, waterfall, spider and swimmer plots.
 
 Each function takes a small, plainly named DataFrame (built by the report from the endpoint
-layer's outputs), draws one figure legible when printed (≥ 9 pt text, 150 dpi) and returns
-the path written.
+layer's outputs), draws one figure legible when printed (≥ 9 pt text, 150 dpi) and writes it to
+``path`` — a file (returned) or a binary stream (PNG; see :mod:`oncotrial.report.panels`).
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from pathlib import Path
+from typing import BinaryIO
 
 import matplotlib
 
@@ -29,18 +30,24 @@ RESPONSE_COLOURS = {
 plt.rcParams.update({"font.size": 9, "axes.titlesize": 10, "axes.labelsize": 9})
 
 
-def _save(fig: plt.Figure, path: Path) -> Path:
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
+Target = Path | BinaryIO
+
+
+def _save(fig: plt.Figure, path: Target) -> Target:
     fig.tight_layout()
-    fig.savefig(path, dpi=150)
+    if isinstance(path, (str, Path)):
+        path = Path(path)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fig.savefig(path, dpi=150)
+    else:
+        fig.savefig(path, dpi=150, format="png")
     plt.close(fig)
     return path
 
 
 def plot_dose_escalation(
-    patients: pd.DataFrame, dose_labels: Sequence[str], path: Path, window_days: float = 28.0
-) -> Path:
+    patients: pd.DataFrame, dose_labels: Sequence[str], path: Target, window_days: float = 28.0
+) -> Target:
     """Each phase I patient's dose level over calendar time, DLTs marked.
 
     ``patients`` columns: ``subject``, ``start`` (datetime of first dose), ``dose_index``
@@ -75,7 +82,7 @@ def plot_dose_escalation(
     return _save(fig, path)
 
 
-def plot_waterfall(best: pd.DataFrame, path: Path, criteria: str = "RECIST 1.1") -> Path:
+def plot_waterfall(best: pd.DataFrame, path: Target, criteria: str = "RECIST 1.1") -> Target:
     """Best percent change from baseline in the sum of target diameters, one bar per patient,
     coloured by confirmed best overall response; dashed lines at −30 % (PR) and +20 % (PD).
 
@@ -108,7 +115,7 @@ def plot_waterfall(best: pd.DataFrame, path: Path, criteria: str = "RECIST 1.1")
     return _save(fig, path)
 
 
-def plot_spider(changes: pd.DataFrame, path: Path) -> Path:
+def plot_spider(changes: pd.DataFrame, path: Target) -> Target:
     """Percent change from baseline in the target sum over time, one line per patient.
 
     ``changes`` columns: ``subject``, ``week``, ``pchg``, ``bor``.
@@ -138,7 +145,7 @@ def plot_spider(changes: pd.DataFrame, path: Path) -> Path:
 LEVEL_COLOURS = ("#0072B2", "#E69F00", "#009E73", "#CC79A7", "#56B4E9", "#D55E00", "#F0E442")
 
 
-def plot_swimmer(lanes: pd.DataFrame, path: Path) -> Path:
+def plot_swimmer(lanes: pd.DataFrame, path: Target) -> Target:
     """Time on study per patient, grouped by dose level (lowest first, a gap between levels)
     and coloured by it: a light bar to last contact or death, a dark bar while on treatment,
     first confirmed response, progression and death marked, an arrow for patients still on
@@ -191,4 +198,72 @@ def plot_swimmer(lanes: pd.DataFrame, path: Path) -> Path:
     ax.set_title("Swimmer plot by dose level")
     ax.legend(fontsize=8, loc="upper center", bbox_to_anchor=(0.5, -0.07), ncol=4, frameon=False)
     ax.grid(axis="x", alpha=0.3)
+    return _save(fig, path)
+
+
+def plot_enrolment(
+    monthly: pd.DataFrame,
+    sites: Sequence[str],
+    path: Target,
+    targets: Sequence[tuple[str, int]] = (),
+) -> Target:
+    """Enrolment over time against plan: patients enrolled each month stacked by site (bars,
+    left axis), the cumulative total (solid step) and the protocol's planned cumulative
+    enrolment (dashed), with the planned sample sizes as dotted lines.
+
+    ``monthly`` columns: ``month`` (datetime, first day), one count column per name in
+    ``sites``, ``cumulative`` (NaN after the as-of month) and ``planned`` (NaN where no plan).
+    """
+    fig, ax = plt.subplots(figsize=(9, 4))
+    x = pd.to_datetime(monthly["month"]) + pd.Timedelta(days=14)
+    bottom = np.zeros(len(monthly))
+    twin = ax.twinx()
+    for i, site in enumerate(sites):
+        counts = monthly[site].to_numpy(dtype=float)
+        twin.bar(
+            x,
+            counts,
+            width=24,
+            bottom=bottom,
+            color=LEVEL_COLOURS[i % len(LEVEL_COLOURS)],
+            alpha=0.55,
+            label=f"site {site}",
+        )
+        bottom += counts
+    ax.step(
+        x, monthly["cumulative"], where="mid", color="#1d2430", lw=2, label="enrolled (cumulative)"
+    )
+    if monthly["planned"].notna().any():
+        ax.plot(x, monthly["planned"], ls="--", color="#1f5fa8", lw=1.5, label="planned")
+    for name, n in targets:
+        ax.axhline(n, ls=":", color="#5b6472", lw=0.9)
+        ax.annotate(
+            f"{name}: {n}",
+            (x.iloc[0], n),
+            xytext=(2, 2),
+            textcoords="offset points",
+            fontsize=8,
+            color="#5b6472",
+        )
+    ax.set_zorder(twin.get_zorder() + 1)
+    ax.patch.set_visible(False)
+    top = max([n for _, n in targets] + [float(np.nanmax(monthly["cumulative"]) or 0), 1])
+    ax.set_ylim(0, top * 1.1)
+    twin.set_ylim(0, max(float(bottom.max()), 1) * 3)
+    ax.set_ylabel("patients enrolled (cumulative)")
+    twin.set_ylabel("patients enrolled in the month (bars)")
+    ax.set_xlabel("month of enrolment")
+    ax.set_title("Enrolment over time against the protocol's plan")
+    handles = ax.get_legend_handles_labels()
+    bars = twin.get_legend_handles_labels()
+    ax.legend(
+        handles[0] + bars[0],
+        handles[1] + bars[1],
+        fontsize=8,
+        loc="upper left",
+        bbox_to_anchor=(0, -0.15),
+        ncol=4,
+        frameon=False,
+    )
+    ax.grid(alpha=0.3)
     return _save(fig, path)

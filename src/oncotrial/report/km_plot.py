@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from pathlib import Path
+from typing import BinaryIO
 
 import matplotlib
 
@@ -35,7 +36,7 @@ def _as_mapping(
 
 def plot_km(
     fits: Mapping[str, KaplanMeier] | Sequence[KaplanMeier] | KaplanMeier,
-    path: str | Path,
+    path: str | Path | BinaryIO,
     *,
     conf_int: bool = False,
     risk_times: Sequence[float] | None = None,
@@ -44,10 +45,12 @@ def plot_km(
     title: str | None = None,
     xmax: float | None = None,
     dpi: int = 150,
-) -> Path:
+) -> Path | BinaryIO:
     """Draw Kaplan–Meier curves (see :func:`km_figure`) to ``path`` (PNG, PDF or SVG, by its
-    suffix) at ``dpi`` dots per inch; returns the path written."""
-    path = Path(path)
+    suffix; a binary stream gets PNG) at ``dpi`` dots per inch; returns the path written."""
+    is_file = isinstance(path, (str, Path))
+    if is_file:
+        path = Path(path)
     fig = km_figure(
         fits,
         conf_int=conf_int,
@@ -58,7 +61,7 @@ def plot_km(
         xmax=xmax,
     )
     try:
-        fig.savefig(path, dpi=dpi, bbox_inches="tight")
+        fig.savefig(path, dpi=dpi, bbox_inches="tight", format=None if is_file else "png")
     finally:
         plt.close(fig)
     return path

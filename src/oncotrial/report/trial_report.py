@@ -27,15 +27,8 @@ from jinja2 import Environment, PackageLoader, select_autoescape
 
 from oncotrial.derive.response import disease_control_rate, objective_response_rate
 from oncotrial.protocol.model import Protocol
-from oncotrial.report import efficacy, population, safety
-from oncotrial.report.figures import (
-    plot_dose_escalation,
-    plot_spider,
-    plot_swimmer,
-    plot_waterfall,
-)
+from oncotrial.report import efficacy, enrolment, panels, population, safety
 from oncotrial.report.formatting import LevelNames, table
-from oncotrial.report.km_plot import plot_km
 
 #: how a decision computed from the store as of its date is named (EscalationStep.source)
 LIVE_PATH = "live path"
@@ -105,14 +98,9 @@ def package_version() -> str:
         return "unknown"
 
 
-def _img(path: Path) -> str:
-    data = base64.b64encode(path.read_bytes()).decode("ascii")
+def _img(png: bytes) -> str:
+    data = base64.b64encode(png).decode("ascii")
     return f"data:image/png;base64,{data}"
-
-
-def _reference_date(adsl: pd.DataFrame) -> str:
-    has_rand = "RANDDT" in adsl.columns and adsl["RANDDT"].notna().any()
-    return "RANDDT" if has_rand else "TRTSDT"
 
 
 def build_report(
@@ -140,9 +128,6 @@ def build_report(
     out_dir.mkdir(parents=True, exist_ok=True)
     levels = LevelNames(protocol)
     adsl = adam["adsl"]
-    reference = _reference_date(adsl)
-    phase = adsl.get("PHASE", pd.Series("", index=adsl.index)).astype(str)
-    phase1 = adsl[phase.eq("I")] if phase.eq("I").any() else adsl
     summary: dict[str, Any] = {"subjects": int(len(adsl)), "version": package_version()}
     head = provenance.audit_head
     ctx: dict[str, Any] = {
@@ -160,106 +145,86 @@ def build_report(
     tables, figures = ctx["tables"], ctx["figures"]
     summary["data_cut"] = ctx["data_cut"]
     summary["audit_head"] = None if head is None else {"seq": head.seq, "hash": head.hash}
-    with tempfile.TemporaryDirectory() as tmp_name:
-        tmp = Path(tmp_name)
-        # study population
-        tables["enrolment"] = table(
-            population.enrolment_table(adsl, levels), "enrolment", first_column="Dose level"
+    # study population
+    tables["enrolment"] = table(
+        population.enrolment_table(adsl, levels), "enrolment", first_column="Dose level"
+    )
+    tables["demographics"] = table(
+        population.demographics_table(adsl, levels), "demographics", first_column=""
+    )
+    tables["disposition"] = table(
+        population.disposition_table(adsl, levels), "disposition", first_column=""
+    )
+    if sdtm and "ds" in sdtm:
+        enrolled = enrolment.enrolled_of_adsl(adsl, sdtm["ds"])
+        plan = enrolment.EnrolmentPlan.of(protocol)
+        sites = sorted(set(enrolled["site"]))
+        as_of = provenance.data_cut or date.today()
+        monthly = enrolment.monthly_enrolment(enrolled, sites, plan, as_of)
+        png = enrolment.enrolment_png(monthly, sites, plan)
+        if png is not None:
+            figures["enrolment"] = _img(png)
+    if "adex" in adam:
+        exposure = population.exposure_table(adam["adex"], adsl, levels, protocol)
+        tables["exposure"] = table(exposure, "exposure", first_column="")
+    if "adtte" in adam:
+        followup = population.median_followup_text(adam["adtte"])
+        if followup is not None:
+            ctx["followup"] = followup[0]
+            summary["median_followup_months"] = followup[1]
+    # phase I
+    dlt = panels.dlt_tables(adam, protocol)
+    if escalation:
+        steps = pd.DataFrame([s.__dict__ for s in escalation])
+        tables["escalation"] = table(
+            steps.rename(columns=ESCALATION_HEADERS), "escalation", text=True
         )
-        tables["demographics"] = table(
-            population.demographics_table(adsl, levels), "demographics", first_column=""
+        live = sum(f"({LIVE_PATH})" in s.source for s in escalation)
+        ctx["escalation_source"] = (
+            f"{live} of {len(escalation)} decisions were computed from the trial database as "
+            f"of their date ({LIVE_PATH}); the others are decisions recorded without that "
+            "computation."
+            if live < len(escalation)
+            else f"Every decision was computed from the trial database as of its date "
+            f"({LIVE_PATH}) and signed by the committee."
         )
-        tables["disposition"] = table(
-            population.disposition_table(adsl, levels), "disposition", first_column=""
+        ctx["escalation_plot"] = _img(panels.escalation_png(adam, protocol, dlt))
+    if dlt is not None:
+        tables["dlt"] = table(dlt.table, "dlt", first_column="Dose level")
+        if not dlt.listing.empty:
+            tables["dlt_listing"] = table(dlt.listing, "dlt-listing", text=True)
+    # efficacy
+    if "adrs" in adam:
+        _efficacy(
+            adam, protocol, secondary_adrs or {}, levels, recommended_dose, stage1, ctx, summary
         )
-        if "adex" in adam:
-            exposure = population.exposure_table(adam["adex"], adsl, levels, protocol)
-            tables["exposure"] = table(exposure, "exposure", first_column="")
-        if "adtte" in adam:
-            followup = population.median_followup_text(adam["adtte"])
-            if followup is not None:
-                ctx["followup"] = followup[0]
-                summary["median_followup_months"] = followup[1]
-        # phase I
-        dlt = safety.dlt_evaluation(adam["adae"], protocol) if "adae" in adam else None
-        if escalation:
-            steps = pd.DataFrame([s.__dict__ for s in escalation])
-            tables["escalation"] = table(
-                steps.rename(columns=ESCALATION_HEADERS), "escalation", text=True
-            )
-            live = sum(f"({LIVE_PATH})" in s.source for s in escalation)
-            ctx["escalation_source"] = (
-                f"{live} of {len(escalation)} decisions were computed from the trial database "
-                f"as of their date ({LIVE_PATH}); the others are decisions recorded without "
-                "that computation."
-                if live < len(escalation)
-                else f"Every decision was computed from the trial database as of its date "
-                f"({LIVE_PATH}) and signed by the committee."
-            )
-            with_dlt = safety.dlt_subjects(dlt) if dlt is not None else set()
-            ctx["escalation_plot"] = _escalation_figure(
-                phase1, levels, with_dlt, protocol, tmp / "escalation.png"
-            )
-        if dlt is not None:
-            tables["dlt"] = table(
-                safety.dlt_table(dlt, phase1, levels), "dlt", first_column="Dose level"
-            )
-            listing = safety.dlt_listing(dlt, phase1, levels)
-            if not listing.empty:
-                tables["dlt_listing"] = table(listing, "dlt-listing", text=True)
-        # efficacy
-        if "adrs" in adam:
-            _efficacy(
-                adam,
-                secondary_adrs or {},
-                levels,
-                recommended_dose,
-                stage1,
-                reference,
-                tables,
-                figures,
-                summary,
-                tmp,
-            )
-        if "adtte" in adam:
-            survival, fits = efficacy.survival_table(adam["adtte"])
-            tables["survival"] = table(survival, "survival", first_column="Endpoint")
-            summary["km"] = efficacy.summary_rows(survival)
-            for paramcd, fit in fits.items():
-                figures[f"km_{paramcd}"] = _img(
-                    plot_km(
-                        {fit.label: fit},
-                        tmp / f"km_{paramcd}.png",
-                        conf_int=True,
-                        risk_times=list(range(0, 19, 3)),
-                        xlabel="Months since first dose"
-                        if paramcd != "RSD"
-                        else "Months since first response",
-                        title=f"{fit.label} (Kaplan–Meier, 95 % CI log scale)",
-                        xmax=18.5,
-                    )
-                )
-        # immunogenicity
-        if sdtm and "is" in sdtm:
-            ada, overall = safety.ada_table(sdtm["is"], adsl, levels)
-            tables["ada"] = table(ada, "ada", first_column="")
-            summary["ada"] = overall
-        # safety
-        if "adae" in adam:
-            adae = adam["adae"]
-            tables["ae_overview"] = table(
-                safety.ae_overview_table(adae, adsl, levels), "ae-overview", first_column=""
-            )
-            tables["ae_grades"] = table(
-                safety.ae_grade_table_by_level(adae, adsl, levels),
-                "ae-grades",
-                first_column="Preferred term",
-            )
-            serious = safety.serious_ae_listing(adae, adsl, levels)
-            tables["sae"] = table(serious, "sae-listing", text=True) if len(serious) else ""
-        if "adtte" in adam:
-            deaths = safety.death_listing(adsl, adam["adtte"], levels)
-            tables["deaths"] = table(deaths, "death-listing", text=True) if len(deaths) else ""
+    fitted = panels.survival(adam)
+    if fitted is not None:
+        tables["survival"] = table(fitted.table, "survival", first_column="Endpoint")
+        summary["km"] = efficacy.summary_rows(fitted.table)
+        for paramcd, fit in fitted.fits.items():
+            figures[f"km_{paramcd}"] = _img(panels.km_png(paramcd, fit))
+    # immunogenicity
+    if sdtm and "is" in sdtm:
+        ada, overall = safety.ada_table(sdtm["is"], adsl, levels)
+        tables["ada"] = table(ada, "ada", first_column="")
+        summary["ada"] = overall
+    # safety
+    if "adae" in adam:
+        adae = adam["adae"]
+        tables["ae_overview"] = table(
+            safety.ae_overview_table(adae, adsl, levels), "ae-overview", first_column=""
+        )
+        tables["ae_grades"] = table(
+            safety.ae_grade_table_by_level(adae, adsl, levels),
+            "ae-grades",
+            first_column="Preferred term",
+        )
+        serious = safety.serious_ae_listing(adae, adsl, levels)
+        tables["sae"] = table(serious, "sae-listing", text=True) if len(serious) else ""
+    if "adtte" in adam:
+        deaths = safety.death_listing(adsl, adam["adtte"], levels)
+        tables["deaths"] = table(deaths, "death-listing", text=True) if len(deaths) else ""
     env = Environment(
         loader=PackageLoader("oncotrial.report", "templates"),
         autoescape=select_autoescape(["html"]),
@@ -275,18 +240,17 @@ def build_report(
 
 def _efficacy(
     adam: dict[str, pd.DataFrame],
+    protocol: Protocol,
     secondary: dict[str, pd.DataFrame],
     levels: LevelNames,
     rp2d: int | None,
     stage1: efficacy.Stage1Result | None,
-    reference: str,
-    tables: dict[str, str],
-    figures: dict[str, str],
+    ctx: dict[str, Any],
     summary: dict[str, Any],
-    tmp: Path,
 ) -> None:
+    tables, figures = ctx["tables"], ctx["figures"]
     adsl, adrs = adam["adsl"], adam["adrs"]
-    primary = str(adrs["PARCAT3"].dropna().iloc[0]) if adrs["PARCAT3"].notna().any() else ""
+    primary = panels.primary_criteria(adrs)
     by_criteria = {primary or "primary": adrs, **secondary}
     groups = efficacy.EfficacyGroups.of(adsl, levels, rp2d)
     tables["response_rates"] = table(
@@ -310,36 +274,13 @@ def _efficacy(
             efficacy.stage1_table(stage1, adrs), "stage1", first_column="", text=True
         )
         summary["stage1"] = {"responders": stage1.responders, "decision": stage1.decision}
-    if "adtr" in adam and not adam["adtr"].empty:
-        adtr = adam["adtr"]
-        figures["waterfall"] = _img(
-            plot_waterfall(
-                efficacy.waterfall_data(adtr, adrs, reference), tmp / "waterfall.png", primary
-            )
-        )
-        figures["spider"] = _img(
-            plot_spider(efficacy.spider_data(adtr, adrs, reference), tmp / "spider.png")
-        )
-    figures["swimmer"] = _img(
-        plot_swimmer(efficacy.swimmer_lanes(adsl, adrs, levels), tmp / "swimmer.png")
-    )
-
-
-def _escalation_figure(
-    phase1: pd.DataFrame, levels: LevelNames, with_dlt: set[str], protocol: Protocol, path: Path
-) -> str:
-    index = levels.of_subjects(phase1)
-    patients = pd.DataFrame(
-        {
-            "subject": phase1["USUBJID"],
-            "start": pd.to_datetime(phase1["TRTSDT"]),
-            "dose_index": index.fillna(0).astype(int),
-            "dlt": phase1["USUBJID"].isin(with_dlt),
-            "cohort": phase1.get("COHORT", ""),
-        }
-    )
-    names = [levels.full(i) for i in range(levels.names.n_doses)]
-    return _img(plot_dose_escalation(patients, names, path, protocol.dlt.window_days))
+    for name, png in (
+        ("waterfall", panels.waterfall_png(adam)),
+        ("spider", panels.spider_png(adam)),
+        ("swimmer", panels.swimmer_png(adam, protocol)),
+    ):
+        if png is not None:
+            figures[name] = _img(png)
 
 
 def html_to_pdf(html_path: Path) -> tuple[Path | None, str]:

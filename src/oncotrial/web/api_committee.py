@@ -11,6 +11,7 @@ from typing import Any, Literal
 from fastapi import APIRouter, Request
 from pydantic import BaseModel, Field
 
+from oncotrial.conduct import board as board_cases
 from oncotrial.conduct import cohorts as cohort_cases
 from oncotrial.conduct import committee, interim, notifications
 from oncotrial.conduct.cohorts import Reservation
@@ -92,7 +93,7 @@ def board(request: Request, as_of: date | None = None, actor: Actor = Signed) ->
     """The DLT-window board as of a date (default today): every phase I patient's window,
     days remaining, pending/complete/DLT, the DLT's term/grade/onset, open queries; the
     design's current recommendation and the decisions flagged for review."""
-    return committee.dlt_board(_study(request), actor, as_of).to_json()
+    return board_cases.dlt_board(_study(request), actor, as_of).to_json()
 
 
 @router.get("/decisions", responses=ERRORS)

@@ -91,6 +91,8 @@ def create_app(study: Study, *, secure_cookies: bool = False) -> FastAPI:
     from oncotrial.web.pages import router as page_router
     from oncotrial.web.pages_admin import router as admin_router
     from oncotrial.web.pages_committee import router as committee_router
+    from oncotrial.web.pages_dashboards import api_router as dashboards_api
+    from oncotrial.web.pages_dashboards import router as dashboards_router
 
     app = FastAPI(
         title=f"oncotrial — {study.protocol.study.title}",
@@ -111,6 +113,8 @@ def create_app(study: Study, *, secure_cookies: bool = False) -> FastAPI:
     app.include_router(committee_api_router)
     app.include_router(admin_router)
     app.include_router(committee_router)
+    app.include_router(dashboards_api)
+    app.include_router(dashboards_router)
     app.include_router(page_router)
 
     @app.middleware("http")

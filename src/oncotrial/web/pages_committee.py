@@ -16,6 +16,7 @@ from urllib.parse import quote
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, Response
 
+from oncotrial.conduct import board as board_cases
 from oncotrial.conduct import cohorts as cohort_cases
 from oncotrial.conduct import committee, interim, notifications, reading
 from oncotrial.conduct.errors import ConductError, InvalidInputError
@@ -40,7 +41,7 @@ def _as_of(text: str | None) -> date | None:
 @router.get("/board", response_class=HTMLResponse)
 async def board_page(request: Request, as_of: str | None = None) -> Response:
     actor, csrf = await signed_in(request)
-    board = await call(committee.dlt_board, study_of(request), actor, _as_of(as_of))
+    board = await call(board_cases.dlt_board, study_of(request), actor, _as_of(as_of))
     return render(request, "board.html.j2", actor, csrf, board=board, data=board.to_json())
 
 
@@ -112,7 +113,7 @@ async def meeting_page(request: Request, as_of: str | None = None) -> Response:
     actor, csrf = await signed_in(request)
     study = study_of(request)
     day = _as_of(as_of)
-    board = await call(committee.dlt_board, study, actor, day)
+    board = await call(board_cases.dlt_board, study, actor, day)
     return render(
         request,
         "meeting.html.j2",

@@ -1,5 +1,5 @@
 # Reference numbers for tests/test_crm.py, computed independently of the Python code in base R
-# (no dfcrm: it is not installable here). Run from this folder:
+# (dfcrm's own numbers for the same cases: make_dfcrm_reference.R). Run from this folder:
 #   Rscript make_crm_reference.R > crm_reference.csv
 # Every posterior integral uses integrate() over the whole real line, as dfcrm::crm does, with a
 # tight tolerance. Dose levels are 1-based in this script and written 0-based to the csv (as in
