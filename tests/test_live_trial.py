@@ -42,9 +42,7 @@ SHIPPED = ROOT / "protocols" / "toripalimab-donafenib-hcc.yaml"
 SEED = 4
 SHORTER = {
     "followup_months: 18": "followup_months: 4",
-    "p0: 0.20": "p0: 0.10",
-    "p1: 0.40": "p1: 0.50",
-    "alpha: 0.05": "alpha: 0.10",
+    "p0: 0.20\n  p1: 0.40\n  alpha: 0.05": "p0: 0.10\n  p1: 0.50\n  alpha: 0.10",
 }
 
 
