@@ -107,17 +107,23 @@ def test_same_seed_same_trial(played: dict) -> None:
 
 def test_every_decision_replays_from_the_store_alone(played: dict) -> None:
     """Each signed phase I decision is what the design recommends on the store's phase I
-    state as of the decision's date — the same patients, counts and recommendation — and the
-    stage-1 count is that of the stored tumour assessments up to the analysis date, read again
-    from the lesions by the RECIST 1.1 engine."""
+    state as of the decision's date — the same snapshot hash, patients, counts and
+    recommendation — and the stage-1 count is that of the stored tumour assessments up to the
+    analysis date, read again from the lesions by the RECIST 1.1 engine."""
     protocol = played["protocol"]
     decisions = _decisions(played["a"])
     phase1 = [d for d in decisions if d[1] != SIMON_DESIGN]
     assert len(phase1) >= 2
     store = Store.open(played["a"])
+    hashes = [
+        d["snapshot_hash"]
+        for d in store.decisions()
+        if d["status"] == "final" and d["design"] != SIMON_DESIGN
+    ]
     try:
-        for _, _, inputs, output, _ in phase1:
+        for (_, _, inputs, output, _), digest in zip(phase1, hashes, strict=True):
             snapshot = phase1_snapshot(store, protocol, date.fromisoformat(inputs["as_of"]))
+            assert snapshot.snapshot_hash == digest  # the very data the committee signed
             dosed = [r.to_json() for r in snapshot.rows if r.first_dose is not None]
             assert dosed == [r for r in inputs["patients"] if r["first_dose"] is not None]
             assert snapshot.counts()["evaluable"] == inputs["n"]
@@ -222,6 +228,8 @@ def test_the_dose_is_the_cohort_slots_and_cohorts_follow_the_signed_decisions(
         assert levels[following[0]] == previous[4]  # opened at the signed dose
     phase1 = dm[dm.PHASE == "I"]
     assert len(phase1) == 3 * len(decisions)
+    # every cohort the system opened was filled: no empty expansion beside the used one
+    assert set(levels.index) == set(range(1, len(levels) + 1))
     assert set(dm.PHASE) <= {"I", "II"}
 
 

@@ -373,9 +373,11 @@ class LiveTrial:
             n1, r1, n_total = simon_plan(self.study)
             self.expansion = {"dose_index": self.recommended, "n1": n1, "r1": r1, "n": n_total}
             label = self.names.short(self.recommended)
-            why = f"expansion at the RP2D of committee decision #{final.id}"
-            with self.study.transaction(self.staff.statistician, why) as txn:
-                number = open_cohort(txn, label, "II", n1, why).number
+            number = final.next_cohort  # the final stop opened the expansion at the RP2D
+            if number is None:
+                why = f"expansion at the RP2D of committee decision #{final.id}"
+                with self.study.transaction(self.staff.statistician, why) as txn:
+                    number = open_cohort(txn, label, "II", n1, why).number
             self.expansion["stage1_cohort"] = number
             self._enrol_cohort(day, number, label, "II", n1)
 
