@@ -24,7 +24,7 @@ lint: $(STAMP)
 	$(BIN)/ruff format --check src tests benchmarks
 
 #: every benchmark prints its figures and their ratios to the anchor (R, where installed)
-BENCHMARKS := cli_help.py run.py study.py blrm_rose.py efficacy_designs.py survival.py store_import.py audit_verify.py load_forms.py dashboards.py phase1_snapshot.py
+BENCHMARKS := cli_help.py run.py study.py blrm_rose.py efficacy_designs.py survival.py store_import.py audit_verify.py load_forms.py dashboards.py phase1_snapshot.py live_trial.py
 
 bench: $(STAMP)
 	@for b in $(BENCHMARKS); do \

@@ -1,6 +1,7 @@
 """The dashboards of the trial application.
 
-- On the demo-sized virtual trial (``simulate-trial --seed 1``, then ``report``), the dashboard's
+- On the demo-sized virtual trial (``simulate-trial --seed 2026``, 61 patients, then
+  ``report``), the dashboard's
   DLT table and listing, enrolment-by-level and survival tables are the report's tables cell by
   cell, and every figure is byte for byte the image the report embeds (one drawing code).
 - Enrolment by site is checked against the database itself (plain SQL), independently of the
@@ -74,7 +75,7 @@ def trial(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     db = tmp / "trial.db"
     runner = CliRunner()
     run = runner.invoke(
-        app, ["simulate-trial", "--protocol", str(PROTOCOL), "--seed", "1", "--db", str(db)]
+        app, ["simulate-trial", "--protocol", str(PROTOCOL), "--seed", "2026", "--db", str(db)]
     )
     assert run.exit_code == 0, run.output
     out = tmp / "report"

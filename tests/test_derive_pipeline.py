@@ -148,11 +148,11 @@ def test_db_export_then_derive_with_the_protocol_is_what_report_derived(tmp_path
     function. Without ``--protocol`` the defaults are printed, and ADRS differs exactly where
     the protocol's minimum duration of stable disease (39 days) and the default (42, RECIST 1.1
     §4.4's customary 6 weeks) do: subjects whose only SD came 39–41 days after the first dose
-    (seed 1: three subjects, SD at day 39 then PD)."""
+    (seed 2026 of the trial played day by day: four subjects, SD at day 39-41 then PD)."""
     protocol = str(ROOT / "protocols" / "toripalimab-donafenib-hcc.yaml")
     db = str(tmp_path / "trial.db")
     steps = [
-        ["simulate-trial", "--protocol", protocol, "--db", db, "--seed", "1"],
+        ["simulate-trial", "--protocol", protocol, "--db", db, "--seed", "2026"],
         [
             "report",
             "--db",
@@ -200,6 +200,6 @@ def test_db_export_then_derive_with_the_protocol_is_what_report_derived(tmp_path
     expected = sorted(
         s for s in bor["protocol"].index if bor["protocol"][s] == "SD" and 39 <= last_sd[s] <= 41
     )
-    assert changed == expected and len(expected) == 3  # seed 1: three such subjects
+    assert changed == expected and len(expected) == 4  # seed 2026: four such subjects
     for subject in changed:
         assert (bor["protocol"][subject], bor["default"][subject]) in {("SD", "PD"), ("SD", "NE")}

@@ -29,7 +29,9 @@ from oncotrial.cli.main import app
 
 ROOT = Path(__file__).resolve().parents[1]
 PROTOCOL = str(ROOT / "protocols" / "toripalimab-donafenib-hcc.yaml")
-SEED = "1"  # a trial whose expansion passes stage 1: phase I, stage 1 and stage 2 patients
+# a trial whose expansion passes stage 1: phase I, stage 1 and stage 2 patients (the trial is
+# played day by day through the application since issue 9: seed 1 now stops after stage 1)
+SEED = "2026"
 MONTH = 30.4375
 LEVELS = {
     "L-1": "L-1, donafenib 100 mg qd",
@@ -123,10 +125,12 @@ def built(tmp_path_factory) -> dict:
 
     adam = {n: read(n) for n in ("adsl", "adrs", "adrs_mrecist", "adtte", "adae", "adex", "adab")}
     with sqlite3.connect(db) as conn:
+        # the signed decisions, each with the hash of the store snapshot it was computed from
         decisions = [
-            (design, json.loads(inputs), json.loads(output), confirmed_by)
-            for design, inputs, output, confirmed_by in conn.execute(
-                "SELECT design, inputs, output, confirmed_by FROM escalation_decisions ORDER BY id"
+            (design, {**json.loads(inputs), "snapshot_hash": digest}, json.loads(output), by)
+            for design, inputs, output, by, digest in conn.execute(
+                "SELECT design, inputs, output, confirmed_by, snapshot_hash "
+                "FROM escalation_decisions WHERE status = 'final' ORDER BY id"
             )
         ]
         cut = conn.execute("SELECT value FROM study_settings WHERE key = 'data_cut'").fetchone()
@@ -354,6 +358,11 @@ def test_escalation_and_dlts(built) -> None:
         k = inputs["current_dose"] - 1
         assert row[1] == names[k]
         assert row[2:4] == [str(inputs["n"][k]), str(inputs["dlts"][k])]
+        # computed from the database as of its date (the live path), the snapshot it names
+        digest = inputs["snapshot_hash"][:12]
+        assert (
+            row[-1] == f"the trial database as of {inputs['as_of']}, snapshot {digest} (live path)"
+        )
         assert not re.search(r"\bdose \d", row[5])
     adsl, adae = adam["adsl"], adam["adae"]
     first = adae.merge(adsl[["USUBJID", "PHASE"]], on="USUBJID")
@@ -393,8 +402,12 @@ def test_response_tables(built) -> None:
     rates = frame(t["response-rates"])
     level = level_of(adsl)
     rows = [(n, adsl[level.eq(n)]) for n in LEVELS.values() if level.eq(n).any()]
+    expansion = adsl[adsl.PHASE.eq("II")]
     rows.append(
-        (f"Expansion cohort (phase II) at the RP2D, {LEVELS['L2']}", adsl[adsl.PHASE.eq("II")])
+        (
+            f"Expansion cohort (phase II) at the RP2D, {level_of(expansion).iloc[0]}",
+            expansion,
+        )
     )
     rows.append(("All patients", adsl))
     assert rates.index.tolist() == [name for name, _ in rows]

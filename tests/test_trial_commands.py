@@ -23,10 +23,29 @@ PHARMAVERSE = ROOT.parent / "shared" / "reference" / "pharmaverse"
 runner = CliRunner(env={"COLUMNS": "200"})  # help text is checked for content, not layout
 
 
+@pytest.fixture(scope="module")
+def short(tmp_path_factory: pytest.TempPathFactory) -> str:
+    """The shipped protocol with 6 months of follow-up: the same trial, played day by day
+    through the application's use cases, with fewer forms to enter."""
+    text = Path(PROTOCOL).read_text(encoding="utf-8")
+    assert "followup_months: 18" in text
+    path = tmp_path_factory.mktemp("protocol") / "short.yaml"
+    path.write_text(text.replace("followup_months: 18", "followup_months: 6"), encoding="utf-8")
+    return str(path)
+
+
 def invoke_json(*args: str) -> dict:
     result = runner.invoke(app, [*args, "--format", "json"])
     assert result.exit_code == 0, result.output
     return json.loads(result.stdout)
+
+
+@pytest.fixture(scope="module")
+def played(short: str, tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict]:
+    """One trial played into SQLite (seed 5), read by several tests (never changed)."""
+    db = tmp_path_factory.mktemp("played") / "trial.db"
+    run = invoke_json("simulate-trial", "--protocol", short, "--seed", "5", "--db", str(db))
+    return db, run
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
@@ -48,13 +67,16 @@ def db_url(request, tmp_path: Path):
         conn.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
 
 
-def test_simulate_trial_then_report(db_url: str, tmp_path: Path) -> None:
-    run = invoke_json("simulate-trial", "--protocol", PROTOCOL, "--seed", "5", "--db", db_url)
+def test_simulate_trial_then_report(
+    db_url: str, tmp_path: Path, short: str, played: tuple[Path, dict]
+) -> None:
+    if db_url.endswith(".db"):
+        db_url, run = str(played[0]), played[1]
+    else:
+        run = invoke_json("simulate-trial", "--protocol", short, "--seed", "5", "--db", db_url)
     assert run["subjects"] >= 18 and run["recommended_dose"] in {"L-1", "L1", "L2", "L3"}
     out = tmp_path / "report"
-    rep = invoke_json(
-        "report", "--db", db_url, "--out", str(out), "--protocol", PROTOCOL, "--no-pdf"
-    )
+    rep = invoke_json("report", "--db", db_url, "--out", str(out), "--protocol", short, "--no-pdf")
     html = Path(rep["html"]).read_text()
     for section in (
         "Demographics and baseline characteristics",
@@ -87,19 +109,20 @@ def test_simulate_trial_then_report(db_url: str, tmp_path: Path) -> None:
     assert rep["summary"]["audit_head"] == {"seq": int(last["seq"]), "hash": last["hash"]}
 
 
-def test_same_seed_same_trial_in_the_database(tmp_path: Path) -> None:
-    a, b = tmp_path / "a.db", tmp_path / "b.db"
-    invoke_json("simulate-trial", "--protocol", PROTOCOL, "--seed", "9", "--db", str(a))
-    invoke_json("simulate-trial", "--protocol", PROTOCOL, "--seed", "9", "--db", str(b))
+def test_same_seed_same_trial_in_the_database(
+    tmp_path: Path, short: str, played: tuple[Path, dict]
+) -> None:
+    a, b = played[0], tmp_path / "b.db"
+    invoke_json("simulate-trial", "--protocol", short, "--seed", "5", "--db", str(b))
     invoke_json("db", "export", "--db", str(a), "--out", str(tmp_path / "ea"))
     invoke_json("db", "export", "--db", str(b), "--out", str(tmp_path / "eb"))
     for path in (tmp_path / "ea").iterdir():
         assert path.read_bytes() == (tmp_path / "eb" / path.name).read_bytes()
 
 
-def test_audit_verify_catches_an_altered_row(tmp_path: Path) -> None:
+def test_audit_verify_catches_an_altered_row(tmp_path: Path, played: tuple[Path, dict]) -> None:
     db = tmp_path / "t.db"
-    invoke_json("simulate-trial", "--protocol", PROTOCOL, "--seed", "3", "--db", str(db))
+    db.write_bytes(played[0].read_bytes())
     with sqlite3.connect(db) as conn:  # a DBA working behind the application's back
         triggers = [
             r[0]
@@ -181,11 +204,12 @@ def test_demo_writes_everything(tmp_path: Path) -> None:
     assert read_dataset(out / "adam" / "adsl.csv").shape[0] > 18
 
 
-def test_report_data_cut_override_and_records_after_it(tmp_path: Path) -> None:
+def test_report_data_cut_override_and_records_after_it(
+    tmp_path: Path, short: str, played: tuple[Path, dict]
+) -> None:
     """``--data-cut`` replaces the trial's own cut in the report; a cut before some records is
     refused with the domain, row and column of the first of them, and nothing is written."""
-    db = tmp_path / "t.db"
-    run = invoke_json("simulate-trial", "--protocol", PROTOCOL, "--seed", "2", "--db", str(db))
+    db, run = played
     later = invoke_json(
         "report",
         "--db",
@@ -193,7 +217,7 @@ def test_report_data_cut_override_and_records_after_it(tmp_path: Path) -> None:
         "--out",
         str(tmp_path / "a"),
         "--protocol",
-        PROTOCOL,
+        short,
         "--no-pdf",
         "--data-cut",
         "2030-01-01",
@@ -209,7 +233,7 @@ def test_report_data_cut_override_and_records_after_it(tmp_path: Path) -> None:
             "--out",
             str(tmp_path / "b"),
             "--protocol",
-            PROTOCOL,
+            short,
             "--no-pdf",
             "--data-cut",
             "2025-01-01",

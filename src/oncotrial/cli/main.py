@@ -47,7 +47,7 @@ COMMANDS = {
         "oncotrial.cli.audit:audit_app", "The audit trail: verify, checkpoint, export."
     ),
     "simulate-trial": LazyCommand(
-        "oncotrial.cli.trial:simulate_trial", "Run the whole study on virtual patients."
+        "oncotrial.cli.trial:simulate_trial", "Play the whole study day by day on virtual patients."
     ),
     "simulate-study": LazyCommand(
         "oncotrial.cli.study:simulate_study",
@@ -98,16 +98,19 @@ def demo(
     pdf: bool = typer.Option(True, "--pdf/--no-pdf", help="Also print a PDF (needs Chromium)."),
     fmt: OutputFormat = FormatOption,
 ) -> None:
-    """The main job on the shipped protocol: create demo/trial.db (SQLite), run the virtual
-    toripalimab + donafenib trial through it, derive the ADaM datasets and write
+    """The main job on the shipped protocol: create demo/trial.db (SQLite) and play the
+    virtual toripalimab + donafenib trial in it day by day — virtual site users screen, enrol
+    into cohort slots and enter every form as events happen; the committee's decisions are
+    computed from the database and signed — then derive the ADaM datasets and write
     demo/report.html; prints where everything is and a five-line summary."""
     from oncotrial.cli.accounts import demo_accounts, demo_login_text
     from oncotrial.cli.db import database_url
     from oncotrial.cli.trial import make_report
+    from oncotrial.conduct import Study
     from oncotrial.protocol import load_protocol
     from oncotrial.protocol.naming import DoseNames
-    from oncotrial.sim.trial_run import run_virtual_trial
-    from oncotrial.store import init_db
+    from oncotrial.sim.live_trial import play_virtual_trial
+    from oncotrial.store import Store
 
     with user_errors():
         path = shipped_protocol()
@@ -116,13 +119,13 @@ def demo(
         db_file = out / "trial.db"
         for stale in (db_file, out / "trial.db-wal", out / "trial.db-shm"):
             stale.unlink(missing_ok=True)
-        store = init_db(database_url(str(db_file)))
+        study = Study.open(database_url(str(db_file)), proto)
         try:
-            with progress_bar("virtual trial", fmt is OutputFormat.text) as update:
-                trial = run_virtual_trial(proto, seed, store, progress=update)
-            audit = store.verify_audit()
+            with progress_bar("virtual trial, day by day", fmt is OutputFormat.text) as update:
+                trial = play_virtual_trial(study, seed, progress=update)
+            audit = Store(study.engine).verify_audit()
         finally:
-            store.close()
+            study.close()
         demo_users = demo_accounts(str(db_file), proto)
         with progress_bar("derivations and report", fmt is OutputFormat.text) as update:
             update(0, 1)

@@ -38,27 +38,30 @@ def simulate_trial(
     db: str = DbOption,
     fmt: OutputFormat = FormatOption,
 ) -> None:
-    """Run the whole study on virtual patients through the database: accrual over sites,
-    phase I cohorts dosed by the protocol's design with the committee's decisions recorded,
-    phase II expansion, and every record edit-checked and audited."""
+    """Play the whole study on virtual patients in the database, day by day: virtual site
+    users screen and enrol patients into cohort slots (the dose is the system's) and enter
+    every form as it happens; each committee decision is computed from the database when the
+    DLT windows are complete and signed; then the phase II expansion at the RP2D with its
+    Simon stage-1 analysis. Every record is edit-checked and audited. Same seed, same trial."""
+    from oncotrial.conduct import Study
     from oncotrial.protocol import load_protocol
     from oncotrial.protocol.naming import DoseNames
-    from oncotrial.sim.trial_run import run_virtual_trial
-    from oncotrial.store import EditCheckError, init_db
+    from oncotrial.sim.live_trial import play_virtual_trial
+    from oncotrial.store import EditCheckError, Store
 
     with user_errors():
         proto = load_protocol(protocol)
         url = database_url(db)
-        store = init_db(url)
+        study = Study.open(url, proto)
         try:
-            if not store.subjects().empty:
+            if not Store(study.engine).subjects().empty:
                 raise CliError(f"{db} already holds subjects: use a new database")
-            with progress_bar("virtual trial", fmt is OutputFormat.text) as update:
-                trial = run_virtual_trial(proto, seed, store, progress=update)
+            with progress_bar("virtual trial, day by day", fmt is OutputFormat.text) as update:
+                trial = play_virtual_trial(study, seed, progress=update)
         except EditCheckError as exc:
             raise store_errors(exc) from exc
         finally:
-            store.close()
+            study.close()
         names = DoseNames.of(proto)
         data = {
             "db": url,
@@ -96,7 +99,7 @@ def _committee_history(
     the last one, and the recorded Simon stage-1 decision, from the store."""
     from oncotrial.report.efficacy import Stage1Result
     from oncotrial.report.formatting import name_levels
-    from oncotrial.report.trial_report import EscalationStep
+    from oncotrial.report.trial_report import LIVE_PATH, EscalationStep
     from oncotrial.sim.trial_run import SIMON_DESIGN
 
     steps, recommended, stage1 = [], None, None
@@ -117,6 +120,11 @@ def _committee_history(
                 reason=str(output.get("reason", "")),
                 confirmed_by=" ".join(filter(None, [str(d["confirmed_by"] or ""), confirmed])),
                 criteria=str(inputs.get("criteria", "")),
+                source=(
+                    f"the stored tumour assessments as of {d['as_of']} ({LIVE_PATH})"
+                    if d.get("as_of")
+                    else ""
+                ),
             )
             continue
         if d["cohort"] is None or "current_dose" not in inputs:
@@ -140,11 +148,23 @@ def _committee_history(
                 dlts=int(inputs["dlts"][current]) if current >= 0 else 0,
                 decision=decision,
                 reason=name_levels(str(output.get("reason", "")), names),
-                decided=confirmed,
+                decided=str(d.get("as_of") or confirmed),
                 confirmed_by=str(d["confirmed_by"] or ""),
+                source=_source(d),
             )
         )
     return steps, recommended, stage1
+
+
+def _source(decision: dict) -> str:
+    """Where a phase I decision came from: proposed from a snapshot of the store as of its
+    date (the committee's use cases: the live path), or recorded without one."""
+    from oncotrial.report.trial_report import LIVE_PATH
+
+    if not (decision.get("as_of") and decision.get("snapshot_hash")):
+        return "recorded"
+    digest = str(decision["snapshot_hash"])[:12]
+    return f"the trial database as of {decision['as_of']}, snapshot {digest} ({LIVE_PATH})"
 
 
 def _audit_head(store: Store) -> AuditHead | None:

@@ -439,3 +439,40 @@ def _judge(
                 )
             )
     return computed, concerns
+
+
+@dataclass(frozen=True)
+class FormSave:
+    """One form of a batch (:func:`save_forms`): a new form (``instance`` None) or a change of
+    a saved one (with its ``reason``)."""
+
+    code: str
+    values: Mapping[str, Any]
+    instance: str | None = None
+    reason: str | None = None
+
+
+def save_forms(study: Study, actor: Actor, usubjid: str, saves: list[FormSave]) -> list[SaveResult]:
+    """Save several forms of one subject in one transaction — a visit's forms, all or none —
+    each exactly as :func:`save_form` saves it (same checks, judgements and queries)."""
+    require(actor, Action.enter_data)
+    forms = [study.form(save.code) for save in saves]
+    for form, save in zip(forms, saves, strict=True):
+        if form.code == "SCREEN":
+            raise InvalidInputError(
+                "a subject is screened with screen(); its screening form is then edited"
+            )
+        if save.instance is not None and not (save.reason and save.reason.strip()):
+            raise ReasonRequiredError(f"a reason is required to change the {form.title} form")
+    with study.transaction(actor) as txn:
+        subject = subject_row(txn.session, actor, usubjid)
+        require(actor, Action.enter_data, subject.site_code)
+        results = []
+        for form, save in zip(forms, saves, strict=True):
+            txn.session.info["reason"] = save.reason  # each change audited with its own
+            results.append(
+                _save(study, txn, form, subject, save.values, save.instance, save.reason, None)
+            )
+            txn.session.flush()
+        txn.session.info["reason"] = None
+        return results

@@ -141,9 +141,20 @@ def sync_subject(study: Study, txn: Txn, usubjid: str) -> Course:
             "RFENDTC": course.end_of_study,
             "RFPENDTC": course.end_of_study,
             **arm_of(study, subject.dose_level),
+            **_cohort_of(txn, subject),
         },
     )
     return course
+
+
+def _cohort_of(txn: Txn, subject: Subject) -> dict[str, str | None]:
+    """DM PHASE (the cohort's phase) and COHORT (its number, in phase I) of an enrolled
+    subject, as the virtual trial and the report read them."""
+    if subject.cohort_id is None:
+        return {}
+    cohort = txn.session.get(Cohort, subject.cohort_id)
+    assert cohort is not None
+    return {"PHASE": cohort.phase, "COHORT": str(cohort.number) if cohort.phase == "I" else None}
 
 
 def arm_of(study: Study, level: str | None) -> dict[str, str | None]:

@@ -8,6 +8,9 @@ is 8), no composition rules, and the user name may not be part of the password.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
+
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
 
@@ -51,3 +54,17 @@ def verify_password(stored_hash: str | None, password: str) -> bool:
 def needs_rehash(stored_hash: str) -> bool:
     """Whether the hash was made with other parameters than today's."""
     return _HASHER.check_needs_rehash(stored_hash)
+
+
+@contextmanager
+def hashing_cost(time_cost: int, memory_kib: int, parallelism: int = 1) -> Iterator[None]:
+    """New hashes made inside the block use these argon2id parameters, the others' after it.
+    For machine-generated secrets (e.g. the virtual trial's virtual users, 256 random bits),
+    whose entropy, not the hash's cost, is what resists guessing (RFC 9106 §4)."""
+    global _HASHER
+    saved = _HASHER
+    _HASHER = PasswordHasher(time_cost=time_cost, memory_cost=memory_kib, parallelism=parallelism)
+    try:
+        yield
+    finally:
+        _HASHER = saved

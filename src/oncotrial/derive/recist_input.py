@@ -187,7 +187,11 @@ def _text(frame: pd.DataFrame, column: str) -> list[str]:
     if column not in frame.columns:
         return [""] * len(frame)
     values = frame[column]
-    return values.astype(object).where(values.notna(), "").astype(str).str.strip().tolist()
+    missing = values.isna().tolist()
+    # element-wise: as fast as the vectorised form on the small frames of one subject's form
+    return [
+        "" if gone else str(v).strip() for v, gone in zip(values.tolist(), missing, strict=True)
+    ]
 
 
 def _number(text: str) -> float | None:

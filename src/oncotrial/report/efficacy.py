@@ -50,6 +50,8 @@ class Stage1Result:
     reason: str
     confirmed_by: str = ""
     criteria: str = "RECIST 1.1"
+    #: where the count came from (e.g. the trial database as of the analysis date)
+    source: str = ""
 
 
 @dataclass
@@ -124,6 +126,8 @@ def stage1_table(stage1: Stage1Result, adrs: pd.DataFrame) -> pd.DataFrame:
     }
     if stage1.confirmed_by:
         rows["Confirmed by"] = stage1.confirmed_by
+    if stage1.source:
+        rows["Computed from"] = stage1.source
     return pd.DataFrame({"": list(rows.values())}, index=list(rows))
 
 

@@ -30,6 +30,8 @@ from oncotrial.protocol.model import Protocol
 from oncotrial.report import efficacy, enrolment, panels, population, safety
 from oncotrial.report.formatting import LevelNames, table
 
+#: how a decision computed from the store as of its date is named (EscalationStep.source)
+LIVE_PATH = "live path"
 ESCALATION_HEADERS = {
     "cohort": "Cohort",
     "dose_label": "Dose level",
@@ -39,6 +41,7 @@ ESCALATION_HEADERS = {
     "reason": "The design's reason",
     "decided": "Decided",
     "confirmed_by": "Confirmed by",
+    "source": "Computed from",
 }
 
 
@@ -55,6 +58,8 @@ class EscalationStep:
     reason: str
     decided: str = ""
     confirmed_by: str = ""
+    #: where the decision came from, e.g. "the trial database as of 2024-05-04 (live path)"
+    source: str = ""
 
 
 @dataclass(frozen=True)
@@ -173,6 +178,15 @@ def build_report(
         steps = pd.DataFrame([s.__dict__ for s in escalation])
         tables["escalation"] = table(
             steps.rename(columns=ESCALATION_HEADERS), "escalation", text=True
+        )
+        live = sum(f"({LIVE_PATH})" in s.source for s in escalation)
+        ctx["escalation_source"] = (
+            f"{live} of {len(escalation)} decisions were computed from the trial database as "
+            f"of their date ({LIVE_PATH}); the others are decisions recorded without that "
+            "computation."
+            if live < len(escalation)
+            else f"Every decision was computed from the trial database as of its date "
+            f"({LIVE_PATH}) and signed by the committee."
         )
         ctx["escalation_plot"] = _img(panels.escalation_png(adam, protocol, dlt))
     if dlt is not None:

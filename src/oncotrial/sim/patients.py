@@ -246,7 +246,7 @@ def adverse_events(
                 ae.term,
                 ae.soc,
                 grade,
-                patient.first_dose_day + patient.dlt_day,
+                patient.first_dose_day + patient.dlt_day - 1,  # on study day dlt_day
                 float(rng.integers(7, 22)),
                 True,
                 rng.random() < ae.serious_fraction,
@@ -359,7 +359,7 @@ def ada_samples(
     samples = []
     for cycle in ADA_CYCLES:
         day = patient.first_dose_day + (cycle - 1) * cycle_days - (1 if cycle == 1 else 0)
-        if day > treatment_end + 1:
+        if day > treatment_end + 1 or (patient.death_day is not None and day > patient.death_day):
             break
         titre: float | None = None
         if baseline_pos:

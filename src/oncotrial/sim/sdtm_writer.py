@@ -14,12 +14,11 @@ from typing import Any
 
 import pandas as pd
 
+from oncotrial.conduct.forms.tumour import VIABLE_TEST
 from oncotrial.protocol.model import Protocol
 from oncotrial.sim.patients import AdaSample, AdverseEvent, Dosing, VirtualPatient
 from oncotrial.sim.tumour import Lesion, Scan
 
-#: TR test of the viable (arterially enhancing) diameter, as the mRECIST criteria read it.
-VIABLE_TEST = ("VLDIAM", "Viable Tumor Longest Diameter")
 TUMOUR_STATE = ("TUMSTATE", "Tumor State")
 
 

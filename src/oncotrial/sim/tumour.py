@@ -46,6 +46,9 @@ MEASUREMENT_CV = 0.04
 VISIBLE_MM = 3.0
 #: Nodes shrink to no less than this short axis (mm).
 NODE_FLOOR_MM = 5.0
+#: No lesion is measured larger than this (mm): the few fastest-growing primary-refractory
+#: tumours would otherwise pass any plausible size before their first scan.
+LARGEST_MM = 250.0
 
 
 @dataclass(frozen=True)
@@ -156,7 +159,7 @@ def tumour_fraction(t: float, shrink: float, growth: float) -> float:
 
 
 def _measure(rng: np.random.Generator, baseline: float, nodal: bool, fraction: float) -> float:
-    size = baseline * fraction * float(np.exp(rng.normal(0.0, MEASUREMENT_CV)))
+    size = min(baseline * fraction * float(np.exp(rng.normal(0.0, MEASUREMENT_CV))), LARGEST_MM)
     if nodal:
         return float(max(round(size), NODE_FLOOR_MM))
     return 0.0 if size < VISIBLE_MM else float(round(size))

@@ -35,7 +35,10 @@ from oncotrial.designs.phase2 import simon_two_stage
 from oncotrial.designs.registry import build_design, spec_from_protocol
 from oncotrial.protocol.model import Protocol
 from oncotrial.sim.patients import (
+    AdaSample,
+    AdverseEvent,
     Calibration,
+    Dosing,
     VirtualPatient,
     ada_samples,
     adverse_events,
@@ -125,18 +128,33 @@ def confirmed_responders(
     patients: list[VirtualPatient],
     cut: date,
 ) -> int:
-    """How many of ``patients`` have a confirmed CR or PR (RECIST 1.1, by the ADRS derivation
-    with the protocol's SD minimum) in the tumour records dated up to ``cut``."""
+    """How many of ``patients`` have a confirmed CR or PR in the tumour records dated up to
+    ``cut`` (:func:`stage1_responders` on the generated records)."""
     domains = out.frames()
-    subjects = [p.usubjid for p in patients]
-    tu, tr = domains["TU"], domains["TR"]
+    first_doses = {p.usubjid: out.date(p.first_dose_day) for p in patients}
+    return stage1_responders(protocol, domains["TU"], domains["TR"], first_doses, cut)
+
+
+def stage1_responders(
+    protocol: Protocol,
+    tu: pd.DataFrame,
+    tr: pd.DataFrame,
+    first_doses: dict[str, str],
+    cut: date,
+) -> int:
+    """How many of the subjects of ``first_doses`` (USUBJID → first-dose date) have a confirmed
+    CR or PR (RECIST 1.1, by the ADRS derivation with the protocol's SD minimum) in the TU/TR
+    records dated up to ``cut`` — the Simon stage-1 count (Simon 1989, Control Clin Trials
+    10:1)."""
+    subjects = list(first_doses)
+    study_id = str(tu["STUDYID"].iloc[0]) if len(tu) else protocol.study.id.upper()
     tu = tu[tu["USUBJID"].isin(subjects)]
     tr = tr[tr["USUBJID"].isin(subjects) & (tr["TRDTC"] <= cut.isoformat())]
     adsl = pd.DataFrame(
         {
-            "STUDYID": out.study_id,
+            "STUDYID": study_id,
             "USUBJID": subjects,
-            "TRTSDT": [out.date(p.first_dose_day) for p in patients],
+            "TRTSDT": [first_doses[s] for s in subjects],
             "DTHDT": "",
         }
     )
@@ -161,32 +179,49 @@ def _follow(
 ) -> None:
     """Outcomes and records of ``patients``, each followed for the protocol's follow-up: scans
     until the investigator reads progression, death, end of treatment, AEs, doses, ADA."""
-    spec = protocol.virtual_trial
-    assert spec is not None
-    interval = protocol.schedule.tumour_assessment_weeks * 7.0
     for p in patients:
-        p.kinetics = draw_kinetics(
-            rng,
-            calibration.sensitive_fraction,
-            calibration.necrotic_fraction,
-            calibration.growth_scale,
-        )
-        p.lesions = baseline_lesions(rng)
-        p.lost_day = p.first_dose_day + float(
-            rng.exponential(365.25 / max(spec.loss_to_followup_per_year, 1e-9))
-        )
-        p.withdraw_day = p.first_dose_day + float(
-            rng.exponential(365.25 / max(spec.withdrawal_per_year, 1e-9))
-        )
-        horizon = min(_followup_end(protocol, p), p.lost_day, p.withdraw_day)
-        p.scans = scan_series(rng, p.kinetics, p.lesions, p.first_dose_day, interval, horizon)
+        draw_course(rng, protocol, p, calibration)
     progression = first_progression(protocol, patients, out.start)
     for p in patients:
         _complete(rng, out, protocol, p, calibration, progression.get(p.usubjid))
 
 
+def draw_course(
+    rng: np.random.Generator, protocol: Protocol, p: VirtualPatient, calibration: Calibration
+) -> None:
+    """The patient's tumour (kinetics, baseline lesions), days of loss to follow-up and of
+    withdrawal, and the scans every ``tumour_assessment_weeks`` until the follow-up ends."""
+    spec = protocol.virtual_trial
+    assert spec is not None
+    interval = protocol.schedule.tumour_assessment_weeks * 7.0
+    p.kinetics = draw_kinetics(
+        rng,
+        calibration.sensitive_fraction,
+        calibration.necrotic_fraction,
+        calibration.growth_scale,
+    )
+    p.lesions = baseline_lesions(rng)
+    p.lost_day = p.first_dose_day + float(
+        rng.exponential(365.25 / max(spec.loss_to_followup_per_year, 1e-9))
+    )
+    p.withdraw_day = p.first_dose_day + float(
+        rng.exponential(365.25 / max(spec.withdrawal_per_year, 1e-9))
+    )
+    horizon = min(_followup_end(protocol, p), p.lost_day, p.withdraw_day)
+    p.scans = scan_series(rng, p.kinetics, p.lesions, p.first_dose_day, interval, horizon)
+
+
 def _followup_end(protocol: Protocol, patient: VirtualPatient) -> float:
     return patient.first_dose_day + protocol.schedule.followup_months * DAYS_PER_MONTH
+
+
+@dataclass
+class Outcomes:
+    """What happens to a patient on treatment: adverse events, doses and ADA samples."""
+
+    events: list[AdverseEvent]
+    doses: list[Dosing]
+    samples: list[AdaSample]
 
 
 def _complete(
@@ -197,7 +232,23 @@ def _complete(
     calibration: Calibration,
     progression_day: float | None,
 ) -> None:
-    """Imaging stops at the first progression; death, end of treatment and of study follow."""
+    """The patient's outcomes (:func:`outcomes`) written as records."""
+    done = outcomes(rng, protocol, p, calibration, progression_day)
+    write_adverse_events(out, p, done.events)
+    write_exposure(out, protocol, p, done.doses)
+    write_tumours(out, p, p.scans)
+    write_ada(out, protocol, p, done.samples)
+
+
+def outcomes(
+    rng: np.random.Generator,
+    protocol: Protocol,
+    p: VirtualPatient,
+    calibration: Calibration,
+    progression_day: float | None,
+) -> Outcomes:
+    """Imaging stops at the first progression; death, end of treatment and of study follow,
+    then the adverse events, doses and ADA samples of the time on treatment."""
     spec = protocol.virtual_trial
     assert spec is not None
     followup_end = _followup_end(protocol, p)
@@ -236,10 +287,8 @@ def _complete(
         stops = [e.onset_day for e in events if e.grade >= 4 and e.related]
         if stops and stops[0] < end:
             p.end_of_treatment_day, p.end_reason = stops[0] + 1, "ADVERSE EVENT"
-    write_adverse_events(out, p, events)
-    write_exposure(out, protocol, p, dosing(rng, protocol, p, p.end_of_treatment_day, events))
-    write_tumours(out, p, p.scans)
-    write_ada(out, protocol, p, ada_samples(rng, protocol, p, p.end_of_treatment_day))
+    doses = dosing(rng, protocol, p, p.end_of_treatment_day, events)
+    return Outcomes(events, doses, ada_samples(rng, protocol, p, p.end_of_treatment_day))
 
 
 # ---------------------------------------------------------------------------------- trial

@@ -5,7 +5,8 @@ investigator's overall response (RS), in the conventions of pharmaverse ``tu_onc
 At the baseline (screening) assessment the lesions are identified (TU, TUMIDENT) and measured;
 at each follow-up the baseline target and non-target lesions are measured again (TR) and new
 lesions are identified. Targets are measured by the longest diameter, lymph nodes by the short
-axis (RECIST 1.1 §3.2); non-target and new lesions are given a state (TUMSTATE).
+axis (RECIST 1.1 §3.2), and an intrahepatic HCC target also by its viable (enhancing) diameter
+for mRECIST (TRTESTCD VLDIAM); non-target and new lesions are given a state (TUMSTATE).
 """
 
 from __future__ import annotations
@@ -44,6 +45,9 @@ RESPONSES = (
     ("NE", "Not evaluable (NE)"),
 )
 METHODS = (("CT SCAN", "CT"), ("MRI", "MRI"))
+#: TR test of the viable (arterially enhancing) diameter of an intrahepatic HCC target, as the
+#: mRECIST criteria read it (Lencioni & Llovet 2010, Semin Liver Dis 30:52).
+VIABLE_TEST = ("VLDIAM", "Viable Tumor Longest Diameter")
 
 
 def visit_name(visitnum: str) -> str:
@@ -80,6 +84,13 @@ def tumour_form() -> FormDef:
             Field("location", "Location", required=True),
             Field("nodal", "Lymph node?", "yesno", choices=YES_NO),
             Field("diameter", "Diameter", "number", required=True, unit="mm"),
+            Field(
+                "viable",
+                "Viable diameter (mRECIST)",
+                "number",
+                unit="mm",
+                help="arterially enhancing part of an intrahepatic HCC target",
+            ),
         ),
         rows=5,
         key="link",
@@ -131,10 +142,16 @@ def tumour_form() -> FormDef:
             )
 
         def result(
-            group: str, index: int, grpid: str, link: str | None, test: tuple[str, str], value: str
+            group: str,
+            index: int,
+            grpid: str,
+            link: str | None,
+            test: tuple[str, str],
+            value: str,
+            field: str | None = None,
         ) -> None:
             measured = test[0] != "TUMSTATE"
-            field = "diameter" if measured else "state"
+            field = field or ("diameter" if measured else "state")
             rows.append(
                 SdtmRow("TR")
                 .set("TRGRPID", grpid)
@@ -164,6 +181,16 @@ def tumour_form() -> FormDef:
                 _diameter_test(lesion.get("nodal")),
                 lesion.get("diameter") or "",
             )
+            if lesion.get("viable"):
+                result(
+                    "targets",
+                    i,
+                    "TARGET",
+                    lesion.get("link"),
+                    VIABLE_TEST,
+                    lesion["viable"],
+                    "viable",
+                )
         for i, lesion in enumerate(values.get("nontargets") or []):
             if baseline:
                 identify("nontargets", i, lesion, "NON-TARGET")
@@ -198,6 +225,9 @@ def tumour_form() -> FormDef:
                 .set("VISIT", visit)
                 .set("RSDTC", when, "date")
             )
+        # lesions are identified (TU) before their results (TR) are stored: a new lesion at a
+        # follow-up is checked against its identification
+        rows.sort(key=lambda row: row.domain != "TU")
         return rows
 
     def from_records(stored: Stored) -> Values:
@@ -208,10 +238,16 @@ def tumour_form() -> FormDef:
         visitnum = sample.get("VISITNUM")
         locations = {row.get("TULNKID"): row.get("TULOC") for row in tu}
 
+        viable = {
+            row.get("TRLNKID"): row.get("TRORRES")
+            for row in tr
+            if row.get("TRTESTCD") == VIABLE_TEST[0]
+        }
+
         def lesions(grpid: str) -> list[dict[str, str | None]]:
             out = []
             for row in tr:
-                if row.get("TRGRPID") != grpid:
+                if row.get("TRGRPID") != grpid or row.get("TRTESTCD") == VIABLE_TEST[0]:
                     continue
                 entry: dict[str, str | None] = {
                     "link": row.get("TRLNKID"),
@@ -220,6 +256,7 @@ def tumour_form() -> FormDef:
                 if grpid == "TARGET":
                     entry["nodal"] = "Y" if row.get("TRTESTCD") == "SAXIS" else "N"
                     entry["diameter"] = row.get("TRORRES")
+                    entry["viable"] = viable.get(row.get("TRLNKID"))
                 else:
                     entry["state"] = row.get("TRORRES")
                 out.append(entry)
