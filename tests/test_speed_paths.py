@@ -33,3 +33,22 @@ def test_boin_simulation_does_not_load_scipy() -> None:
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.split() == ["False", "False"]
+
+
+def test_tite_crm_posterior_without_logs_equals_log_path() -> None:
+    """The compiled TITE-CRM posterior from exp(known) * prod(1 - w p) equals the one from
+    known + log prod(1 - w p), and hands over to the log path when the product underflows."""
+    from oncotrial.designs.tite_crm_simulation import _posterior, _posterior_pending, _scaled
+
+    rng = np.random.default_rng(3)
+    beta = np.linspace(-4, 4, 64)
+    below = rng.random(64)
+    for _ in range(20):
+        known = rng.normal(-30, 10, 64)
+        pending = np.prod(1 - rng.random((3, 1)) * rng.random((3, 64)), axis=0)
+        scaled = np.empty(64)
+        _scaled(known, scaled)
+        fast = _posterior_pending(scaled, pending, beta, below)
+        slow = _posterior(known + np.log(pending), beta, below)
+        np.testing.assert_allclose(fast, slow, rtol=1e-12, atol=1e-14)
+    assert np.isnan(_posterior_pending(scaled, np.zeros(64), beta, below)[0])
