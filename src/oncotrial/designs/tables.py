@@ -219,6 +219,8 @@ def simulate_from_table(
         first = lowest_dose_stop_by_n[np.minimum(n_of_key, lowest_dose_stop_by_n.size - 1)]
         extra_stop = (first >= 0) & (y_of_key >= first)
     at_cap = None if n_earlystop is None else n_of_key >= n_earlystop
+    if at_cap is not None and not at_cap.any():  # n.earlystop above the sample size
+        at_cap = None
     final = np.zeros((n_trials, n_doses), dtype=np.int64)
     cohorts_run = np.full(n_trials, n_cohorts, dtype=np.int64)
     stopped_early = np.zeros(n_trials, dtype=bool)
@@ -236,7 +238,10 @@ def simulate_from_table(
     for c in range(n_cohorts):
         if running.size == 0:
             break
-        paths[c, running] = dose
+        if everyone:
+            paths[c] = dose
+        else:
+            paths[c, running] = dose
         p = truth[dose]
         dlts = np.zeros(running.size, dtype=np.int64)
         for j in range(c * cohort_size, (c + 1) * cohort_size):
