@@ -133,6 +133,7 @@ def anchors(boin_trials: int, r_trials: int, tite_per_s: float | None) -> list[d
         "--cohorts", "10", "--trials", str(boin_trials), "--format", "json",
     ]  # fmt: skip
     cpu, wall = whole_process_cpu(cmd)
+    startup, _ = whole_process_cpu(cmd[: cmd.index("--trials") + 1] + ["1", "--format", "json"])
     r_cpu = r_cpu_seconds(R_GET_OC.format(truth=BOIN_TRUTH, trials=r_trials), "BOIN")
     r_scaled = None if r_cpu is None else r_cpu * boin_trials / r_trials
     out = [
@@ -141,6 +142,7 @@ def anchors(boin_trials: int, r_trials: int, tite_per_s: float | None) -> list[d
             "trials": boin_trials,
             "ours_cpu_s": cpu,
             "ours_wall_s": wall,
+            "ours_startup_cpu_s": startup,
             "r_cpu_s": r_scaled,
             "r_measured_trials": r_trials if r_cpu is not None else None,
             "ratio": None if r_scaled is None else r_scaled / cpu,
@@ -173,7 +175,8 @@ def print_anchors(rows: list[dict]) -> None:
     boin, tite = rows
     print(
         f"\nBOIN, whole process `oncotrial simulate` on {boin['trials']:,} trials: "
-        f"{boin['ours_cpu_s']:.2f} s CPU ({boin['ours_wall_s']:.2f} s wall)"
+        f"{boin['ours_cpu_s']:.2f} s CPU ({boin['ours_wall_s']:.2f} s wall; the same process on "
+        f"1 trial, i.e. start-up: {boin['ours_startup_cpu_s']:.2f} s CPU)"
     )
     if boin["r_cpu_s"] is None:
         print("  BOIN::get.oc anchor unavailable (Rscript or the BOIN package is missing)")

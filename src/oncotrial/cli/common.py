@@ -89,9 +89,11 @@ def parse_floats(text: str, option: str) -> list[float]:
 
 
 def read_protocol(path: Path | None) -> Protocol | None:
-    from oncotrial.protocol import load_protocol
+    if path is None:
+        return None
+    from oncotrial.protocol import load_protocol  # pydantic: only when a protocol is read
 
-    return None if path is None else load_protocol(path)
+    return load_protocol(path)
 
 
 def design_spec(

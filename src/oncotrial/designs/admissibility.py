@@ -42,6 +42,10 @@ def admissible_dose(
     proposed = np.asarray(proposed)
     current = np.asarray(current)
     lowest = np.asarray(lowest_eliminated)
+    if escalation_allowed is True and no_skip is True:  # the common case, fewer passes
+        nxt = np.minimum(proposed, np.minimum(current + 1, lowest - 1))
+        nxt = np.maximum(nxt, 0)
+        return np.where(lowest <= 0, -1, nxt)
     step = np.where(np.asarray(no_skip, dtype=bool), current + 1, np.iinfo(np.int64).max)
     ceiling = np.where(np.asarray(escalation_allowed, dtype=bool), step, current)
     ceiling = np.minimum(ceiling, lowest - 1)

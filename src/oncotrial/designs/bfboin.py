@@ -38,7 +38,6 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 from numba import njit
-from scipy import special
 
 from oncotrial.designs.base import Decision
 from oncotrial.designs.boin import BOIN, BoinBoundaries, _lowest_eliminated, _tables_for
@@ -53,6 +52,7 @@ from oncotrial.designs.efficacy import (
     dose_name,
     opening_decision,
 )
+from oncotrial.designs.lazy_scipy import special
 from oncotrial.designs.mtd import isotonic_mtd
 from oncotrial.designs.tables import DEESCALATE, ELIMINATE, ESCALATE, STAY
 

@@ -33,14 +33,15 @@ quadrature error is far below the Monte-Carlo error of the MCMC reference.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from functools import cached_property
 
 import numpy as np
 from numpy.typing import ArrayLike
-from scipy.special import expit, logit, sici
 
 from oncotrial.designs.base import DesignError
+from oncotrial.designs.lazy_scipy import special
 
 #: Interval cut points of Neuenschwander et al. (2008), section 3.3: under-dosing [0, 0.16),
 #: target [0.16, 0.33), over-dosing [0.33, 1].
@@ -73,7 +74,7 @@ class BLRMPrior:
     [[1.0, -0.5], [-0.5, 1.0]]
     """
 
-    mean_log_alpha: float = float(logit(1.0 / 3.0))
+    mean_log_alpha: float = math.log((1.0 / 3.0) / (1.0 - 1.0 / 3.0))  # logit(1/3)
     mean_log_beta: float = 0.0
     sd_log_alpha: float = 2.0
     sd_log_beta: float = 1.0
@@ -168,7 +169,7 @@ class BLRMModel:
             np.asarray(log_alpha)[..., None]
             + np.exp(np.asarray(log_beta))[..., None] * self.log_dose_ratio
         )
-        return expit(eta)
+        return special.expit(eta)
 
 
 @dataclass(frozen=True)
@@ -272,13 +273,13 @@ def build_grid(
     log_p = -np.logaddexp(0.0, -eta)
     log_q = -np.logaddexp(0.0, eta)
     # the cut a < logit(c) - exp(b) x in standard coordinates: z_a < tau
-    cuts = logit(np.asarray(model.intervals))
+    cuts = special.logit(np.asarray(model.intervals))
     tau = (cuts[None, None, :] - np.exp(log_beta[:, :1, None]) * x[None, :, None]) - shift[
         :, :1, None
     ]
     tau = tau / chol[1, 1]
     arg = np.pi * (tau[:, None, :, :] - z_a[None, :, None, None]) / h_a
-    cut_weight = 0.5 + sici(arg)[0] / np.pi
+    cut_weight = 0.5 + special.sici(arg)[0] / np.pi
 
     n = za.size
     return QuadratureGrid(
@@ -339,7 +340,7 @@ def posterior_mode(
     def derivatives(theta: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         slope = np.exp(theta[1])
         eta = theta[0] + slope * x
-        p = expit(eta)
+        p = special.expit(eta)
         resid = y - n * p
         w = n * p * (1.0 - p)
         deta = np.stack([np.ones_like(x), slope * x])

@@ -19,7 +19,6 @@ import math
 from dataclasses import dataclass
 
 import numpy as np
-from scipy import special
 
 from oncotrial.designs.admissibility import (
     admissible_dose,
@@ -61,10 +60,21 @@ def boin_lambdas(
 
 
 def posterior_prob_above(target: float, n: np.ndarray, y: np.ndarray) -> np.ndarray:
-    """Pr(p > target | y DLTs in n) under a Beta(1, 1) prior (Liu & Yuan 2015, section 2.3)."""
-    n = np.asarray(n)
-    y = np.asarray(y)
-    return special.betaincc(y + 1, n - y + 1, target)  # the Beta(y + 1, n - y + 1) tail
+    """Pr(p > target | y DLTs in n) under a Beta(1, 1) prior (Liu & Yuan 2015, section 2.3).
+
+    The Beta(y + 1, n - y + 1) upper tail at ``target`` equals the binomial distribution
+    function Pr(Bin(n + 1, target) <= y) (integer parameters; e.g. Johnson, Kemp & Kotz,
+    *Univariate Discrete Distributions*, 3rd ed., eq. 3.11), summed exactly here without scipy.
+    """
+    n_b, y_b = np.broadcast_arrays(np.asarray(n, dtype=np.int64), np.asarray(y, dtype=np.int64))
+    out = np.empty(n_b.shape)
+    for m in np.unique(n_b):
+        k = np.arange(int(m) + 2)
+        comb = np.array([math.comb(int(m) + 1, int(j)) for j in k], dtype=float)
+        cdf = np.cumsum(comb * target**k * (1.0 - target) ** (int(m) + 1 - k))
+        here = n_b == m
+        out[here] = np.minimum(cdf[y_b[here]], 1.0)
+    return out
 
 
 def elimination_boundary(

@@ -41,12 +41,12 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 import numpy as np
-from scipy import special
 
 from oncotrial.designs.admissibility import lowest_eliminated_from_mask
 from oncotrial.designs.base import Decision
 from oncotrial.designs.boin import BoinBoundaries, boin_lambdas
 from oncotrial.designs.efficacy import EfficacyDesignError, Utilities, dose_name
+from oncotrial.designs.lazy_scipy import special
 from oncotrial.designs.mtd import isotonic_mtd
 
 if TYPE_CHECKING:

@@ -29,10 +29,10 @@ from typing import Literal
 
 import numpy as np
 from numpy.typing import ArrayLike
-from scipy.special import expit, logit
 
 from oncotrial.designs.admissibility import admissible_dose, eliminated_doses
 from oncotrial.designs.base import Decision, DesignError, Patient, TrialState
+from oncotrial.designs.lazy_scipy import special
 from oncotrial.designs.simulation import (
     AccrualModel,
     DltTimeModel,
@@ -87,7 +87,7 @@ def crm_skeleton(
         g_target, g_lo, g_hi = np.log(target), np.log(lo), np.log(hi)
     elif model == "logistic":
         # labels x_d = logit(s_d) - a0: logit p_d(beta) - a0 = exp(beta) * x_d
-        g_target, g_lo, g_hi = (float(logit(v)) - intercept for v in (target, lo, hi))
+        g_target, g_lo, g_hi = (float(special.logit(v)) - intercept for v in (target, lo, hi))
         if g_hi >= 0.0:
             raise DesignError("the logistic skeleton needs target + half-width < expit(intercept)")
     else:
@@ -101,7 +101,7 @@ def crm_skeleton(
     for k in range(nu, n_levels - 1):
         scale = g_lo / labels[k]
         labels[k + 1] = g_hi / scale
-    skeleton = np.exp(labels) if model == "empiric" else expit(intercept + labels)
+    skeleton = np.exp(labels) if model == "empiric" else special.expit(intercept + labels)
     if not (np.all(skeleton > 0.0) and np.all(skeleton < 1.0) and np.all(np.diff(skeleton) > 0)):
         raise DesignError(
             f"a half-width of {halfwidth:g} spreads {n_levels} levels beyond what floating point "
@@ -123,7 +123,7 @@ class _WorkingModel:
         """Empiric: ``log s_d``; logistic: ``logit(s_d) - a0`` (``dfcrm``'s ``dosescaled``)."""
         if self.model == "empiric":
             return np.log(self.skeleton)
-        return logit(self.skeleton) - self.intercept
+        return special.logit(self.skeleton) - self.intercept
 
     def log_p_q(self, beta: ArrayLike) -> tuple[np.ndarray, np.ndarray]:
         """``log p_d(beta)`` and ``log(1 - p_d(beta))``, shape ``beta.shape + (n_doses,)``."""
@@ -146,7 +146,7 @@ class _WorkingModel:
         """The ``beta*`` with ``p_dose(beta) > target`` exactly when ``beta < beta*``."""
         if self.model == "empiric":
             return float(np.log(np.log(target) / self.labels[dose]))
-        return float(np.log((logit(target) - self.intercept) / self.labels[dose]))
+        return float(np.log((special.logit(target) - self.intercept) / self.labels[dose]))
 
 
 def _validate_model(
@@ -166,7 +166,7 @@ def _validate_model(
     if model not in ("empiric", "logistic"):
         raise DesignError(f"unknown CRM model {model!r}")
     if model == "logistic":
-        ceiling = float(expit(intercept))
+        ceiling = float(special.expit(intercept))
         if s[-1] >= ceiling or target >= ceiling:
             raise DesignError(
                 f"the logistic model with intercept {intercept} needs skeleton and target below "

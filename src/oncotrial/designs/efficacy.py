@@ -20,9 +20,9 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 import numpy as np
-from scipy import special
 
 from oncotrial.designs.base import Decision, DesignError
+from oncotrial.designs.lazy_scipy import special
 from oncotrial.designs.simulation import (
     LatentPatients,
     OperatingCharacteristics,

@@ -33,7 +33,6 @@ from fractions import Fraction
 from typing import Any
 
 import numpy as np
-from scipy import special
 
 from oncotrial.designs.admissibility import (
     admissible_dose,
@@ -41,6 +40,7 @@ from oncotrial.designs.admissibility import (
     lowest_eliminated_from_mask,
 )
 from oncotrial.designs.base import Decision, DesignError, TrialState, check_cohort_design
+from oncotrial.designs.lazy_scipy import special
 from oncotrial.designs.mtd import isotonic_mtd
 from oncotrial.designs.simulation import (
     AccrualModel,

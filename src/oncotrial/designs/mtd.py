@@ -32,8 +32,11 @@ def isotonic_mtd(
     keys = np.concatenate([n, y, lowest], axis=1)
     if keys.shape[0] < 64:
         return isotonic_mtd_rows(n, y, target, lowest[:, 0], bound_mtd_above)
-    unique, inverse = unique_rows(keys)
     n_doses = n.shape[1]
+    radix = int(keys.max(initial=0)) + 1
+    if keys.min(initial=0) >= 0 and max(radix - 1, 1).bit_length() * keys.shape[1] <= 62:
+        return _remembered_mtd(keys, radix, n_doses, target, bound_mtd_above)
+    unique, inverse = unique_rows(keys)
     picked = isotonic_mtd_rows(
         unique[:, :n_doses],
         unique[:, n_doses : 2 * n_doses],
@@ -76,3 +79,43 @@ def isotonic_mtd_rows(
     distance = np.where(allowed, np.abs(fit - target), np.inf)
     best = np.argmin(distance, axis=1)
     return np.where(allowed.any(axis=1), best, -1)
+
+
+#: Patterns already fitted, per (target, bound, doses, radix): sorted packed keys and MTDs.
+#: Blocks of one simulation end in largely the same patterns, so each is fitted once.
+_FITTED: dict[tuple, tuple[np.ndarray, np.ndarray]] = {}
+_FITTED_MAX = 1_000_000
+
+
+def _remembered_mtd(
+    keys: np.ndarray, radix: int, n_doses: int, target: float, bound: float | None
+) -> np.ndarray:
+    """:func:`isotonic_mtd_rows` of each row of ``[n, y, lowest]`` (packed base ``radix``),
+    fitting only the patterns not fitted before."""
+    packed = np.zeros(keys.shape[0], dtype=np.int64)
+    for column in keys.T:
+        packed = packed * radix + column
+    unique, inverse = np.unique(packed, return_inverse=True)
+    memo = (target, bound, n_doses, radix)
+    known_keys, known_mtd = _FITTED.get(memo, (np.zeros(0, np.int64), np.zeros(0, np.int64)))
+    at = np.minimum(np.searchsorted(known_keys, unique), max(known_keys.size - 1, 0))
+    hit = known_keys[at] == unique if known_keys.size else np.zeros(unique.size, dtype=bool)
+    picked = np.empty(unique.size, dtype=np.int64)
+    picked[hit] = known_mtd[at[hit]]
+    new = unique[~hit]
+    if new.size:
+        rows = np.empty((new.size, keys.shape[1]), dtype=np.int64)
+        rest = new.copy()
+        for k in range(keys.shape[1] - 1, -1, -1):
+            rest, rows[:, k] = np.divmod(rest, radix)
+        fitted = isotonic_mtd_rows(
+            rows[:, :n_doses], rows[:, n_doses : 2 * n_doses], target, rows[:, -1], bound
+        )
+        picked[~hit] = fitted
+        if len(_FITTED) >= 64 and memo not in _FITTED:
+            _FITTED.clear()
+        if known_keys.size + new.size <= _FITTED_MAX:
+            merged = np.concatenate([known_keys, new])
+            order = np.argsort(merged, kind="stable")
+            _FITTED[memo] = (merged[order], np.concatenate([known_mtd, fitted])[order])
+    return picked[inverse.reshape(-1)]

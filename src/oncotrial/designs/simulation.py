@@ -30,9 +30,13 @@ class AccrualModel:
 
     rate_per_month: float = 2.0
 
-    def gaps(self, gap_uniforms: np.ndarray) -> np.ndarray:
-        """Inter-arrival gaps in days from latent uniforms."""
-        return -np.log1p(-gap_uniforms) * (30.0 / self.rate_per_month)
+    def gaps(self, gap_uniforms: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
+        """Inter-arrival gaps in days from latent uniforms (into ``out`` when given)."""
+        out = np.negative(gap_uniforms, out=out)
+        np.log1p(out, out=out)
+        np.negative(out, out=out)
+        out *= 30.0 / self.rate_per_month
+        return out
 
 
 @dataclass(frozen=True)
@@ -294,11 +298,15 @@ def cohort_durations(
     total = np.zeros(latent.n_trials)
     # a sum of exponential gaps -log(1-u)/rate is one log of the product: same numbers, 1/cs
     # logs; one cohort at a time over the patient-major columns (no reshaped copy)
+    everyone = int(cohorts_run.min(initial=0))
+    joint = np.empty(latent.n_trials)
+    factor = np.empty(latent.n_trials)
     for c in range(max_cohorts):
-        joint = 1.0 - gap[:, c * cohort_size]
+        np.subtract(1.0, gap[:, c * cohort_size], out=joint)
         for j in range(c * cohort_size + 1, (c + 1) * cohort_size):
-            joint *= 1.0 - gap[:, j]
-        total += np.where(c < cohorts_run, accrual.gaps(1.0 - joint), 0.0)
+            joint *= np.subtract(1.0, gap[:, j], out=factor)
+        days = accrual.gaps(np.subtract(1.0, joint, out=joint), out=joint)
+        total += days if c < everyone else np.where(c < cohorts_run, days, 0.0)
     return total + cohorts_run * window_days
 
 

@@ -209,63 +209,89 @@ def simulate_from_table(
     if latent.tox.shape[1] < n_max:
         raise DecisionTableError(f"the latent patients cover {latent.tox.shape[1]} < {n_max}")
     n_trials = latent.n_trials
-    n = np.zeros(n_trials * n_doses, dtype=np.int64)
-    y = np.zeros(n_trials * n_doses, dtype=np.int64)
-    dose = np.full(n_trials, start, dtype=np.int64)
-    lowest = np.full(n_trials, n_doses, dtype=np.int64)
-    cohorts_run = np.zeros(n_trials, dtype=np.int64)
+    # each dose's (n, y) is one key n * width + y, so the table look-up is one gather
+    width = codes.shape[1]
+    flat_codes = np.ascontiguousarray(codes).reshape(-1)
+    n_of_key = np.repeat(np.arange(codes.shape[0]), width)
+    y_of_key = np.tile(np.arange(width), codes.shape[0])
+    extra_stop = None
+    if lowest_dose_stop_by_n is not None:
+        first = lowest_dose_stop_by_n[np.minimum(n_of_key, lowest_dose_stop_by_n.size - 1)]
+        extra_stop = (first >= 0) & (y_of_key >= first)
+    at_cap = None if n_earlystop is None else n_of_key >= n_earlystop
+    if at_cap is not None and not at_cap.any():  # n.earlystop above the sample size
+        at_cap = None
+    final = np.zeros((n_trials, n_doses), dtype=np.int64)
+    cohorts_run = np.full(n_trials, n_cohorts, dtype=np.int64)
     stopped_early = np.zeros(n_trials, dtype=bool)
-    paths = np.full((n_trials, n_cohorts), -1, dtype=np.int64)
+    paths = np.full((n_cohorts, n_trials), -1, dtype=np.int64)
     labels = TABLE_STOP_REASONS + (stopping.labels() if stopping is not None else ())
     reason = np.zeros(n_trials, dtype=np.int8)
-    # patient-major copy: each cohort reads cohort_size contiguous rows (sorted gathers)
-    tox = np.ascontiguousarray(latent.tox[:, :n_max].T)
+    # the running trials' state, compressed when some stop: their indices, keys, dose, lowest
     running = np.arange(n_trials)
+    keys = np.zeros((n_trials, n_doses), dtype=np.int64)
+    dose = np.full(n_trials, start, dtype=np.int64)
+    lowest = np.full(n_trials, n_doses, dtype=np.int64)
+    rows = np.arange(n_trials) * n_doses
+    everyone = True
+    tox = latent.tox
     for c in range(n_cohorts):
         if running.size == 0:
             break
-        d = dose[running]
-        paths[running, c] = d
-        flat = running * n_doses + d
-        p = truth[d]
+        if everyone:
+            paths[c] = dose
+        else:
+            paths[c, running] = dose
+        p = truth[dose]
         dlts = np.zeros(running.size, dtype=np.int64)
         for j in range(c * cohort_size, (c + 1) * cohort_size):
-            dlts += tox[j][running] < p
-        n[flat] += cohort_size
-        y[flat] += dlts
-        cohorts_run[running] += 1
-        n_d, y_d = n[flat], y[flat]
-        code = codes[n_d, y_d]
-        low = lowest[running]
-        low = np.where(code == ELIMINATE, np.minimum(low, d), low)
-        if lowest_dose_stop_by_n is not None:
-            first = lowest_dose_stop_by_n[n_d]
-            low = np.where((d == 0) & (first >= 0) & (y_d >= first), 0, low)
-        lowest[running] = low
-        nxt = admissible_dose(d + MOVE[code], d, low)
-        stop = low == 0
-        why = np.where(stop, TOO_TOXIC, MAX_N).astype(np.int8)
-        if n_earlystop is not None:
-            converged = n_d >= n_earlystop
+            column = tox[:, j]
+            dlts += (column if everyone else column[running]) < p
+        flat = rows + dose
+        key = keys.reshape(-1)[flat] + (cohort_size * width + dlts)
+        keys.reshape(-1)[flat] = key
+        code = flat_codes[key]
+        lowest = np.where(code == ELIMINATE, np.minimum(lowest, dose), lowest)
+        if extra_stop is not None:
+            lowest = np.where((dose == 0) & extra_stop[key], 0, lowest)
+        nxt = admissible_dose(dose + MOVE[code], dose, lowest)
+        stop = lowest == 0
+        why = None
+        if at_cap is not None:
+            converged = at_cap[key]
             if earlystop_only_when_staying:
-                converged &= nxt == d
-            why = np.where(converged & ~stop, N_AT_DOSE, why).astype(np.int8)
+                converged &= nxt == dose
+            why = np.where(stop, TOO_TOXIC, np.where(converged, N_AT_DOSE, MAX_N))
             stop |= converged
         if stopping is not None and c < n_cohorts - 1:
-            grid = n.reshape(n_trials, n_doses)[running], y.reshape(n_trials, n_doses)[running]
-            rule = stopping.codes(TrialView(grid[0], grid[1], nxt))
+            view = TrialView(keys // width, keys % width, nxt)
+            rule = stopping.codes(view)
             fired = (rule >= 0) & ~stop
-            why = np.where(fired, len(TABLE_STOP_REASONS) + rule, why).astype(np.int8)
+            if why is None:
+                why = np.where(stop, TOO_TOXIC, MAX_N)
+            why = np.where(fired, len(TABLE_STOP_REASONS) + rule, why)
             stop |= fired
+        if not stop.any():
+            dose = nxt
+            continue
+        gone = running[stop]
+        final[gone] = keys[stop]
+        cohorts_run[gone] = c + 1
         if c < n_cohorts - 1:
-            stopped_early[running[stop]] = True
-            reason[running[stop]] = why[stop]
+            stopped_early[gone] = True
+            reason[gone] = (np.where(stop, TOO_TOXIC, MAX_N) if why is None else why)[stop]
         keep = ~stop
         running = running[keep]
-        dose[running] = nxt[keep]
-    n = n.reshape(n_trials, n_doses)
-    y = y.reshape(n_trials, n_doses)
+        keys = keys[keep]
+        dose = nxt[keep]
+        lowest = lowest[keep]
+        rows = np.arange(running.size) * n_doses
+        everyone = False
+    final[running] = keys
+    n = n_of_key[final]
+    y = y_of_key[final]
     selected = isotonic_mtd(n, y, target, final_lowest(n, y), bound_mtd_above)
     duration = cohort_durations(latent, cohort_size, cohorts_run, window_days, accrual)
     outcomes = TrialOutcomes(selected, n, y, stopped_early, duration, reason, labels)
+    paths = paths.T
     return outcomes, paths

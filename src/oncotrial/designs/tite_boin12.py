@@ -26,7 +26,6 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 import numpy as np
-from scipy import special
 
 from oncotrial.designs.admissibility import lowest_eliminated_from_mask
 from oncotrial.designs.base import Decision
@@ -48,6 +47,7 @@ from oncotrial.designs.efficacy import (
     check_truth,
     dose_name,
 )
+from oncotrial.designs.lazy_scipy import special
 
 if TYPE_CHECKING:
     from oncotrial.protocol.naming import DoseNames

@@ -1,8 +1,9 @@
 """The TITE-CRM simulator compiled with numba: trial by trial, patient by patient, the same
 posterior on the same Gauss-Legendre grid as :meth:`TITECRM.simulate_paths`' numpy path.
 
-Per arriving patient the log-likelihood on the grid is the complete data's per-dose counts
-times ``[log p; log(1 - p)]`` plus ``log(1 - w p)`` for each patient still inside the window
+Per arriving patient the log-likelihood on the grid is the complete data's
+``log p``/``log(1 - p)`` terms (accumulated as outcomes become known) times ``1 - w p``
+for each patient still inside the window
 with the linear weight ``w`` of Cheung & Chappell (2000); the posterior mean of beta, the
 safety tail ``Pr(p_1 > target)``, the closest dose and the shared admissibility rule
 (``admissibility.admissible_dose``: no skipping and coherence under ``restrict``) follow. The
@@ -16,22 +17,51 @@ from numba import njit
 
 
 @njit(cache=True)
-def _posterior(loglik, log_weight, beta, below, lp):  # pragma: no cover - compiled
-    """Posterior mean of beta and the safety tail from a log-likelihood on the grid."""
+def _posterior(loglik, beta, below):  # pragma: no cover - compiled
+    """Posterior mean of beta and the safety tail from the log posterior on the grid (the
+    log-likelihood plus the log prior-and-quadrature weight)."""
     g_n = loglik.shape[0]
     top = -np.inf
     for g in range(g_n):
-        lp[g] = loglik[g] + log_weight[g]
-        if lp[g] > top:
-            top = lp[g]
+        if loglik[g] > top:
+            top = loglik[g]
     m0 = 0.0
     m1 = 0.0
     m3 = 0.0
     for g in range(g_n):
-        e = np.exp(lp[g] - top)
+        e = np.exp(loglik[g] - top)
         m0 += e
         m1 += e * beta[g]
         m3 += e * below[g]
+    return m1 / m0, m3 / m0
+
+
+@njit(cache=True)
+def _scaled(known, scaled):  # pragma: no cover - compiled
+    """``exp(known - max(known))`` into ``scaled`` (the complete data's likelihood, scaled)."""
+    top = -np.inf
+    for g in range(known.shape[0]):
+        if known[g] > top:
+            top = known[g]
+    for g in range(known.shape[0]):
+        scaled[g] = np.exp(known[g] - top)
+
+
+@njit(cache=True)
+def _posterior_pending(scaled, pending, beta, below):  # pragma: no cover - compiled
+    """Posterior mean of beta and the safety tail when the likelihood is ``scaled`` (complete
+    patients) times ``pending`` (the product of ``1 - w p``): no logarithm needed. Returns
+    NaN when the product underflows, for the caller to take the log path."""
+    m0 = 0.0
+    m1 = 0.0
+    m3 = 0.0
+    for g in range(scaled.shape[0]):
+        e = scaled[g] * pending[g]
+        m0 += e
+        m1 += e * beta[g]
+        m3 += e * below[g]
+    if not m0 > 1e-280:
+        return np.nan, np.nan
     return m1 / m0, m3 / m0
 
 
@@ -50,18 +80,6 @@ def _closest(mean, labels, empiric, intercept, target):  # pragma: no cover - co
             gap = here
             best = k
     return best
-
-
-@njit(cache=True)
-def _counts_loglik(n_tox, n_non, log_p, log_q, loglik):  # pragma: no cover - compiled
-    d, g_n = log_p.shape
-    for g in range(g_n):
-        acc = 0.0
-        for k in range(d):
-            acc += n_tox[k] * log_p[k, g]
-        for k in range(d):
-            acc += n_non[k] * log_q[k, g]
-        loglik[g] = acc
 
 
 @njit(cache=True)
@@ -92,41 +110,60 @@ def simulate_tite_crm_kernel(
 ):  # pragma: no cover - compiled
     """Fill ``doses``/``tox`` (trials, patients), ``selected``, ``stopped`` and ``duration``.
 
-    ``safety_stop`` < 0 means no safety stop.
+    ``safety_stop`` < 0 means no safety stop. The complete patients' log-likelihood is kept
+    per trial and grows by one row of ``log_p``/``log_q`` as each patient's outcome becomes
+    known (a DLT, or the whole window without one); the patients still pending enter through
+    the product of their ``1 - w p`` per node, which multiplies the complete patients'
+    likelihood (exponentiated again only when it changed).
     """
     n_trials, n_max = entry.shape
     d, g_n = log_p.shape
+    known = np.empty(g_n)
     loglik = np.empty(g_n)
-    lp = np.empty(g_n)
-    n_tox = np.zeros(d)
-    n_non = np.zeros(d)
+    pending = np.empty(g_n)
+    scaled = np.empty(g_n)
+    complete = np.zeros(n_max, dtype=np.bool_)
     for t in range(n_trials):
         doses[t, 0] = start
         tox[t, 0] = tox_u[t, 0] < p_true[start]
+        known[:] = log_weight
+        complete[:] = False
+        changed = True
         alive = True
         for j in range(1, n_max):
             now = entry[t, j]
-            n_tox[:] = 0.0
-            n_non[:] = 0.0
             new_dlt = False
+            for g in range(g_n):
+                pending[g] = 1.0
             for i in range(j):
+                if complete[i]:
+                    continue
+                x = doses[t, i]
                 if tox[t, i] and event[t, i] <= now:
-                    n_tox[doses[t, i]] += 1.0
+                    complete[i] = True
+                    changed = True
                     if event[t, i] > entry[t, j - 1]:
                         new_dlt = True
-                elif (now - entry[t, i]) / window >= 1.0:
-                    n_non[doses[t, i]] += 1.0
-            _counts_loglik(n_tox, n_non, log_p, log_q, loglik)
-            for i in range(j):
-                if tox[t, i] and event[t, i] <= now:
+                    for g in range(g_n):
+                        known[g] += log_p[x, g]
                     continue
                 u = (now - entry[t, i]) / window
                 if u >= 1.0:
+                    complete[i] = True
+                    changed = True
+                    for g in range(g_n):
+                        known[g] += log_q[x, g]
                     continue
-                x = doses[t, i]
                 for g in range(g_n):
-                    loglik[g] += np.log1p(-u * p_grid[x, g])
-            mean, tail = _posterior(loglik, log_weight, beta, below, lp)
+                    pending[g] *= 1.0 - u * p_grid[x, g]
+            if changed:
+                _scaled(known, scaled)
+                changed = False
+            mean, tail = _posterior_pending(scaled, pending, beta, below)
+            if np.isnan(mean):
+                for g in range(g_n):
+                    loglik[g] = known[g] + np.log(pending[g])
+                mean, tail = _posterior(loglik, beta, below)
             best = _closest(mean, labels, empiric, intercept, target)
             if safety_stop >= 0.0 and tail > safety_stop:
                 stopped[t] = True
@@ -142,15 +179,17 @@ def simulate_tite_crm_kernel(
             tox[t, j] = tox_u[t, j] < p_true[nxt]
         if alive:
             duration[t] = entry[t, n_max - 1] + window
-            n_tox[:] = 0.0
-            n_non[:] = 0.0
             for i in range(n_max):
+                if complete[i]:
+                    continue
+                x = doses[t, i]
                 if tox[t, i]:
-                    n_tox[doses[t, i]] += 1.0
+                    for g in range(g_n):
+                        known[g] += log_p[x, g]
                 else:
-                    n_non[doses[t, i]] += 1.0
-            _counts_loglik(n_tox, n_non, log_p, log_q, loglik)
-            mean, tail = _posterior(loglik, log_weight, beta, below, lp)
+                    for g in range(g_n):
+                        known[g] += log_q[x, g]
+            mean, tail = _posterior(known, beta, below)
             best = _closest(mean, labels, empiric, intercept, target)
             if safety_stop >= 0.0 and tail > safety_stop:
                 selected[t] = -1

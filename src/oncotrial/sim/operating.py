@@ -10,14 +10,12 @@ from __future__ import annotations
 
 import inspect
 from collections.abc import Callable, Sequence
-from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass
 
 import numpy as np
 
 from oncotrial.designs.base import Design
 from oncotrial.designs.behaviours import WithStopping
-from oncotrial.designs.efficacy import EfficacyLatents
 from oncotrial.designs.names import EFFICACY_DESIGNS
 from oncotrial.designs.registry import latent_patients_needed
 from oncotrial.designs.simulation import (
@@ -84,7 +82,11 @@ def _simulate(
 def _run_block(block: _Block) -> tuple[int, list[list[OutcomeTotals]]]:
     width = max(latent_patients_needed(d) for d in block.designs)
     # the efficacy latents hold the same tox/time/gap numbers: common random numbers across all
-    kind = EfficacyLatents if any(uses_efficacy(d) for d in block.designs) else LatentPatients
+    kind: type[LatentPatients] = LatentPatients
+    if any(uses_efficacy(d) for d in block.designs):
+        from oncotrial.designs.efficacy import EfficacyLatents
+
+        kind = EfficacyLatents
     latent = kind.draw(block.size, width, block.seed, block.index)
     results = [
         [_simulate(d, s, latent, block.accrual, block.dlt_time).totals() for s in block.scenarios]
@@ -148,6 +150,8 @@ def operating_characteristics(
     if scheduler is not None:
         _run_on_dask(blocks, scheduler, record)
     elif workers > 1 and len(blocks) > 1:
+        from concurrent.futures import ProcessPoolExecutor, as_completed
+
         with ProcessPoolExecutor(max_workers=workers) as pool:
             futures = [pool.submit(_run_block, b) for b in blocks]
             for future in as_completed(futures):
