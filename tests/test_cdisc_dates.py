@@ -196,6 +196,8 @@ BAD = [
     ("2024-03T10:30", "a time needs all three date parts"),
     ("2024--", "an unknown part is written '-' only before a known one"),
     ("2024-01-05T10:00Z", "is not an ISO 8601 date"),
+    ("0000", "year 0000 is not a calendar year"),
+    ("0000-01-01", "year 0000 is not a calendar year"),
 ]
 
 
@@ -219,6 +221,14 @@ def _store_accepts(text: str) -> bool:
     """The store's edit check of an AE start date (web forms, db import)."""
     findings = check_values("AE", {"USUBJID": "S", "AESTDTC": text})
     return not any(f.rule == "date_format" for f in findings)
+
+
+@pytest.mark.parametrize("text", ["0000", "0000-02", "0000---15", "0001-01-01"])
+def test_year_zero_is_refused_alike_at_every_door(text: str) -> None:
+    """Found by the property below: the store and the date readers accepted year 0000, which
+    admiral-style imputation cannot turn into a date; now every door refuses it (and 0001 is
+    the first year every door accepts)."""
+    assert _store_accepts(text) == _derive_accepts(text) == text.startswith("0001")
 
 
 def _derive_accepts(text: str) -> bool:

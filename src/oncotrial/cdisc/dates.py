@@ -154,6 +154,8 @@ def _parse_cached(text: str) -> Dtc | str:
     year, month, day = number(match["y"]), number(match["m"]), number(match["d"])
     hour, minute = number(match["h"]), number(match["mi"])
     second = None if match["s"] in (None, "-") else float(match["s"])
+    if year == 0:
+        return f"'{text}': year 0000 is not a calendar year (the Gregorian calendar starts at 0001)"
     if month is not None and not 1 <= month <= 12:
         return f"'{text}': month {month} does not exist"
     if day is not None:
