@@ -352,7 +352,8 @@ class Store(RecordsMixin):
     ) -> SubjectInfo:
         """Change a subject's site, status, dates, dose level or cohort (a reason is required).
 
-        Changed reference dates are checked again against every record of the subject.
+        Changed reference dates are checked again against every record of the subject (a change
+        leaving them as they were re-checks nothing: the records were checked against them).
         """
         require_reason(reason, f"change subject {usubjid}")
         allowed = {
@@ -394,12 +395,17 @@ class Store(RecordsMixin):
                 )
             if values["site_code"]:
                 self._ensure_sites(session, [values["site_code"]])
+            dates_changed = any(
+                values[key] != getattr(subject, key)
+                for key in ("consent_date", "first_dose_date", "death_date")
+            )
             for key, value in values.items():
                 setattr(subject, key, value)
             subject.cohort_id = cohort_row.id if cohort_row else None
             session.flush()
-            dates = {usubjid: self._subject_dates(connection, usubjid)}
-            refuse(self._recheck_existing(connection, dates, exclude=()))
+            if dates_changed:  # the date-order rules read only the reference dates
+                dates = {usubjid: self._subject_dates(connection, usubjid)}
+                refuse(self._recheck_existing(connection, dates, exclude=()))
             return self._subject_info(session, subject)
 
     def subject(self, usubjid: str) -> SubjectInfo:

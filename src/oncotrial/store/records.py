@@ -16,7 +16,7 @@ import time
 from collections import defaultdict
 from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
 import pandas as pd
@@ -379,7 +379,9 @@ class RecordsMixin:
     ) -> list[Finding]:
         """:func:`check_study` of the batches against what the store holds, plus the
         date-order rules of stored records of subjects whose reference dates the batches
-        change (DM, EX)."""
+        change (DM, EX). A subject whose dates the batch leaves as they were is not re-checked:
+        its stored records were checked against those very dates by the write that set them
+        (a record's or :meth:`update_subject`'s), and the date-order rules read nothing else."""
         domains = {b.code: b.rows for b in batches}
         usubjids = sorted({r.get("USUBJID") or "" for b in batches for r in b.rows} - {""})
         wanted = set(domains) | {"DM", "EX"} | ({"TU"} if "TR" in domains else set())
@@ -399,7 +401,12 @@ class RecordsMixin:
             known_subjects=set(connection.scalars(select(Subject.usubjid))),
         )
         if {"DM", "EX"} & set(domains):
-            dates = subject_dates(domains, context, usubjids)
+            before = subject_dates({}, replace(context, exclude_record=None), usubjids)
+            dates = {
+                usubjid: after
+                for usubjid, after in subject_dates(domains, context, usubjids).items()
+                if after != before.get(usubjid)
+            }
             findings.extend(self._recheck_existing(connection, dates, exclude=set(domains)))
         return findings
 
