@@ -27,6 +27,7 @@ dose) is applied by :func:`oncotrial.designs.admissibility.admissible_dose` only
 from __future__ import annotations
 
 import functools
+from abc import ABC, abstractmethod
 from collections.abc import Sequence
 from dataclasses import dataclass
 from fractions import Fraction
@@ -155,7 +156,7 @@ def i3plus3_actions(n: int, low: float, high: float) -> np.ndarray:
 
 
 @dataclass(frozen=True, kw_only=True)
-class _TableDesign:
+class _TableDesign(ABC):
     """What Keyboard, mTPI-2 and i3+3 share: the table, ``decide``, MTD selection, simulator.
 
     ``n_earlystop``: stop and select the MTD once the current dose has this many patients
@@ -195,17 +196,17 @@ class _TableDesign:
             )
 
     @property
+    @abstractmethod
     def interval(self) -> tuple[float, float]:
         """The target (equivalence) interval [φ1, φ2]."""
-        raise NotImplementedError
 
     @property
     def max_patients(self) -> int:
         return self.n_cohorts * self.cohort_size
 
+    @abstractmethod
     def _rule_actions(self, n: int) -> np.ndarray:
         """E/S/D codes for y = 0..n from the design's own rule (before elimination)."""
-        raise NotImplementedError
 
     def _rule_note(self, n: int, y: int) -> str:
         """Extra words for the reason, where the design's rule needs them."""

@@ -27,6 +27,7 @@ StopWhenNAtDose(12) | StopAtN(36)
 
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
 from dataclasses import dataclass
 
 import numpy as np
@@ -48,19 +49,20 @@ class TrialView:
         return self.n.sum(axis=-1)
 
 
-class StoppingRule:
+class StoppingRule(ABC):
     """A rule deciding, per trial, whether to stop now; combine with ``&`` and ``|``."""
 
+    @abstractmethod
     def fired(self, view: TrialView) -> np.ndarray:
         """True where the rule stops the trial."""
-        raise NotImplementedError
 
     def labels(self) -> tuple[str, ...]:
         """The reasons this rule can give (``codes`` indexes into them)."""
         return (self.reason(),)
 
+    @abstractmethod
     def reason(self) -> str:
-        raise NotImplementedError
+        """Why a trial stopped by this rule stopped, in words."""
 
     def codes(self, view: TrialView) -> np.ndarray:
         """Per trial, the index of the reason in :meth:`labels` (-1: the rule did not fire)."""
