@@ -19,7 +19,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from oncotrial.designs.base import DesignError, Patient, TrialState
+from oncotrial.designs.base import Decision, DesignError, Patient, TrialState
 from oncotrial.designs.crm import (
     CRM,
     TITECRM,
@@ -202,6 +202,29 @@ def test_tite_weights_and_posterior() -> None:
 # ------------------------------------------------------- patient-by-patient traces (R) ---------
 
 
+def play_cohorts(
+    design: CRM, u: np.ndarray, truth: tuple[float, ...], cohort: int, start: int
+) -> tuple[list[int], list[int], list[float], list[int], Decision]:
+    """A trial on given latent uniforms, decided after every cohort (the loop of the R
+    reference scripts): the dose of each patient, the DLTs, the posterior mean after each
+    cohort, the next doses and the last decision."""
+    levels: list[int] = []
+    tox: list[int] = []
+    betas: list[float] = []
+    nexts: list[int] = []
+    dose = start
+    for j in range(u.size):
+        levels.append(dose)
+        tox.append(int(u[j] < truth[dose]))
+        if (j + 1) % cohort == 0:
+            decision = design.decide(_state(levels, tox))
+            betas.append(decision.details["beta"])
+            if decision.continue_trial:
+                dose = decision.next_dose
+                nexts.append(dose)
+    return levels, tox, betas, nexts, decision
+
+
 @pytest.mark.parametrize(
     ("case", "skeleton", "target", "truth", "cohort", "start", "model"),
     [
@@ -240,17 +263,7 @@ def test_trace_matches_r(
         start=start,
         model=model,
     )
-    levels, tox, betas, nexts = [], [], [], []
-    dose = start
-    for j in range(n):
-        levels.append(dose)
-        tox.append(int(u[j] < truth[dose]))
-        if (j + 1) % cohort == 0:
-            decision = design.decide(_state(levels, tox))
-            betas.append(decision.details["beta"])
-            if decision.continue_trial:
-                dose = decision.next_dose
-                nexts.append(dose)
+    levels, tox, betas, nexts, decision = play_cohorts(design, u, truth, cohort, start)
     np.testing.assert_array_equal(levels, REF[(case, "levels")])
     np.testing.assert_array_equal(tox, REF[(case, "dlt")])
     np.testing.assert_array_equal(nexts, REF[(case, "next")])

@@ -17,6 +17,7 @@ import pytest
 
 from oncotrial.designs.base import Patient, TrialState
 from oncotrial.designs.crm import CRM, TITECRM, crm_posterior, crm_skeleton, tite_weights
+from test_crm import play_cohorts
 
 DFCRM = Path(__file__).parent / "reference" / "crm" / "dfcrm_reference.csv"
 SKELETON = (0.05, 0.10, 0.20, 0.35, 0.50, 0.70)
@@ -124,19 +125,7 @@ def test_trial_follows_dfcrm_cohort_by_cohort(
         start=start,
         model=model,
     )
-    levels: list[int] = []
-    tox: list[int] = []
-    betas, nexts = [], []
-    dose = start
-    for j in range(u.size):
-        levels.append(dose)
-        tox.append(int(u[j] < truth[dose]))
-        if (j + 1) % cohort == 0:
-            decision = design.decide(_state(levels, tox))
-            betas.append(decision.details["beta"])
-            if decision.continue_trial:
-                dose = decision.next_dose
-                nexts.append(dose)
+    levels, tox, betas, nexts, decision = play_cohorts(design, u, truth, cohort, start)
     np.testing.assert_array_equal(levels, R[(case, "levels")])
     np.testing.assert_array_equal(tox, R[(case, "dlt")])
     np.testing.assert_array_equal(nexts, R[(case, "next")])
