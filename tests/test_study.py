@@ -288,7 +288,13 @@ def test_protocol_refusals_name_the_key() -> None:
     )
     assert "seamless.scenarios[0].response_probabilities" in msg
     msg = _refuse("reference_dose: 400 ", "reference_dose: 0 ")
-    assert "seamless.blrm.reference_dose" in msg
+    assert "phase1.blrm.reference_dose" in msg
+    msg = _refuse("  rose:\n    p: 0.40", "  blrm:\n    reference_dose: 400\n  rose:\n    p: 0.40")
+    assert "seamless.blrm" in msg and "phase1.blrm" in msg
+    msg = _refuse("  rose:\n    p: 0.40", "  boin12:\n    n_star: 6\n  rose:\n    p: 0.40")
+    assert "seamless.boin12" in msg and "one source" in msg
+    msg = _refuse("  blrm:                #", "  blrm_off:             #")
+    assert "phase1.blrm_off" in msg
     msg = _refuse(
         "escalation: boin12, selection: obd, expansion: simon",
         "escalation: blrm, backfill: true, selection: obd, expansion: simon",

@@ -6,7 +6,8 @@ BOIN, BOIN12 or BLRM escalation (BOIN optionally with backfill: BF-BOIN, Zhao et
 selection of the MTD, the OBD (utility, Lin et al. 2020) or two doses, then Simon's two-stage
 design or BOP2 at the selected dose, or ROSE (Wang, Yuan & Liu 2025) randomising the two
 selected doses. The escalation's target, cohort size, maximum sample size, start level and
-BOIN parameters are those of the ``phase1`` block; Simon's and BOP2's p0/p1 are those of
+BOIN, BOIN12 and BLRM parameters are those of the ``phase1`` block (one source: a ``boin12``
+or ``blrm`` key in this block is refused); Simon's and BOP2's p0/p1 are those of
 ``phase2``.
 
 Example (YAML)::
@@ -89,38 +90,6 @@ class EfficacyScenario(_Strict):
             )
         issues.raise_any("EfficacyScenario")
         return self
-
-
-class Boin12Settings(_Strict):
-    """BOIN12's own parameters (Lin et al. 2020; names of :class:`~oncotrial.designs.boin12.
-    BOIN12`); target, cohorts, start and ``n_earlystop`` come from ``phase1``."""
-
-    n_star: int = Field(default=6, ge=1)
-    n_explore: int = Field(default=9, ge=1)
-    cutoff_tox: OpenUnit = 0.95
-    cutoff_eff: OpenUnit = 0.9
-
-
-class BlrmPriorSettings(_Strict):
-    """Bivariate normal prior on (log alpha, log beta) (Neuenschwander et al. 2008)."""
-
-    mean_log_alpha: float = -0.693
-    mean_log_beta: float = 0.0
-    sd_log_alpha: float = Field(default=2.0, gt=0)
-    sd_log_beta: float = Field(default=1.0, gt=0)
-    corr: float = Field(default=0.0, gt=-1, lt=1)
-
-
-class BlrmSettings(_Strict):
-    """BLRM with overdose control: the reference dose d* in the escalated drug's daily amount
-    (e.g. 400 for 200 mg BID), the prior, the EWOC bound on Pr(over-dosing) and the escalation
-    limits (the intervals are Neuenschwander et al.'s 0.16 and 0.33)."""
-
-    reference_dose: float = Field(gt=0)
-    prior: BlrmPriorSettings = Field(default_factory=BlrmPriorSettings)
-    ewoc: OpenUnit = 0.25
-    max_step_ratio: float | None = Field(default=None, gt=1)
-    no_skip: bool = False
 
 
 class Bop2Settings(_Strict):
@@ -225,10 +194,25 @@ class Seamless(_Strict):
     expansion_accrual_per_month: float = Field(default=4.0, gt=0)
     scenarios: list[EfficacyScenario] = Field(min_length=1)
     candidates: list[Candidate] = Field(min_length=1)
-    boin12: Boin12Settings = Field(default_factory=Boin12Settings)
-    blrm: BlrmSettings | None = None
     bop2: Bop2Settings | None = None
     rose: RoseSettings | None = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _one_source(cls, data: object) -> object:
+        """BOIN12's and the BLRM's settings have one source, ``phase1.boin12`` and
+        ``phase1.blrm``: a copy here is refused at its key."""
+        if isinstance(data, dict):
+            issues = _Issues()
+            for key in ("boin12", "blrm"):
+                if key in data:
+                    issues.add(
+                        (key,),
+                        f"set in phase1.{key} (the one source of the escalation's settings), "
+                        "not in the seamless block",
+                    )
+            issues.raise_any("Seamless")
+        return data
 
     @model_validator(mode="after")
     def _consistent(self) -> Seamless:
@@ -240,10 +224,10 @@ class Seamless(_Strict):
             for i, first in _duplicates(names):
                 issues.add((key, i, "name"), f"duplicate name (also {key}[{first}])", names[i])
         for i, c in enumerate(self.candidates):
-            for needed, block in (("blrm", self.blrm), ("bop2", self.bop2), ("rose", self.rose)):
-                if needed in (c.escalation, c.expansion) and block is None:
+            for needed, block in (("bop2", self.bop2), ("rose", self.rose)):
+                if c.expansion == needed and block is None:
                     issues.add(
-                        ("candidates", i, "expansion" if needed != "blrm" else "escalation"),
+                        ("candidates", i, "expansion"),
                         f"'{needed}' needs a seamless.{needed} block",
                         needed,
                     )
@@ -304,10 +288,17 @@ def check_seamless(protocol: Protocol, issues: _Issues) -> None:
                 ("seamless", "candidates", i, "backfill"),
                 "BF-BOIN needs cohorts of at least 3 patients (phase1.cohort_size)",
             )
+    for i, c in enumerate(block.candidates):
+        if c.escalation == "blrm" and protocol.phase1.blrm is None:
+            issues.add(
+                ("seamless", "candidates", i, "escalation"),
+                "'blrm' needs a phase1.blrm block with a reference_dose",
+                c.escalation,
+            )
     uses_blrm = any(c.escalation == "blrm" for c in block.candidates)
     if uses_blrm and len(protocol.escalated_drugs) != 1:
         issues.add(
-            ("seamless", "blrm"),
+            ("phase1", "blrm"),
             "the BLRM models one escalated drug's log dose; this protocol escalates "
             f"{len(protocol.escalated_drugs)}",
         )

@@ -165,10 +165,10 @@ def study_designs(protocol: Protocol, names: list[str] | None = None) -> list[St
         n_cohorts=spec.n_cohorts,
         start=spec.start,
         utilities=utilities,
-        n_star=block.boin12.n_star,
-        n_explore=block.boin12.n_explore,
-        cutoff_tox=block.boin12.cutoff_tox,
-        cutoff_eff=block.boin12.cutoff_eff,
+        n_star=protocol.phase1.boin12.n_star,
+        n_explore=protocol.phase1.boin12.n_explore,
+        cutoff_tox=protocol.phase1.boin12.cutoff_tox,
+        cutoff_eff=protocol.phase1.boin12.cutoff_eff,
         n_earlystop=spec.n_earlystop,
         p_saf=spec.p_saf,
         p_tox=spec.p_tox,
@@ -223,7 +223,7 @@ def study_designs(protocol: Protocol, names: list[str] | None = None) -> list[St
 
 
 def _blrm(protocol: Protocol, block: Seamless) -> BLRM:
-    settings = block.blrm
+    settings = protocol.phase1.blrm
     assert settings is not None  # the protocol model requires the block
     drug = protocol.escalated_drugs[0].name
     amounts = tuple(level.doses[drug].daily_amount for level in protocol.dose_levels)
