@@ -191,8 +191,10 @@ def test_bad_design_options_are_refused_plainly() -> None:
     assert "5 numbers" in err
 
 
-def _protocol_with(tmp_path: Path, phase1: dict) -> Path:
+def _protocol_with(tmp_path: Path, phase1: dict, drop: tuple[str, ...] = ()) -> Path:
     data = yaml.safe_load(PROTOCOL.read_text())
+    for key in drop:
+        data["phase1"].pop(key, None)
     data["phase1"].update(phase1)
     path = tmp_path / "protocol.yaml"
     path.write_text(yaml.safe_dump(data, sort_keys=False))
@@ -247,6 +249,7 @@ def test_protocol_refuses_inconsistent_efficacy_blocks(tmp_path: Path) -> None:
                 }
             ],
         },
+        drop=("blrm",),
     )
     err = refused("simulate", "--protocol", str(path))
     assert "blrm" in err and "reference_dose" in err
