@@ -238,7 +238,10 @@ def simulate(
     seed: int = typer.Option(1, "--seed", help="Random seed: same seed, same numbers."),
     start_level: int | None = typer.Option(None, "--start-level", help="Start (1-based)."),
     extrasafe: bool | None = typer.Option(
-        None, "--extrasafe/--no-extrasafe", help="BOIN's stricter stop for the lowest dose."
+        None,
+        "--extrasafe/--no-extrasafe",
+        help="Extra-safe: stop with no dose when >= 3 patients at the lowest dose and "
+        "Pr(DLT rate > target) > 0.95 - 0.05 (BOIN's extrasafe; any design with a target).",
     ),
     n_earlystop: int | None = typer.Option(
         None,

@@ -715,7 +715,7 @@ class CRM(_CRMBase):
             n_per_dose=n_tox + n_non,
             dlt_per_dose=n_tox,
             stopped_early=stopped,
-            duration_days=cohort_durations(latent, m, cohorts_run, self.window_days, accrual),
+            duration_days=cohort_durations(m, cohorts_run, self.window_days, accrual),
             stop_reason=reason,
             stop_labels=CRM_STOP_REASONS + (stopping.labels() if stopping is not None else ()),
         )

@@ -10,7 +10,12 @@ from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING
 
 from oncotrial.designs.base import Design, DesignError
-from oncotrial.designs.behaviours import WithStopping, stop_at_n, stop_when_n_at_dose
+from oncotrial.designs.behaviours import (
+    WithStopping,
+    extra_safe,
+    stop_at_n,
+    stop_when_n_at_dose,
+)
 from oncotrial.designs.blrm import BLRM
 from oncotrial.designs.blrm_posterior import BLRMPrior
 from oncotrial.designs.boin import BOIN
@@ -93,10 +98,17 @@ class DesignSpec:
         return replace(self, name=name)
 
 
+#: Designs whose own parameter is the extra-safe rule (BOIN's ``extrasafe``); the others that
+#: take behaviours are wrapped in :func:`~oncotrial.designs.behaviours.extra_safe`.
+NATIVE_EXTRA_SAFE = ("boin", "tite-boin", "bf-boin")
+
+
 def build_design(spec: DesignSpec) -> Design:
     """The design object for ``spec.name`` (one of :data:`DESIGN_NAMES`), wrapped in the
-    behaviours the spec asks for (``stop_when_n_at_dose``, then ``stop_at_n``)."""
+    behaviours the spec asks for (extra-safe, ``stop_when_n_at_dose``, then ``stop_at_n``)."""
     design = _build_parent(spec)
+    if spec.extrasafe and spec.name.lower() not in NATIVE_EXTRA_SAFE:
+        design = extra_safe(design, spec.cutoff_eli, spec.offset, spec.target)
     if spec.stop_when_n_at_dose is not None:
         design = stop_when_n_at_dose(design, spec.stop_when_n_at_dose)
     if spec.stop_at_n is not None:

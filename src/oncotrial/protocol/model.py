@@ -268,8 +268,10 @@ class BoinParams(_Strict):
 
     ``phi1``/``phi2`` default to 0.6 and 1.4 times the target. Dose elimination: stop using a
     dose (and higher ones) when P(p > target | data) > ``cutoff_eli`` with at least 3 patients;
-    with ``extrasafe`` the lowest dose also stops the trial at ``cutoff_eli - offset``. The trial
-    stops when ``n_earlystop`` patients are at the current dose and the decision is to stay.
+    with ``extrasafe`` the lowest dose also stops the trial at ``cutoff_eli - offset``, selecting
+    no dose (the extra-safe behaviour; for Keyboard, mTPI-2, i3+3, CRM and BLRM too, which also
+    take ``cutoff_eli``). The trial stops when ``n_earlystop`` patients are at the current dose
+    and the decision is to stay.
     """
 
     phi1: OpenUnit | None = None
