@@ -19,7 +19,13 @@ from typer.testing import CliRunner
 
 from oncotrial.cli.main import app
 from oncotrial.designs.base import DesignError, TrialState
-from oncotrial.designs.behaviours import describe, extra_safe, stop_at_n, stop_when_n_at_dose
+from oncotrial.designs.behaviours import (
+    describe,
+    dont_skip,
+    extra_safe,
+    stop_at_n,
+    stop_when_n_at_dose,
+)
 from oncotrial.designs.blrm import BLRM
 from oncotrial.designs.boin import BOIN
 from oncotrial.designs.boin12 import BOIN12
@@ -73,6 +79,39 @@ def test_stop_when_n_at_dose_as_escalation() -> None:
     stop, _ = fit(recommended, "1NNN 2NTN 2TNN 2NNN")
     assert not stop.continue_trial and stop.mtd == 1
     assert stop.details["stop_reason"] == "9 patients at the recommended dose"
+
+
+def test_dont_skip_as_escalation() -> None:
+    """escalation's test_dont_skip_doses.R: get_dfcrm(skeleton, 0.25) fit to '1NNN' advocates
+    dose 4, with dont_skip_doses() dose 2; with stop_when_n_at_dose(n = 3, dose = "any") after
+    it, '1NNN 2NNT' stops recommending dose 2."""
+    assert fit(dfcrm(), "1NNN")[0].next_dose == 3
+    go = fit(dont_skip(dfcrm()), "1NNN")[0]
+    assert go.continue_trial and go.next_dose == 1
+    stop = fit(stop_when_n_at_dose(dont_skip(dfcrm()), 3, "any"), "1NNN 2NNT")[0]
+    assert not stop.continue_trial and stop.mtd == 1
+    wrapped = dont_skip(stop_at_n(dfcrm(), 12))
+    assert wrapped.rule == StopAtN(12) and wrapped.parent.no_skipping
+    assert "no level skipped" in describe(wrapped)
+    boin = BOIN(n_doses=5, target=0.3)
+    assert dont_skip(boin) is boin
+    blrm = dont_skip(BLRM(doses=(100, 200, 400, 600), reference_dose=400, max_patients=24))
+    assert blrm.no_skip
+
+
+def test_dont_skip_simulation_never_skips_and_equals_decide() -> None:
+    design = dont_skip(dfcrm())
+    truth = np.array([0.02, 0.05, 0.1, 0.2, 0.4])
+    latent = LatentPatients.draw(40, 60, seed=2)
+    free, free_paths = dfcrm(cohort_size=3).simulate_paths(truth, latent)
+    out, paths = dont_skip(dfcrm(cohort_size=3)).simulate_paths(truth, latent)
+    step = lambda p: np.diff(np.where(p >= 0, p, np.nan), axis=1)  # noqa: E731
+    assert np.nanmax(step(paths[:, ::3])) <= 1 < np.nanmax(step(free_paths[:, ::3]))
+    for i in range(10):
+        doses, mtd, state = replay_trial(dont_skip(dfcrm(cohort_size=3)), truth, latent.tox[i], 3)
+        assert np.array_equal(state.enrolled_counts(), out.n_per_dose[i]), i
+        assert (-1 if mtd is None else mtd) == out.selected[i], i
+    assert design.name == "CRM"
 
 
 def test_rules_chain_with_or_and_print_themselves() -> None:

@@ -25,7 +25,7 @@ Example
 from __future__ import annotations
 
 import inspect
-from dataclasses import dataclass
+from dataclasses import dataclass, fields, replace
 from typing import Any
 
 import numpy as np
@@ -186,6 +186,38 @@ def extra_safe(
     return with_stopping(design, LowestDoseTooToxic(float(target), cutoff - offset))
 
 
+#: Designs whose rule moves at most one level per decision: no skipping is already theirs.
+ONE_STEP_DESIGNS = (
+    "3+3",
+    "boin",
+    "tite-boin",
+    "keyboard",
+    "mtpi2",
+    "i3+3",
+    "boin12",
+    "tite-boin12",
+    "bf-boin",
+)
+
+
+def dont_skip(design: Any) -> Any:
+    """Never escalate more than one level above the current dose (escalation's
+    ``dont_skip_doses(when_escalating = TRUE)``; Cheung 2011, section 3.2).
+
+    The rule lives where admissibility is decided (:func:`~oncotrial.designs.admissibility.
+    admissible_dose`'s ``no_skip`` flag): a CRM or BLRM gets its ``no_skip`` set, so its
+    ``decide`` and its simulator honour it alike; the designs of :data:`ONE_STEP_DESIGNS`
+    never skip and come back unchanged; wrapped behaviours are kept.
+    """
+    if isinstance(design, WithStopping):
+        return WithStopping(dont_skip(design.parent), design.rule)
+    if design.name.lower() in ONE_STEP_DESIGNS:
+        return design
+    if "no_skip" in {f.name for f in fields(design)}:
+        return replace(design, no_skip=True)
+    raise DesignError(f"{design.name} has no no-skipping rule to set")
+
+
 def describe(design: Any) -> str:
     """One line a statistician reads: the design, its main settings and its behaviours."""
     if hasattr(design, "describe") and isinstance(design, WithStopping):
@@ -193,6 +225,10 @@ def describe(design: Any) -> str:
     parts = [f"{getattr(design, 'n_doses', '?')} doses"]
     if getattr(design, "target", None) is not None:
         parts.append(f"target {design.target:g}")
+    if design.name.lower() not in ONE_STEP_DESIGNS and getattr(
+        design, "no_skipping", getattr(design, "no_skip", False)
+    ):
+        parts.append("no level skipped")
     cohorts, size = getattr(design, "n_cohorts", None), getattr(design, "cohort_size", None)
     if cohorts is not None and size is not None:
         parts.append(f"{cohorts} cohorts of {size}")
