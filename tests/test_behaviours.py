@@ -19,15 +19,28 @@ from typer.testing import CliRunner
 
 from oncotrial.cli.main import app
 from oncotrial.designs.base import DesignError, TrialState
-from oncotrial.designs.behaviours import describe, stop_at_n, stop_when_n_at_dose
+from oncotrial.designs.behaviours import (
+    describe,
+    dont_skip,
+    extra_safe,
+    stop_at_n,
+    stop_when_n_at_dose,
+)
 from oncotrial.designs.blrm import BLRM
 from oncotrial.designs.boin import BOIN
 from oncotrial.designs.boin12 import BOIN12
 from oncotrial.designs.crm import CRM
-from oncotrial.designs.interval import Keyboard
+from oncotrial.designs.interval import MTPI2, I3Plus3, Keyboard
 from oncotrial.designs.outcomes import parse_outcomes
 from oncotrial.designs.simulation import LatentPatients, replay_trial
-from oncotrial.designs.stopping import AllOf, AnyOf, StopAtN, StopWhenNAtDose, TrialView
+from oncotrial.designs.stopping import (
+    AllOf,
+    AnyOf,
+    LowestDoseTooToxic,
+    StopAtN,
+    StopWhenNAtDose,
+    TrialView,
+)
 from oncotrial.designs.threeplusthree import ThreePlusThree
 from oncotrial.sim.operating import Scenario, operating_characteristics
 
@@ -66,6 +79,39 @@ def test_stop_when_n_at_dose_as_escalation() -> None:
     stop, _ = fit(recommended, "1NNN 2NTN 2TNN 2NNN")
     assert not stop.continue_trial and stop.mtd == 1
     assert stop.details["stop_reason"] == "9 patients at the recommended dose"
+
+
+def test_dont_skip_as_escalation() -> None:
+    """escalation's test_dont_skip_doses.R: get_dfcrm(skeleton, 0.25) fit to '1NNN' advocates
+    dose 4, with dont_skip_doses() dose 2; with stop_when_n_at_dose(n = 3, dose = "any") after
+    it, '1NNN 2NNT' stops recommending dose 2."""
+    assert fit(dfcrm(), "1NNN")[0].next_dose == 3
+    go = fit(dont_skip(dfcrm()), "1NNN")[0]
+    assert go.continue_trial and go.next_dose == 1
+    stop = fit(stop_when_n_at_dose(dont_skip(dfcrm()), 3, "any"), "1NNN 2NNT")[0]
+    assert not stop.continue_trial and stop.mtd == 1
+    wrapped = dont_skip(stop_at_n(dfcrm(), 12))
+    assert wrapped.rule == StopAtN(12) and wrapped.parent.no_skipping
+    assert "no level skipped" in describe(wrapped)
+    boin = BOIN(n_doses=5, target=0.3)
+    assert dont_skip(boin) is boin
+    blrm = dont_skip(BLRM(doses=(100, 200, 400, 600), reference_dose=400, max_patients=24))
+    assert blrm.no_skip
+
+
+def test_dont_skip_simulation_never_skips_and_equals_decide() -> None:
+    design = dont_skip(dfcrm())
+    truth = np.array([0.02, 0.05, 0.1, 0.2, 0.4])
+    latent = LatentPatients.draw(40, 60, seed=2)
+    free, free_paths = dfcrm(cohort_size=3).simulate_paths(truth, latent)
+    out, paths = dont_skip(dfcrm(cohort_size=3)).simulate_paths(truth, latent)
+    step = lambda p: np.diff(np.where(p >= 0, p, np.nan), axis=1)  # noqa: E731
+    assert np.nanmax(step(paths[:, ::3])) <= 1 < np.nanmax(step(free_paths[:, ::3]))
+    for i in range(10):
+        doses, mtd, state = replay_trial(dont_skip(dfcrm(cohort_size=3)), truth, latent.tox[i], 3)
+        assert np.array_equal(state.enrolled_counts(), out.n_per_dose[i]), i
+        assert (-1 if mtd is None else mtd) == out.selected[i], i
+    assert design.name == "CRM"
 
 
 def test_rules_chain_with_or_and_print_themselves() -> None:
@@ -123,6 +169,73 @@ def test_vectorised_simulation_equals_scalar_decide(design: object) -> None:
     assert fired > 0
 
 
+SAFE_CASES = [
+    extra_safe(Keyboard(n_doses=4, target=0.25, n_cohorts=8)),
+    stop_at_n(extra_safe(MTPI2(n_doses=4, target=0.25, n_cohorts=8)), 18),
+    extra_safe(I3Plus3(n_doses=4, target=0.25, n_cohorts=8)),
+    extra_safe(CRM(skeleton=SKELETON[:4], target=0.25, max_patients=24, cohort_size=3)),
+    extra_safe(
+        BLRM(doses=(100, 200, 400, 600), reference_dose=400, max_patients=24, ewoc=0.9),
+        target=0.25,
+    ),
+]
+
+
+@pytest.mark.parametrize("design", SAFE_CASES, ids=lambda d: d.name)
+def test_extra_safe_simulation_equals_scalar_decide(design: object) -> None:
+    """extra_safe on designs without BOIN's own rule: on the same latent patients the simulator
+    and decide() agree on counts, the selected dose (none where the rule holds at the end) and
+    the stop reason; the rule fires in some trials and those select no dose. (The BLRM's own
+    overdose control at 0.25 stops before the rule on this truth: a lax EWOC lets it show.)"""
+    truth = np.array([0.3, 0.45, 0.6, 0.7])
+    trials = 150 if design.name != "blrm" else 30  # type: ignore[attr-defined]
+    latent = LatentPatients.draw(trials, 40, seed=5)
+    out = design.simulate(truth, latent)  # type: ignore[attr-defined]
+    safety = LowestDoseTooToxic(0.25, 0.9).reason()
+    fired = 0
+    for i in range(trials):
+        _, mtd, state = replay_trial(design, truth, latent.tox[i], design.cohort_size)  # type: ignore[attr-defined, arg-type]
+        assert np.array_equal(state.enrolled_counts(), out.n_per_dose[i]), i
+        assert (-1 if mtd is None else mtd) == out.selected[i], i
+        label = out.stop_labels[out.stop_reason[i]]
+        if label == safety:
+            fired += 1
+            assert out.selected[i] == -1 and out.stopped_early[i], i
+            assert design.decide(state).details["stop_reason"] == safety, i  # type: ignore[attr-defined]
+    assert fired > 0
+
+
+def test_extra_safe_as_boin_defines_it() -> None:
+    """BOIN's rule (BOIN::get.oc / select.mtd, extrasafe = TRUE, cutoff.eli - offset = 0.9):
+    2 DLTs in 3 at the lowest dose, target 0.25: Pr(p > 0.25) = 1 - pbeta(0.25, 3, 2) = 0.9492
+    > 0.9 stops with no dose, though ordinary elimination (0.95) does not. It is asked before
+    the parent's wait for pending data and withholds the MTD at the planned end."""
+    keyboard = Keyboard(n_doses=4, target=0.25, n_cohorts=2)
+    state = TrialState(4, parse_outcomes("1TTN", 4))
+    assert keyboard.decide(state).continue_trial
+    decision = extra_safe(keyboard).decide(state)
+    assert not decision.continue_trial and decision.mtd is None
+    assert decision.details["stop_reason"].startswith("extra-safe: Pr(DLT rate > 0.25) > 0.9")
+    end = TrialState(4, parse_outcomes("1NNN 1TTT", 4))
+    assert keyboard.decide(end).mtd == 0 and extra_safe(keyboard).decide(end).mtd is None
+    assert extra_safe(keyboard).select_mtd(end) is None
+    assert extra_safe(keyboard, offset=0.0).decide(state).continue_trial
+    rule = extra_safe(BOIN(n_doses=4, target=0.25)).rule
+    assert rule == BOIN(n_doses=4, target=0.25, extrasafe=True).as_behaviours().rule
+    assert describe(extra_safe(keyboard)).endswith("stop when LowestDoseTooToxic(0.25, cutoff=0.9)")
+    with pytest.raises(DesignError, match="does not take stopping behaviours"):
+        extra_safe(BOIN12(5, 0.35, 0.25))
+
+
+def test_no_dose_reasons_come_first_in_an_or() -> None:
+    view = TrialView(np.array([[3, 9, 0]]), np.array([[2, 1, 0]]), np.array([1]))
+    rule = StopWhenNAtDose(9) | LowestDoseTooToxic(0.25, 0.9)
+    assert rule.no_dose() == (False, True)
+    assert rule.labels()[int(rule.codes(view)[0])] == LowestDoseTooToxic(0.25, 0.9).reason()
+    assert bool(rule.no_dose_fired(view)[0])
+    assert (StopAtN(3) & LowestDoseTooToxic(0.25, 0.9)).no_dose() == (True,)
+
+
 def test_operating_characteristics_report_each_stop_reason() -> None:
     design = stop_at_n(stop_when_n_at_dose(BOIN(n_doses=5, target=0.3, n_cohorts=12), 9), 24)
     oc = operating_characteristics(
@@ -136,6 +249,12 @@ def test_operating_characteristics_report_each_stop_reason() -> None:
 
 def test_cli_and_protocol_name_the_behaviours_the_same(tmp_path) -> None:
     runner = CliRunner()
+    safe = runner.invoke(app, ["simulate", "--design", "keyboard", "--target", "0.25", "--truth",
+                               "0.3,0.45,0.6,0.7", "--trials", "2000", "--extrasafe",
+                               "--format", "json"])  # fmt: skip
+    assert safe.exit_code == 0, safe.output
+    reasons = json.loads(safe.stdout)["stop_reason_pct"]
+    assert reasons["extra-safe: Pr(DLT rate > 0.25) > 0.9 at the lowest dose"] > 10
     args = ["simulate", "--design", "boin", "--truth", "0.05,0.1,0.2,0.3,0.5", "--cohorts", "12",
             "--trials", "2000", "--stop-at-n", "24", "--stop-when-n-at-dose", "9"]  # fmt: skip
     result = runner.invoke(app, [*args, "--format", "json"])

@@ -254,3 +254,25 @@ def test_protocol_refuses_inconsistent_efficacy_blocks(tmp_path: Path) -> None:
     err = refused("simulate", "--protocol", str(path))
     assert "blrm" in err and "reference_dose" in err
     assert "response_probabilities" in err and "2 values for 4 dose levels" in err
+
+
+def test_protocol_names_dont_skip_as_the_cli(tmp_path: Path) -> None:
+    """phase1.dont_skip is the --dont-skip behaviour; the BLRM's old no_skip key is refused at
+    its path, naming the new one."""
+    from oncotrial.designs.registry import build_design, spec_from_protocol
+    from oncotrial.protocol import load_protocol
+
+    free = _protocol_with(tmp_path, {"dont_skip": False})
+    spec = spec_from_protocol(load_protocol(free), "blrm")
+    assert not build_design(spec).no_skip  # type: ignore[attr-defined]
+    shipped = spec_from_protocol(load_protocol(PROTOCOL), "blrm")
+    assert shipped.dont_skip and build_design(shipped).no_skip  # type: ignore[attr-defined]
+    data = yaml.safe_load(PROTOCOL.read_text())
+    data["phase1"]["blrm"]["no_skip"] = True
+    old = tmp_path / "old.yaml"
+    old.write_text(yaml.safe_dump(data, sort_keys=False))
+    err = refused("simulate", "--protocol", str(old))
+    assert "phase1.blrm.no_skip" in err and "phase1.dont_skip" in err
+    one = run_json("simulate", "--protocol", str(free), "--design", "blrm", "--dont-skip",
+                   "--trials", "50")  # fmt: skip
+    assert {r["design"] for r in one["results"]} == {"blrm"}

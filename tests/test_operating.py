@@ -80,3 +80,24 @@ def test_dask_cluster_gives_the_same_numbers() -> None:
             designs, SCEN, n_trials, seed=12, scheduler=cluster.scheduler_address
         )
     assert remote == local
+
+
+def test_mean_duration_is_the_expectation_of_drawn_arrivals() -> None:
+    """Cohort designs report E[duration | cohorts run]; drawing every arrival gap instead (cohort
+    enrolled as patients arrive, then followed for the window) gives the same mean within
+    Monte-Carlo error."""
+    from oncotrial.designs.simulation import AccrualModel
+
+    design, accrual, cs = BOIN(5, 0.3, n_cohorts=8), AccrualModel(3.0), 3
+    latent = LatentPatients.draw(20_000, design.max_patients, seed=4)
+    outcomes = design.simulate([0.05, 0.15, 0.3, 0.45, 0.6], latent, accrual=accrual)
+    cohorts_run = outcomes.n_per_dose.sum(axis=1) // cs
+    np.testing.assert_allclose(
+        outcomes.duration_days, cohorts_run * (cs * 10.0 + design.window_days)
+    )
+    gaps = accrual.gaps(latent.gap).reshape(latent.n_trials, -1, cs).sum(axis=2)
+    drawn = (gaps * (np.arange(gaps.shape[1]) < cohorts_run[:, None])).sum(axis=1)
+    drawn = drawn + cohorts_run * design.window_days
+    se = drawn.std() / np.sqrt(drawn.size)
+    assert abs(drawn.mean() - outcomes.duration_days.mean()) < 4 * se
+    assert outcomes.duration_days.std() < drawn.std()

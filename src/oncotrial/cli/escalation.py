@@ -23,7 +23,12 @@ from oncotrial.cli.common import (
     user_errors,
 )
 from oncotrial.cli.patients import read_patients
-from oncotrial.cli.simulation import StopAtNOption, StopWhenNAtDoseOption
+from oncotrial.cli.simulation import (
+    DontSkipOption,
+    ExtraSafeOption,
+    StopAtNOption,
+    StopWhenNAtDoseOption,
+)
 
 if TYPE_CHECKING:
     from oncotrial.conduct.phase1 import Phase1Snapshot
@@ -127,6 +132,8 @@ def decide(
     reference_dose: float | None = ReferenceDoseOption,
     stop_at_n: int | None = StopAtNOption,
     stop_when_n_at_dose: int | None = StopWhenNAtDoseOption,
+    dont_skip: bool | None = DontSkipOption,
+    extrasafe: bool | None = ExtraSafeOption,
     db: str | None = typer.Option(
         None,
         "--db",
@@ -177,6 +184,7 @@ def decide(
             reference_dose=reference_dose,
             stop_at_n=stop_at_n,
             stop_when_n_at_dose=stop_when_n_at_dose,
+            dont_skip=dont_skip,
         )
         spec = design_spec(
             proto,
@@ -185,6 +193,7 @@ def decide(
             cohort_size=cohort_size,
             cohorts=cohorts,
             start_level=start_level,
+            extrasafe=extrasafe,
             skeleton=skeleton,
             model=model,
             prior_var=prior_var,

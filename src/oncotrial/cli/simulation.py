@@ -43,6 +43,18 @@ StopWhenNAtDoseOption = typer.Option(
     "--stop-when-n-at-dose",
     help="Stop once the recommended dose holds this many patients (stop_when_n_at_dose).",
 )
+DontSkipOption = typer.Option(
+    None,
+    "--dont-skip/--allow-skip",
+    help="Never escalate more than one level at a time (dont_skip_doses; the protocol's "
+    "phase1.dont_skip). BOIN-type designs never skip; this constrains the CRM and the BLRM.",
+)
+ExtraSafeOption = typer.Option(
+    None,
+    "--extrasafe/--no-extrasafe",
+    help="Extra-safe: stop with no dose when >= 3 patients at the lowest dose and "
+    "Pr(DLT rate > target) > 0.95 - 0.05 (BOIN's extrasafe; any design with a target).",
+)
 
 
 def _scenarios(
@@ -237,9 +249,7 @@ def simulate(
     trials: int = typer.Option(10_000, "--trials", help="Simulated trials per scenario."),
     seed: int = typer.Option(1, "--seed", help="Random seed: same seed, same numbers."),
     start_level: int | None = typer.Option(None, "--start-level", help="Start (1-based)."),
-    extrasafe: bool | None = typer.Option(
-        None, "--extrasafe/--no-extrasafe", help="BOIN's stricter stop for the lowest dose."
-    ),
+    extrasafe: bool | None = ExtraSafeOption,
     n_earlystop: int | None = typer.Option(
         None,
         "--n-earlystop",
@@ -294,6 +304,7 @@ def simulate(
     ),
     stop_at_n: int | None = StopAtNOption,
     stop_when_n_at_dose: int | None = StopWhenNAtDoseOption,
+    dont_skip: bool | None = DontSkipOption,
     late_fraction: float | None = typer.Option(
         None, "--dlt-late-fraction", help="Share of DLTs in the window's second half (0.5)."
     ),
@@ -328,6 +339,7 @@ def simulate(
             ewoc=ewoc,
             stop_at_n=stop_at_n,
             stop_when_n_at_dose=stop_when_n_at_dose,
+            dont_skip=dont_skip,
         )
         names = design or [proto.phase1.design if proto else "boin"]
         specs = [

@@ -25,13 +25,20 @@ Example
 from __future__ import annotations
 
 import inspect
-from dataclasses import dataclass
+from dataclasses import dataclass, fields, replace
 from typing import Any
 
 import numpy as np
 
 from oncotrial.designs.base import Decision, Design, DesignError, TrialState
-from oncotrial.designs.stopping import StopAtN, StoppingRule, StopWhenNAtDose, TrialView
+from oncotrial.designs.efficacy import TOO_TOXIC
+from oncotrial.designs.stopping import (
+    LowestDoseTooToxic,
+    StopAtN,
+    StoppingRule,
+    StopWhenNAtDose,
+    TrialView,
+)
 
 #: Designs whose decide and simulator take stopping behaviours.
 SUPPORTED = ("boin", "keyboard", "mtpi2", "i3+3", "crm", "blrm")
@@ -69,21 +76,41 @@ class WithStopping:
         return int(self.parent.n_doses)
 
     def select_mtd(self, state: TrialState) -> int | None:
+        """The parent's MTD, or none where a no-dose rule (extra-safe) holds on the data."""
+        n, y = state.evaluable_counts()
+        if self.rule.no_dose_fired(TrialView(n[None, :], y[None, :], np.array([-1])))[0]:
+            return None
         return self.parent.select_mtd(state)
 
     def decide(self, state: TrialState, *args: Any) -> Decision:
-        """The parent's decision, unless the stopping rule ends the trial here."""
+        """The parent's decision, unless the stopping rule ends the trial here.
+
+        A no-dose rule (extra-safe) is asked whatever the parent decided, even while it waits
+        for pending data or at its planned end: where it holds the trial stops with no dose.
+        Other rules are asked only where the parent would treat another cohort.
+        """
         decision = self.parent.decide(state, *args)
-        if not decision.continue_trial or decision.accrual_suspended:
-            return decision
-        if decision.next_dose is None:
-            return decision
         n, y = state.evaluable_counts()
-        view = TrialView(n[None, :], y[None, :], np.array([decision.next_dose]))
+        going_on = decision.continue_trial and decision.next_dose is not None
+        nxt = decision.next_dose if going_on else -1
+        view = TrialView(n[None, :], y[None, :], np.array([nxt]))
         code = int(self.rule.codes(view)[0])
         if code < 0:
             return decision
         why = self.rule.labels()[code]
+        details = {**decision.details, "stop_reason": why, "stopping": repr(self.rule)}
+        if self.rule.no_dose()[code]:
+            if not decision.continue_trial and decision.mtd is None:
+                return decision  # the parent's own safety stop comes first
+            return Decision(
+                None,
+                False,
+                decision.eliminated,
+                f"{decision.reason}; stopping rule {self.rule!r}: {why}: stop, no dose is selected",
+                details=details,
+            )
+        if not going_on or decision.accrual_suspended:
+            return decision
         mtd = self.parent.select_mtd(state)
         chosen = "none" if mtd is None else f"dose {mtd + 1}"
         return Decision(
@@ -92,14 +119,35 @@ class WithStopping:
             decision.eliminated,
             f"{decision.reason}; stopping rule {self.rule!r}: {why}: stop, MTD = {chosen}",
             mtd=mtd,
-            details={**decision.details, "stop_reason": why, "stopping": repr(self.rule)},
+            details=details,
         )
 
     def simulate(self, truth: Any, latent: Any, *args: Any, **kwargs: Any) -> Any:
-        """The parent's vectorised simulator with the rule in its cohort loop."""
+        """The parent's vectorised simulator with the rule in its cohort loop.
+
+        A rule handed down by an outer wrapper is or-ed with this one. Where a no-dose rule
+        holds on a trial's final counts, the trial selects no dose, and if it stopped early
+        (not for the parent's own safety stop) the rule is its reason — the order in which
+        ``decide`` asks them.
+        """
         params = inspect.signature(self.parent.simulate).parameters
-        accepted = {k: v for k, v in kwargs.items() if k in params}
-        return self.parent.simulate(truth, latent, *args, stopping=self.rule, **accepted)
+        accepted = {k: v for k, v in kwargs.items() if k in params and k != "stopping"}
+        outer = kwargs.get("stopping")
+        rule = self.rule if outer is None else outer | self.rule
+        outcomes = self.parent.simulate(truth, latent, *args, stopping=rule, **accepted)
+        if not any(rule.no_dose()):
+            return outcomes
+        final = TrialView(outcomes.n_per_dose, outcomes.dlt_per_dose, outcomes.selected)
+        codes = rule.codes(final)
+        no_dose = rule.no_dose_fired(final)
+        outcomes.selected = np.where(no_dose, -1, outcomes.selected)
+        if outcomes.stop_labels:
+            first = len(outcomes.stop_labels) - len(rule.labels())
+            moved = no_dose & outcomes.stopped_early & (outcomes.stop_reason != TOO_TOXIC)
+            outcomes.stop_reason = np.where(moved, first + codes, outcomes.stop_reason).astype(
+                outcomes.stop_reason.dtype
+            )
+        return outcomes
 
     def describe(self) -> str:
         return f"{describe(self.parent)} → stop when {self.rule!r}"
@@ -126,6 +174,50 @@ def stop_when_n_at_dose(design: Design, n: int, dose: str = "recommended") -> Wi
     return with_stopping(design, StopWhenNAtDose(n, dose))
 
 
+def extra_safe(
+    design: Design, cutoff: float = 0.95, offset: float = 0.05, target: float | None = None
+) -> WithStopping:
+    """Stop, selecting no dose, when the lowest dose is too toxic: at least 3 patients there
+    and Pr(p₁ > target | data) > ``cutoff - offset`` (BOIN's ``extrasafe``). ``target`` is the
+    design's own unless given (a BLRM has a target interval, not a target rate)."""
+    target = getattr(design, "target", None) if target is None else target
+    if target is None:
+        raise DesignError(f"extra-safe needs a target DLT rate for {design.name}")
+    return with_stopping(design, LowestDoseTooToxic(float(target), cutoff - offset))
+
+
+#: Designs whose rule moves at most one level per decision: no skipping is already theirs.
+ONE_STEP_DESIGNS = (
+    "3+3",
+    "boin",
+    "tite-boin",
+    "keyboard",
+    "mtpi2",
+    "i3+3",
+    "boin12",
+    "tite-boin12",
+    "bf-boin",
+)
+
+
+def dont_skip(design: Any) -> Any:
+    """Never escalate more than one level above the current dose (escalation's
+    ``dont_skip_doses(when_escalating = TRUE)``; Cheung 2011, section 3.2).
+
+    The rule lives where admissibility is decided (:func:`~oncotrial.designs.admissibility.
+    admissible_dose`'s ``no_skip`` flag): a CRM or BLRM gets its ``no_skip`` set, so its
+    ``decide`` and its simulator honour it alike; the designs of :data:`ONE_STEP_DESIGNS`
+    never skip and come back unchanged; wrapped behaviours are kept.
+    """
+    if isinstance(design, WithStopping):
+        return WithStopping(dont_skip(design.parent), design.rule)
+    if design.name.lower() in ONE_STEP_DESIGNS:
+        return design
+    if "no_skip" in {f.name for f in fields(design)}:
+        return replace(design, no_skip=True)
+    raise DesignError(f"{design.name} has no no-skipping rule to set")
+
+
 def describe(design: Any) -> str:
     """One line a statistician reads: the design, its main settings and its behaviours."""
     if hasattr(design, "describe") and isinstance(design, WithStopping):
@@ -133,6 +225,10 @@ def describe(design: Any) -> str:
     parts = [f"{getattr(design, 'n_doses', '?')} doses"]
     if getattr(design, "target", None) is not None:
         parts.append(f"target {design.target:g}")
+    if design.name.lower() not in ONE_STEP_DESIGNS and getattr(
+        design, "no_skipping", getattr(design, "no_skip", False)
+    ):
+        parts.append("no level skipped")
     cohorts, size = getattr(design, "n_cohorts", None), getattr(design, "cohort_size", None)
     if cohorts is not None and size is not None:
         parts.append(f"{cohorts} cohorts of {size}")

@@ -476,7 +476,7 @@ class BLRM:
             n_per_dose=n_all,
             dlt_per_dose=n_tox,
             stopped_early=reason != 0,
-            duration_days=cohort_durations(latent, m, cohorts_run, self.window_days, accrual),
+            duration_days=cohort_durations(m, cohorts_run, self.window_days, accrual),
             stop_reason=reason,
             stop_labels=STOP_REASONS + (stopping.labels() if stopping is not None else ()),
         )

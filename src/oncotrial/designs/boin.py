@@ -16,7 +16,8 @@ from __future__ import annotations
 
 import functools
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -34,6 +35,9 @@ from oncotrial.designs.simulation import (
 )
 from oncotrial.designs.stopping import StoppingRule
 from oncotrial.designs.tables import DecisionTable, simulate_from_table
+
+if TYPE_CHECKING:
+    from oncotrial.designs.behaviours import WithStopping
 
 
 class BoinError(ValueError):
@@ -275,8 +279,20 @@ class BOIN:
         mtd = int(isotonic_mtd(n[None, :], y[None, :], self.target, lowest, bound)[0])
         return None if mtd < 0 else mtd
 
+    def as_behaviours(self) -> BOIN | WithStopping:
+        """This design as plain BOIN wrapped in its behaviours: ``extrasafe`` is the extra-safe
+        behaviour (:func:`~oncotrial.designs.behaviours.extra_safe`) around BOIN without it, so
+        the rule has one implementation for every design."""
+        if not self.extrasafe:
+            return self
+        from oncotrial.designs.behaviours import extra_safe  # behaviours.py builds on this one
+
+        return extra_safe(replace(self, extrasafe=False), self.cutoff_eli, self.offset)
+
     def decide(self, state: TrialState) -> Decision:
         """Next dose for the current data, with the counts and boundaries behind it."""
+        if self.extrasafe:
+            return self.as_behaviours().decide(state)
         if state.n_doses != self.n_doses:
             raise BoinError(f"the data have {state.n_doses} doses, the design {self.n_doses}")
         dose = state.current_dose
@@ -285,8 +301,8 @@ class BOIN:
                 self.start, True, (), f"no patient treated yet: start at dose {self.start + 1}"
             )
         n, y = state.evaluable_counts()
-        tables, stop = _tables_for(self, int(n.max(initial=0)))
-        lowest = int(_lowest_eliminated(n[None, :], y[None, :], tables, stop)[0])
+        tables, _ = _tables_for(self, int(n.max(initial=0)))
+        lowest = int(_lowest_eliminated(n[None, :], y[None, :], tables, None)[0])
         eliminated = eliminated_doses(lowest, self.n_doses)
         n_d, y_d = int(n[dose]), int(y[dose])
         details = {
@@ -308,12 +324,12 @@ class BOIN:
             details["prob_above_target"] = float(posterior_prob_above(self.target, n_d, y_d))
         counts = f"dose {dose + 1}: {y_d} DLT(s) in {n_d} evaluable patient(s)"
         if lowest == 0:
-            why = "extra-safe rule" if stop is not None else "Pr(DLT rate > target) > cutoff"
             return Decision(
                 None,
                 False,
                 eliminated,
-                f"{counts}; the lowest dose is eliminated ({why}): stop, no dose is acceptable",
+                f"{counts}; the lowest dose is eliminated (Pr(DLT rate > target) > cutoff): "
+                "stop, no dose is acceptable",
                 details=details,
             )
         pending = state.pending_counts()
@@ -379,14 +395,16 @@ class BOIN:
         """Operating characteristics on the given latent patients, vectorised across trials.
 
         One pass per cohort over all still-running trials; decisions are table look-ups
-        (the shape of simFastBOIN). Follows ``BOIN::get.oc``: elimination and the extra-safe
-        rule after every cohort, the n.earlystop rule, MTD by :func:`isotonic_mtd`; then a
-        wrapping behaviour's ``stopping`` rule (:mod:`oncotrial.designs.behaviours`).
+        (the shape of simFastBOIN). Follows ``BOIN::get.oc``: elimination after every cohort,
+        the n.earlystop rule, MTD by :func:`isotonic_mtd`; then a wrapping behaviour's
+        ``stopping`` rule (:mod:`oncotrial.designs.behaviours`; the extra-safe rule is one).
         """
+        if self.extrasafe:
+            return self.as_behaviours().simulate(truth, latent, accrual, stopping=stopping)
         truth = np.asarray(truth, dtype=float)
         if truth.shape != (self.n_doses,):
             raise BoinError(f"truth needs {self.n_doses} probabilities, got {truth.shape}")
-        tables, stop_tab = _tables_for(self, self.max_patients)
+        tables, _ = _tables_for(self, self.max_patients)
         outcomes, _ = simulate_from_table(
             _codes(self.target, self.max_patients, self.p_saf, self.p_tox, self.cutoff_eli),
             truth,
@@ -395,12 +413,11 @@ class BOIN:
             n_cohorts=self.n_cohorts,
             cohort_size=self.cohort_size,
             target=self.target,
-            final_lowest=lambda n, y: _lowest_eliminated(n, y, tables, stop_tab),
+            final_lowest=lambda n, y: _lowest_eliminated(n, y, tables, None),
             window_days=self.window_days,
             accrual=accrual,
             n_earlystop=self.n_earlystop,
             earlystop_only_when_staying=True,
-            lowest_dose_stop_by_n=None if stop_tab is None else _by_n(stop_tab),
             bound_mtd_above=tables.lambda_d if self.bound_mtd else None,
             stopping=stopping,
         )

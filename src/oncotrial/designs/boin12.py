@@ -385,7 +385,6 @@ class BOIN12:
         eff = latent.efficacy_uniforms(correlation)
         outcomes, cohorts = simulate_boin12(self, p_tox, p_eff, latent.tox, eff)
         outcomes.duration_days = cohort_durations(
-            latent,
             self.cohort_size,
             cohorts,
             max(self.window_days, self.eff_window_days),

@@ -396,6 +396,7 @@ class _CRMBase:
     safety_stop: float | None = None
     restrict: bool = True
     window_days: float = 28.0
+    no_skip: bool | None = None
     n_doses: int = field(init=False)
 
     def __post_init__(self) -> None:
@@ -410,6 +411,12 @@ class _CRMBase:
             raise DesignError("the safety-stop probability threshold must be in (0, 1)")
         if self.window_days <= 0.0:
             raise DesignError("the DLT window must be positive")
+
+    @property
+    def no_skipping(self) -> bool:
+        """Escalation at most one level at a time: ``no_skip``, or else ``restrict`` (dfcrm's
+        ``restrict`` forbids both skipping and escalation after a toxic cohort)."""
+        return self.restrict if self.no_skip is None else self.no_skip
 
     @cached_property
     def _wm(self) -> _WorkingModel:
@@ -540,7 +547,7 @@ class _CRMBase:
             return self._stop_for_safety(post, details)
         best = int(_closest(post.ptox, self.target))
         allowed = escalation_allowed or not self.restrict
-        nxt = int(admissible_dose(best, current, self.n_doses, allowed, no_skip=self.restrict))
+        nxt = int(admissible_dose(best, current, self.n_doses, allowed, no_skip=self.no_skipping))
         reason = (
             f"{_dose(best).capitalize()} has the estimated DLT probability closest to the target "
             f"{self.target:g} ({post.ptox[best]:.3f})"
@@ -569,7 +576,8 @@ class CRM(_CRMBase):
     dose whose estimated DLT probability is closest to the target (O'Quigley et al. 1990). With
     ``restrict`` (as ``dfcrm::crmsim(restrict = TRUE)``) escalation never skips a level and there
     is no escalation right after a cohort whose observed DLT rate is at or above the target
-    (coherence, Cheung 2005, Biometrika 92). The optional safety stop ends the trial when
+    (coherence, Cheung 2005, Biometrika 92); ``no_skip`` sets the first alone (the
+    ``dont_skip`` behaviour on an unrestricted CRM). The optional safety stop ends the trial when
     ``Pr(p_1 > target | data) > safety_stop``. At the end the MTD is the dose closest to the
     target.
     """
@@ -693,10 +701,8 @@ class CRM(_CRMBase):
                 selected[idx] = np.where(too_toxic, -1, best)
                 break
             lowest = np.where(too_toxic, 0, d)
-            if self.restrict:
-                nxt = admissible_dose(best, dose, lowest, k_tox / m < self.target)
-            else:
-                nxt = admissible_dose(best, dose, lowest, no_skip=False)
+            coherent = (k_tox / m < self.target) if self.restrict else True
+            nxt = admissible_dose(best, dose, lowest, coherent, no_skip=self.no_skipping)
             stop = nxt < 0
             reason[idx[stop]] = CRM_STOP_REASONS.index("lowest dose too toxic")
             if stopping is not None:
@@ -715,7 +721,7 @@ class CRM(_CRMBase):
             n_per_dose=n_tox + n_non,
             dlt_per_dose=n_tox,
             stopped_early=stopped,
-            duration_days=cohort_durations(latent, m, cohorts_run, self.window_days, accrual),
+            duration_days=cohort_durations(m, cohorts_run, self.window_days, accrual),
             stop_reason=reason,
             stop_labels=CRM_STOP_REASONS + (stopping.labels() if stopping is not None else ()),
         )
@@ -865,11 +871,11 @@ class TITECRM(_CRMBase):
             best = _closest(wm.ptox(beta), self.target)
             too_toxic = self._too_toxic(tail)
             lowest = np.where(too_toxic, 0, d)
+            coherent: np.ndarray | bool = True
             if self.restrict:
                 new_dlt = (seen & (event[idx, :j] > entry[idx, j - 1][:, None])).any(axis=1)
-                nxt = admissible_dose(best, x[:, -1], lowest, ~new_dlt)
-            else:
-                nxt = admissible_dose(best, x[:, -1], lowest, no_skip=False)
+                coherent = ~new_dlt
+            nxt = admissible_dose(best, x[:, -1], lowest, coherent, no_skip=self.no_skipping)
             stop = nxt < 0
             stopped[idx[stop]] = True
             duration[idx[stop]] = entry[idx[stop], j]

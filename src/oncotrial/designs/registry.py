@@ -10,7 +10,13 @@ from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING
 
 from oncotrial.designs.base import Design, DesignError
-from oncotrial.designs.behaviours import WithStopping, stop_at_n, stop_when_n_at_dose
+from oncotrial.designs.behaviours import (
+    WithStopping,
+    dont_skip,
+    extra_safe,
+    stop_at_n,
+    stop_when_n_at_dose,
+)
 from oncotrial.designs.blrm import BLRM
 from oncotrial.designs.blrm_posterior import BLRMPrior
 from oncotrial.designs.boin import BOIN
@@ -78,9 +84,9 @@ class DesignSpec:
     blrm_prior: BLRMPrior = field(default_factory=BLRMPrior)
     ewoc: float = 0.25
     max_step_ratio: float | None = None
-    no_skip: bool = False
     dose_names: tuple[str, ...] | None = None
     # behaviours wrapping the design (escalation's names; behaviours.py)
+    dont_skip: bool = False
     stop_at_n: int | None = None
     stop_when_n_at_dose: int | None = None
     extra: dict = field(default_factory=dict)
@@ -93,10 +99,20 @@ class DesignSpec:
         return replace(self, name=name)
 
 
+#: Designs whose own parameter is the extra-safe rule (BOIN's ``extrasafe``); the others that
+#: take behaviours are wrapped in :func:`~oncotrial.designs.behaviours.extra_safe`.
+NATIVE_EXTRA_SAFE = ("boin", "tite-boin", "bf-boin")
+
+
 def build_design(spec: DesignSpec) -> Design:
     """The design object for ``spec.name`` (one of :data:`DESIGN_NAMES`), wrapped in the
-    behaviours the spec asks for (``stop_when_n_at_dose``, then ``stop_at_n``)."""
+    behaviours the spec asks for (don't skip, extra-safe, ``stop_when_n_at_dose``, then
+    ``stop_at_n``)."""
     design = _build_parent(spec)
+    if spec.dont_skip:
+        design = dont_skip(design)
+    if spec.extrasafe and spec.name.lower() not in NATIVE_EXTRA_SAFE:
+        design = extra_safe(design, spec.cutoff_eli, spec.offset, spec.target)
     if spec.stop_when_n_at_dose is not None:
         design = stop_when_n_at_dose(design, spec.stop_when_n_at_dose)
     if spec.stop_at_n is not None:
@@ -242,7 +258,6 @@ def _build_blrm(spec: DesignSpec) -> BLRM:
         prior=spec.blrm_prior,
         ewoc=spec.ewoc,
         max_step_ratio=spec.max_step_ratio,
-        no_skip=spec.no_skip,
         window_days=spec.window_days,
         dose_names=spec.dose_names,
         name="blrm",
@@ -321,7 +336,7 @@ def spec_from_protocol(protocol: Protocol, design: str | None = None) -> DesignS
         blrm_prior=BLRMPrior(**blrm.prior.model_dump()) if blrm else BLRMPrior(),
         ewoc=blrm.ewoc if blrm else 0.25,
         max_step_ratio=blrm.max_step_ratio if blrm else None,
-        no_skip=blrm.no_skip if blrm else False,
+        dont_skip=phase1.dont_skip,
         dose_names=tuple(DoseNames.of(protocol).all_full()),
         stop_at_n=phase1.stopping.stop_at_n,
         stop_when_n_at_dose=phase1.stopping.stop_when_n_at_dose,

@@ -35,8 +35,13 @@ class AccrualModel:
         out = np.negative(gap_uniforms, out=out)
         np.log1p(out, out=out)
         np.negative(out, out=out)
-        out *= 30.0 / self.rate_per_month
+        out *= self.mean_gap_days
         return out
+
+    @property
+    def mean_gap_days(self) -> float:
+        """Mean days between eligible arrivals (months of 30 days)."""
+        return 30.0 / self.rate_per_month
 
 
 @dataclass(frozen=True)
@@ -281,33 +286,24 @@ class OperatingCharacteristics:
 
 
 def cohort_durations(
-    latent: LatentPatients,
     cohort_size: int,
     cohorts_run: np.ndarray,
     window_days: float,
     accrual: AccrualModel | None,
 ) -> np.ndarray:
-    """Trial duration (days) of a design that waits for each cohort's complete DLT window.
+    """Expected duration (days) of each trial of a design that waits for each cohort's window.
 
-    Each cohort is enrolled as eligible patients arrive (``accrual``), then followed for the
-    whole window before the next cohort opens; patients arriving meanwhile are not enrolled.
+    Each cohort is enrolled as eligible patients arrive (``accrual``: exponential gaps of mean
+    ``30 / rate`` days; patients arriving while the cohort is followed are not enrolled, and by
+    memorylessness the next gap starts when accrual reopens), then followed for the whole window.
+    Arrivals are independent of the DLT outcomes that decide how many cohorts run, so
+    ``E[duration | cohorts run] = cohorts_run * (cohort_size * 30 / rate + window)`` exactly;
+    averaging this conditional expectation estimates the mean duration without bias and with
+    less Monte-Carlo error than drawing the gaps (Rao-Blackwell), and at no cost.
     """
     accrual = accrual or AccrualModel()
-    max_cohorts = int(cohorts_run.max(initial=0))
-    gap = latent.gap
-    total = np.zeros(latent.n_trials)
-    # a sum of exponential gaps -log(1-u)/rate is one log of the product: same numbers, 1/cs
-    # logs; one cohort at a time over the patient-major columns (no reshaped copy)
-    everyone = int(cohorts_run.min(initial=0))
-    joint = np.empty(latent.n_trials)
-    factor = np.empty(latent.n_trials)
-    for c in range(max_cohorts):
-        np.subtract(1.0, gap[:, c * cohort_size], out=joint)
-        for j in range(c * cohort_size + 1, (c + 1) * cohort_size):
-            joint *= np.subtract(1.0, gap[:, j], out=factor)
-        days = accrual.gaps(np.subtract(1.0, joint, out=joint), out=joint)
-        total += days if c < everyone else np.where(c < cohorts_run, days, 0.0)
-    return total + cohorts_run * window_days
+    per_cohort = cohort_size * accrual.mean_gap_days + window_days
+    return np.asarray(cohorts_run, dtype=np.float64) * per_cohort
 
 
 def unique_rows(rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

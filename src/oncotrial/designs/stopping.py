@@ -12,8 +12,13 @@ Semantics (escalation's tests, ``test-stop_at_n.R`` and ``test-stop_when_n_at_do
 * ``StopAtN(n)`` fires once ``n`` patients have been treated in total;
 * ``StopWhenNAtDose(n, "recommended")`` fires when the dose recommended for the next cohort
   already holds ``n`` patients; ``StopWhenNAtDose(n, "any")`` when any dose does;
-* ``a | b`` fires when either fires (its reason: the first of them that fired); ``a & b`` when
-  both fire (its reason: the conjunction).
+* ``LowestDoseTooToxic(target, cutoff)`` fires when at least 3 patients were treated at the
+  lowest dose and Pr(p₁ > target | data) > cutoff under a Beta(1, 1) prior: BOIN's extra-safe
+  rule (``BOIN::get.oc``/``select.mtd`` with ``extrasafe = TRUE``, cutoff = ``cutoff.eli -
+  offset``). It is a *no-dose* rule: a trial it stops selects no dose, and it also withholds
+  the selection at the planned end where it holds;
+* ``a | b`` fires when either fires (its reason: the first of them that fired, no-dose rules
+  first); ``a & b`` when both fire (its reason: the conjunction; no-dose if a part is).
 
 Example
 -------
@@ -27,6 +32,7 @@ StopWhenNAtDose(12) | StopAtN(36)
 
 from __future__ import annotations
 
+import functools
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
 
@@ -67,6 +73,15 @@ class StoppingRule(ABC):
     def codes(self, view: TrialView) -> np.ndarray:
         """Per trial, the index of the reason in :meth:`labels` (-1: the rule did not fire)."""
         return np.where(self.fired(view), 0, -1)
+
+    def no_dose(self) -> tuple[bool, ...]:
+        """Per reason in :meth:`labels`: does a trial stopped for it select no dose?"""
+        return (False,) * len(self.labels())
+
+    def no_dose_fired(self, view: TrialView) -> np.ndarray:
+        """True where a no-dose reason fires (the trial stops and selects no dose)."""
+        flags = np.array(self.no_dose() + (False,))
+        return flags[self.codes(view)]
 
     def __or__(self, other: StoppingRule) -> StoppingRule:
         return AnyOf(_parts(self, AnyOf) + _parts(other, AnyOf))
@@ -134,8 +149,50 @@ class StopWhenNAtDose(StoppingRule):
 
 
 @dataclass(frozen=True)
+class LowestDoseTooToxic(StoppingRule):
+    """Stop, selecting no dose, when ``min_n`` or more patients were treated at the lowest dose
+    and Pr(p₁ > ``target`` | data) > ``cutoff`` under a Beta(1, 1) prior: BOIN's extra-safe rule
+    (Liu & Yuan 2015, section 2.3; BOIN R package ``extrasafe``, cutoff = cutoff.eli - offset)."""
+
+    target: float
+    cutoff: float = 0.90
+    min_n: int = 3
+
+    def __post_init__(self) -> None:
+        if not 0.0 < self.target < 1.0 or not 0.0 < self.cutoff < 1.0 or self.min_n < 1:
+            raise DesignError(
+                f"extra-safe rule needs target and cutoff in (0, 1) and min_n >= 1, got "
+                f"target {self.target}, cutoff {self.cutoff}, min_n {self.min_n}"
+            )
+
+    def fired(self, view: TrialView) -> np.ndarray:
+        n0, y0 = np.asarray(view.n)[..., 0], np.asarray(view.y)[..., 0]
+        first = _first_too_toxic(self.target, self.cutoff, self.min_n, int(np.max(n0, initial=0)))
+        return (first[n0] >= 0) & (y0 >= first[n0])
+
+    def no_dose(self) -> tuple[bool, ...]:
+        return (True,)
+
+    def reason(self) -> str:
+        return f"extra-safe: Pr(DLT rate > {self.target:g}) > {self.cutoff:g} at the lowest dose"
+
+    def __repr__(self) -> str:
+        return f"LowestDoseTooToxic({self.target:g}, cutoff={self.cutoff:g})"
+
+
+@functools.lru_cache(maxsize=64)
+def _first_too_toxic(target: float, cutoff: float, min_n: int, n_max: int) -> np.ndarray:
+    """``first[n]``: the smallest DLT count with Pr(p > target) > cutoff among n (-1: none)."""
+    from oncotrial.designs.boin import elimination_boundary  # boin.py imports this module
+
+    first = np.concatenate([[-1], elimination_boundary(target, max(n_max, 1), cutoff, min_n)])
+    first.setflags(write=False)
+    return first
+
+
+@dataclass(frozen=True)
 class AnyOf(StoppingRule):
-    """Stop when any rule stops; the reason is the first that fired."""
+    """Stop when any rule stops; the reason is the first that fired, no-dose reasons first."""
 
     rules: tuple[StoppingRule, ...]
 
@@ -145,13 +202,20 @@ class AnyOf(StoppingRule):
     def labels(self) -> tuple[str, ...]:
         return tuple(label for r in self.rules for label in r.labels())
 
+    def no_dose(self) -> tuple[bool, ...]:
+        return tuple(flag for r in self.rules for flag in r.no_dose())
+
     def codes(self, view: TrialView) -> np.ndarray:
         out = np.full(np.shape(view.next_dose), -1, dtype=np.int64)
-        offset = 0
+        flags = np.array(self.no_dose() + (False,))
+        parts, offset = [], 0
         for r in self.rules:
             c = r.codes(view)
-            out = np.where((out < 0) & (c >= 0), c + offset, out)
+            parts.append(np.where(c >= 0, c + offset, -1))
             offset += len(r.labels())
+        for wanted in (True, False):
+            for c in parts:
+                out = np.where((out < 0) & (c >= 0) & (flags[c] == wanted), c, out)
         return out
 
     def reason(self) -> str:
@@ -172,6 +236,9 @@ class AllOf(StoppingRule):
         for r in self.rules:
             out &= r.fired(view)
         return out
+
+    def no_dose(self) -> tuple[bool, ...]:
+        return (any(flag for r in self.rules for flag in r.no_dose()),)
 
     def reason(self) -> str:
         return " and ".join(r.reason() for r in self.rules)

@@ -187,7 +187,6 @@ def simulate_from_table(
     accrual: AccrualModel | None = None,
     n_earlystop: int | None = None,
     earlystop_only_when_staying: bool = False,
-    lowest_dose_stop_by_n: np.ndarray | None = None,
     bound_mtd_above: float | None = None,
     stopping: StoppingRule | None = None,
 ) -> tuple[TrialOutcomes, np.ndarray]:
@@ -195,9 +194,8 @@ def simulate_from_table(
 
     Loop over cohorts, vectorised over the trials still running (the shape of simFastBOIN):
     add the cohort's DLTs at the current dose (``tox < truth[dose]``), look up E/S/D/DU in
-    ``codes[n, y]``, eliminate on DU, stop when the lowest dose is eliminated (or, with
-    ``lowest_dose_stop_by_n``, when the lowest dose reaches that DLT count: BOIN's extra-safe
-    rule), stop at ``n_earlystop`` patients on the current dose (only where the rule would stay
+    ``codes[n, y]``, eliminate on DU, stop when the lowest dose is eliminated, stop at
+    ``n_earlystop`` patients on the current dose (only where the rule would stay
     there, if ``earlystop_only_when_staying``: BOIN ≥ 2.7), otherwise move to the admissible
     dose. A ``stopping`` rule (:mod:`oncotrial.designs.stopping`) is then asked, with the counts
     and the admissible next dose, exactly as a wrapped design's ``decide`` asks it. The MTD is
@@ -214,10 +212,6 @@ def simulate_from_table(
     flat_codes = np.ascontiguousarray(codes).reshape(-1)
     n_of_key = np.repeat(np.arange(codes.shape[0]), width)
     y_of_key = np.tile(np.arange(width), codes.shape[0])
-    extra_stop = None
-    if lowest_dose_stop_by_n is not None:
-        first = lowest_dose_stop_by_n[np.minimum(n_of_key, lowest_dose_stop_by_n.size - 1)]
-        extra_stop = (first >= 0) & (y_of_key >= first)
     at_cap = None if n_earlystop is None else n_of_key >= n_earlystop
     if at_cap is not None and not at_cap.any():  # n.earlystop above the sample size
         at_cap = None
@@ -252,8 +246,6 @@ def simulate_from_table(
         keys.reshape(-1)[flat] = key
         code = flat_codes[key]
         lowest = np.where(code == ELIMINATE, np.minimum(lowest, dose), lowest)
-        if extra_stop is not None:
-            lowest = np.where((dose == 0) & extra_stop[key], 0, lowest)
         nxt = admissible_dose(dose + MOVE[code], dose, lowest)
         stop = lowest == 0
         why = None
@@ -291,7 +283,7 @@ def simulate_from_table(
     n = n_of_key[final]
     y = y_of_key[final]
     selected = isotonic_mtd(n, y, target, final_lowest(n, y), bound_mtd_above)
-    duration = cohort_durations(latent, cohort_size, cohorts_run, window_days, accrual)
+    duration = cohort_durations(cohort_size, cohorts_run, window_days, accrual)
     outcomes = TrialOutcomes(selected, n, y, stopped_early, duration, reason, labels)
     paths = paths.T
     return outcomes, paths

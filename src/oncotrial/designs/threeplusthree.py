@@ -211,5 +211,5 @@ class ThreePlusThree:
         if self.max_patients is not None:
             capped = n.sum(axis=1) >= self.max_patients
         stopped_early = (selected < 0) & ~capped
-        duration = cohort_durations(latent, c, cohorts_run, self.window_days, accrual)
+        duration = cohort_durations(c, cohorts_run, self.window_days, accrual)
         return TrialOutcomes(selected, n, y, stopped_early, duration)

@@ -6,7 +6,8 @@ Per arriving patient the log-likelihood on the grid is the complete data's
 for each patient still inside the window
 with the linear weight ``w`` of Cheung & Chappell (2000); the posterior mean of beta, the
 safety tail ``Pr(p_1 > target)``, the closest dose and the shared admissibility rule
-(``admissibility.admissible_dose``: no skipping and coherence under ``restrict``) follow. The
+(``admissibility.admissible_dose``: coherence under ``restrict``, no skipping under
+``no_skipping``) follow. The
 adaptive weight scheme stays on the numpy path.
 """
 
@@ -100,7 +101,8 @@ def simulate_tite_crm_kernel(
     target,
     window,
     start,
-    restrict,
+    coherent,
+    no_skip,
     safety_stop,
     doses,
     tox,
@@ -171,7 +173,11 @@ def simulate_tite_crm_kernel(
                 alive = False
                 break
             current = doses[t, j - 1]
-            ceiling = (current if new_dlt else current + 1) if restrict else d - 1
+            ceiling = d - 1
+            if no_skip:
+                ceiling = current + 1
+            if coherent and new_dlt:
+                ceiling = current
             nxt = min(best, ceiling, d - 1)
             if nxt < 0:
                 nxt = 0
@@ -233,6 +239,7 @@ def simulate_tite_crm(
         float(design.window_days),  # type: ignore[attr-defined]
         int(design.start),  # type: ignore[attr-defined]
         bool(design.restrict),  # type: ignore[attr-defined]
+        bool(design.no_skipping),  # type: ignore[attr-defined]
         safety,
         doses,
         tox,

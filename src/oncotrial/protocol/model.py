@@ -268,8 +268,10 @@ class BoinParams(_Strict):
 
     ``phi1``/``phi2`` default to 0.6 and 1.4 times the target. Dose elimination: stop using a
     dose (and higher ones) when P(p > target | data) > ``cutoff_eli`` with at least 3 patients;
-    with ``extrasafe`` the lowest dose also stops the trial at ``cutoff_eli - offset``. The trial
-    stops when ``n_earlystop`` patients are at the current dose and the decision is to stay.
+    with ``extrasafe`` the lowest dose also stops the trial at ``cutoff_eli - offset``, selecting
+    no dose (the extra-safe behaviour; for Keyboard, mTPI-2, i3+3, CRM and BLRM too, which also
+    take ``cutoff_eli``). The trial stops when ``n_earlystop`` patients are at the current dose
+    and the decision is to stay.
     """
 
     phi1: OpenUnit | None = None
@@ -349,7 +351,20 @@ class BlrmParams(_Strict):
     prior: BlrmPriorParams = Field(default_factory=BlrmPriorParams)
     ewoc: OpenUnit = 0.25
     max_step_ratio: float | None = Field(default=None, gt=1)
-    no_skip: bool = False
+
+    @model_validator(mode="before")
+    @classmethod
+    def _skipping_is_a_behaviour(cls, data: object) -> object:
+        """No-skipping is a behaviour of every design, ``phase1.dont_skip``: refused here."""
+        if isinstance(data, dict) and "no_skip" in data:
+            issues = _Issues()
+            issues.add(
+                ("no_skip",),
+                "set phase1.dont_skip instead (no level skipped is a behaviour of every design)",
+                data["no_skip"],
+            )
+            issues.raise_any("BlrmParams")
+        return data
 
 
 class StoppingParams(_Strict):
@@ -417,6 +432,8 @@ class Phase1(_Strict):
     (``uniform`` or ``poisson`` inter-arrival times, for BF-BOIN and TITE-BOIN12) and
     ``dlt_late_fraction`` (share of DLTs in the second half of the window) feed the simulator of
     the time-to-event designs. ``backfill_cap`` is BF-BOIN's most patients a dose may hold.
+    ``dont_skip``: escalation never skips a level (the ``--dont-skip`` behaviour; BOIN-type
+    designs never do, a CRM with dfcrm's ``restrict`` neither; it constrains the BLRM).
     """
 
     design: DesignName
@@ -430,6 +447,7 @@ class Phase1(_Strict):
     boin12: Boin12Params = Field(default_factory=Boin12Params)
     blrm: BlrmParams | None = None
     backfill_cap: int = Field(default=12, ge=1)
+    dont_skip: bool = False
     stopping: StoppingParams = Field(default_factory=StoppingParams)
     scenarios: list[Scenario] = Field(default_factory=list)
     accrual: Literal["uniform", "poisson"] | None = None

@@ -13,13 +13,12 @@ eliminated for toxicity.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
 from oncotrial.designs.bfboin import BFBOIN
 from oncotrial.designs.blrm import BLRM
-from oncotrial.designs.blrm_posterior import BLRMPrior
 from oncotrial.designs.boin import BOIN
 from oncotrial.designs.boin12 import BOIN12
 from oncotrial.designs.boin12_rules import eliminations_from_counts, obd_selection
@@ -32,7 +31,7 @@ from oncotrial.designs.efficacy import (
 )
 from oncotrial.designs.mtd import isotonic_mtd
 from oncotrial.designs.phase2 import Bop2Design, SimonDesign, calibrate_bop2, simon_two_stage
-from oncotrial.designs.registry import build_design, spec_from_protocol
+from oncotrial.designs.registry import DesignSpec, build_design, spec_from_protocol
 from oncotrial.designs.rose import RoseDesign, rose_design
 from oncotrial.designs.simulation import AccrualModel
 from oncotrial.protocol.model import Protocol
@@ -183,7 +182,7 @@ def study_designs(protocol: Protocol, names: list[str] | None = None) -> list[St
         if c.escalation == "boin12":
             escalation = boin12
         elif c.escalation == "blrm":
-            escalation = _blrm(protocol, block)
+            escalation = _blrm(spec)
         elif c.backfill:
             escalation = BFBOIN(
                 n_doses=spec.n_doses,
@@ -222,32 +221,15 @@ def study_designs(protocol: Protocol, names: list[str] | None = None) -> list[St
     return out
 
 
-def _blrm(protocol: Protocol, block: Seamless) -> BLRM:
-    settings = protocol.phase1.blrm
-    assert settings is not None  # the protocol model requires the block
-    drug = protocol.escalated_drugs[0].name
-    amounts = tuple(level.doses[drug].daily_amount for level in protocol.dose_levels)
-    phase1 = protocol.phase1
-    cohorts = -(-phase1.max_patients // phase1.cohort_size)
-    prior = settings.prior
-    return BLRM(
-        doses=amounts,
-        reference_dose=settings.reference_dose,
-        max_patients=cohorts * phase1.cohort_size,
-        cohort_size=phase1.cohort_size,
-        start=protocol.start_index,
-        prior=BLRMPrior(
-            prior.mean_log_alpha,
-            prior.mean_log_beta,
-            prior.sd_log_alpha,
-            prior.sd_log_beta,
-            prior.corr,
-        ),
-        ewoc=settings.ewoc,
-        max_step_ratio=settings.max_step_ratio,
-        no_skip=settings.no_skip,
-        window_days=float(protocol.dlt.window_days),
-    )
+def _blrm(spec: DesignSpec) -> BLRM:
+    """The protocol's BLRM as ``oncotrial simulate --design blrm`` builds it (the registry),
+    with ``phase1.dont_skip``; its own overdose control is its safety rule, so BOIN's
+    extra-safe and the stopping behaviours (which the BOIN candidates do not take here either)
+    are left out."""
+    plain = replace(spec, name="blrm", extrasafe=False, stop_at_n=None, stop_when_n_at_dose=None)
+    built = build_design(plain)
+    assert isinstance(built, BLRM)
+    return built
 
 
 def _expansion(protocol: Protocol, block: Seamless, kind: str) -> Expansion:
