@@ -413,13 +413,13 @@ class BOIN:
             n_cohorts=self.n_cohorts,
             cohort_size=self.cohort_size,
             target=self.target,
-            final_lowest=lambda n, y: _lowest_eliminated(n, y, tables, None),
             window_days=self.window_days,
             accrual=accrual,
             n_earlystop=self.n_earlystop,
             earlystop_only_when_staying=True,
             bound_mtd_above=tables.lambda_d if self.bound_mtd else None,
             stopping=stopping,
+            record_paths=False,
         )
         return outcomes
 

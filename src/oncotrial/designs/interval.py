@@ -53,9 +53,9 @@ from oncotrial.designs.tables import (
     DEESCALATE,
     ELIMINATE,
     ESCALATE,
-    MOVE,
     STAY,
     DecisionTable,
+    dose_move,
     simulate_from_table,
 )
 
@@ -343,7 +343,7 @@ class _TableDesign(ABC):
                 details=details,
             )
         code = table._code(n_d, y_d)
-        nxt = int(admissible_dose(dose + MOVE[code], dose, lowest))
+        nxt = int(admissible_dose(dose + dose_move(code), dose, lowest))
         return Decision(
             nxt,
             True,
@@ -407,7 +407,16 @@ class _TableDesign(ABC):
         ``codes[n, y]`` table (the shape of the BOIN package's simFastBOIN loop). ``stopping``
         is a wrapping behaviour's rule (:mod:`oncotrial.designs.behaviours`).
         """
-        return self.simulate_with_paths(truth, latent, n_cohorts, cohort_size, accrual, stopping)[0]
+        return _simulate_table_design(
+            self,
+            np.asarray(truth, dtype=float),
+            latent,
+            self.n_cohorts if n_cohorts is None else n_cohorts,
+            self.cohort_size if cohort_size is None else cohort_size,
+            accrual,
+            stopping,
+            record_paths=False,
+        )[0]
 
     def simulate_with_paths(
         self,
@@ -419,7 +428,7 @@ class _TableDesign(ABC):
         stopping: StoppingRule | None = None,
     ) -> tuple[TrialOutcomes, np.ndarray]:
         """:meth:`simulate` and the dose of each cohort ((trials, cohorts), -1 after a stop)."""
-        return _simulate_table_design(
+        outcomes, paths = _simulate_table_design(
             self,
             np.asarray(truth, dtype=float),
             latent,
@@ -428,6 +437,8 @@ class _TableDesign(ABC):
             accrual,
             stopping,
         )
+        assert paths is not None
+        return outcomes, paths
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -522,7 +533,8 @@ def _simulate_table_design(
     cohort_size: int,
     accrual: AccrualModel | None,
     stopping: StoppingRule | None = None,
-) -> tuple[TrialOutcomes, np.ndarray]:
+    record_paths: bool = True,
+) -> tuple[TrialOutcomes, np.ndarray | None]:
     """Keyboard, mTPI-2 and i3+3 through the shared table simulator (n.earlystop: stop once
     the current dose has that many patients, as ``Keyboard::get.oc.kb``)."""
     if truth.shape != (design.n_doses,) or np.any((truth < 0) | (truth > 1)):
@@ -538,11 +550,11 @@ def _simulate_table_design(
         n_cohorts=n_cohorts,
         cohort_size=cohort_size,
         target=design.target,
-        final_lowest=design.lowest_eliminated,
         window_days=design.window_days,
         accrual=accrual,
         n_earlystop=design.n_earlystop,
         stopping=stopping,
+        record_paths=record_paths,
     )
 
 

@@ -8,6 +8,8 @@ same rule for mTPI-2 and i3+3 in Guo et al. 2017).
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import numpy as np
 
 from oncotrial.designs.simulation import unique_rows
@@ -87,6 +89,37 @@ _FITTED: dict[tuple, tuple[np.ndarray, np.ndarray]] = {}
 _FITTED_MAX = 1_000_000
 
 
+def isotonic_mtd_from_keys(
+    keys: np.ndarray,
+    width: int,
+    radix: int,
+    lowest_eliminated: np.ndarray,
+    target: float,
+    bound_mtd_above: float | None = None,
+) -> np.ndarray:
+    """:func:`isotonic_mtd` of counts held as one key ``n * width + y < radix`` per dose (the
+    table simulator's state): the patterns are packed from the keys themselves, half the
+    columns of ``[n, y, lowest]``."""
+    n_trials, n_doses = keys.shape
+    bits = max(radix - 1, 1).bit_length() * n_doses + max(n_doses, 1).bit_length()
+    if n_trials < 64 or bits > 62:
+        n, y = keys // width, keys % width
+        return isotonic_mtd(n, y, target, lowest_eliminated, bound_mtd_above)
+    packed = np.asarray(lowest_eliminated, dtype=np.int64)
+    for d in range(n_doses):
+        packed = packed * radix + keys[:, d]
+
+    def unpack(new: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        rows = np.empty((new.size, n_doses), dtype=np.int64)
+        rest = new.copy()
+        for d in range(n_doses - 1, -1, -1):
+            rest, rows[:, d] = np.divmod(rest, radix)
+        return rows // width, rows % width, rest
+
+    memo = ("keys", target, bound_mtd_above, n_doses, radix, width)
+    return _remembered(packed, memo, unpack, target, bound_mtd_above)
+
+
 def _remembered_mtd(
     keys: np.ndarray, radix: int, n_doses: int, target: float, bound: float | None
 ) -> np.ndarray:
@@ -95,8 +128,27 @@ def _remembered_mtd(
     packed = np.zeros(keys.shape[0], dtype=np.int64)
     for column in keys.T:
         packed = packed * radix + column
+
+    def unpack(new: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        rows = np.empty((new.size, keys.shape[1]), dtype=np.int64)
+        rest = new.copy()
+        for k in range(keys.shape[1] - 1, -1, -1):
+            rest, rows[:, k] = np.divmod(rest, radix)
+        return rows[:, :n_doses], rows[:, n_doses : 2 * n_doses], rows[:, -1]
+
+    return _remembered(packed, (target, bound, n_doses, radix), unpack, target, bound)
+
+
+def _remembered(
+    packed: np.ndarray,
+    memo: tuple,
+    unpack: Callable[[np.ndarray], tuple[np.ndarray, np.ndarray, np.ndarray]],
+    target: float,
+    bound: float | None,
+) -> np.ndarray:
+    """The MTD of each packed pattern, fitting (``unpack`` → n, y, lowest) only the patterns
+    not fitted before under ``memo``."""
     unique, inverse = np.unique(packed, return_inverse=True)
-    memo = (target, bound, n_doses, radix)
     known_keys, known_mtd = _FITTED.get(memo, (np.zeros(0, np.int64), np.zeros(0, np.int64)))
     at = np.minimum(np.searchsorted(known_keys, unique), max(known_keys.size - 1, 0))
     hit = known_keys[at] == unique if known_keys.size else np.zeros(unique.size, dtype=bool)
@@ -104,13 +156,8 @@ def _remembered_mtd(
     picked[hit] = known_mtd[at[hit]]
     new = unique[~hit]
     if new.size:
-        rows = np.empty((new.size, keys.shape[1]), dtype=np.int64)
-        rest = new.copy()
-        for k in range(keys.shape[1] - 1, -1, -1):
-            rest, rows[:, k] = np.divmod(rest, radix)
-        fitted = isotonic_mtd_rows(
-            rows[:, :n_doses], rows[:, n_doses : 2 * n_doses], target, rows[:, -1], bound
-        )
+        n, y, lowest = unpack(new)
+        fitted = isotonic_mtd_rows(n, y, target, lowest, bound)
         picked[~hit] = fitted
         if len(_FITTED) >= 64 and memo not in _FITTED:
             _FITTED.clear()

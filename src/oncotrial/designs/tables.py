@@ -5,7 +5,7 @@ mTPI-2 and i3+3 are all run from such a table; protocols print it.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -14,7 +14,7 @@ import numpy as np
 from oncotrial.designs.admissibility import admissible_dose
 from oncotrial.designs.base import DesignError
 from oncotrial.designs.efficacy import MAX_N, N_AT_DOSE, STOP_REASONS, TOO_TOXIC
-from oncotrial.designs.mtd import isotonic_mtd
+from oncotrial.designs.mtd import isotonic_mtd_from_keys
 from oncotrial.designs.simulation import (
     AccrualModel,
     LatentPatients,
@@ -169,8 +169,10 @@ class DecisionTable:
 #: Why a table-driven trial ended: the first three reasons of every design's outcomes.
 TABLE_STOP_REASONS = STOP_REASONS[:3]
 
-#: Dose move of each decision code (E, S, D, DU).
-MOVE = np.array([1, 0, -1, -1], dtype=np.int64)
+
+def dose_move(code: np.ndarray | int) -> np.ndarray:
+    """The dose move of decision codes E, S, D, DU: +1, 0, -1, -1 (before admissibility)."""
+    return 1 - np.minimum(code, DEESCALATE)
 
 
 def simulate_from_table(
@@ -182,14 +184,14 @@ def simulate_from_table(
     n_cohorts: int,
     cohort_size: int,
     target: float,
-    final_lowest: Callable[[np.ndarray, np.ndarray], np.ndarray],
     window_days: float,
     accrual: AccrualModel | None = None,
     n_earlystop: int | None = None,
     earlystop_only_when_staying: bool = False,
     bound_mtd_above: float | None = None,
     stopping: StoppingRule | None = None,
-) -> tuple[TrialOutcomes, np.ndarray]:
+    record_paths: bool = True,
+) -> tuple[TrialOutcomes, np.ndarray | None]:
     """The one simulator loop of every table-driven design (BOIN, Keyboard, mTPI-2, i3+3).
 
     Loop over cohorts, vectorised over the trials still running (the shape of simFastBOIN):
@@ -199,91 +201,108 @@ def simulate_from_table(
     there, if ``earlystop_only_when_staying``: BOIN ≥ 2.7), otherwise move to the admissible
     dose. A ``stopping`` rule (:mod:`oncotrial.designs.stopping`) is then asked, with the counts
     and the admissible next dose, exactly as a wrapped design's ``decide`` asks it. The MTD is
-    selected by :func:`isotonic_mtd` below ``final_lowest(n, y)``. Returns the outcomes (with
-    each trial's stop reason) and each trial's dose per cohort (-1 after it stopped).
+    selected by :func:`isotonic_mtd` below the lowest dose the table eliminated (a dose's
+    counts change only while it is given, so this is the table's rule on the final counts, as
+    the designs' ``select_mtd`` applies it). Returns the outcomes (with
+    each trial's stop reason) and, with ``record_paths``, each trial's dose per cohort (-1
+    after it stopped; ``None`` without).
     """
     n_doses = truth.shape[0]
     n_max = n_cohorts * cohort_size
     if latent.tox.shape[1] < n_max:
         raise DecisionTableError(f"the latent patients cover {latent.tox.shape[1]} < {n_max}")
     n_trials = latent.n_trials
-    # each dose's (n, y) is one key n * width + y, so the table look-up is one gather
+    # each dose's (n, y) is one key n * width + y, so the table look-up is one gather; the
+    # running state is held in the narrowest integers that fit (elementwise work is most of
+    # the loop, and it scales with the bytes touched)
     width = codes.shape[1]
+    small = np.int16 if codes.size < np.iinfo(np.int16).max else np.int64
     flat_codes = np.ascontiguousarray(codes).reshape(-1)
     n_of_key = np.repeat(np.arange(codes.shape[0]), width)
-    y_of_key = np.tile(np.arange(width), codes.shape[0])
     at_cap = None if n_earlystop is None else n_of_key >= n_earlystop
     if at_cap is not None and not at_cap.any():  # n.earlystop above the sample size
         at_cap = None
-    final = np.zeros((n_trials, n_doses), dtype=np.int64)
+    final = np.zeros((n_trials, n_doses), dtype=small)
+    final_lowest = np.full(n_trials, n_doses, dtype=small)
     cohorts_run = np.full(n_trials, n_cohorts, dtype=np.int64)
     stopped_early = np.zeros(n_trials, dtype=bool)
-    paths = np.full((n_cohorts, n_trials), -1, dtype=np.int64)
+    paths = np.full((n_cohorts, n_trials), -1, dtype=np.int64) if record_paths else None
     labels = TABLE_STOP_REASONS + (stopping.labels() if stopping is not None else ())
     reason = np.zeros(n_trials, dtype=np.int8)
     # the running trials' state, compressed when some stop: their indices, keys, dose, lowest
     running = np.arange(n_trials)
-    keys = np.zeros((n_trials, n_doses), dtype=np.int64)
-    dose = np.full(n_trials, start, dtype=np.int64)
-    lowest = np.full(n_trials, n_doses, dtype=np.int64)
+    keys = np.zeros((n_trials, n_doses), dtype=small)
+    dose = np.full(n_trials, start, dtype=small)
+    lowest = np.full(n_trials, n_doses, dtype=small)
     rows = np.arange(n_trials) * n_doses
     everyone = True
     tox = latent.tox
+    step = small(cohort_size * width)
     for c in range(n_cohorts):
         if running.size == 0:
             break
-        if everyone:
-            paths[c] = dose
-        else:
+        if paths is not None:
             paths[c, running] = dose
-        p = truth[dose]
-        dlts = np.zeros(running.size, dtype=np.int64)
+        # gathers by .take and row selection by compress: numpy's fancy indexing is several
+        # times slower on these arrays (non-pointer-sized indices, boolean row masks)
+        p = truth.take(dose)
+        dlts = np.full(running.size, step, dtype=small)
         for j in range(c * cohort_size, (c + 1) * cohort_size):
             column = tox[:, j]
-            dlts += (column if everyone else column[running]) < p
+            dlts += (column if everyone else column.take(running)) < p
         flat = rows + dose
-        key = keys.reshape(-1)[flat] + (cohort_size * width + dlts)
+        key = keys.reshape(-1).take(flat) + dlts
         keys.reshape(-1)[flat] = key
-        code = flat_codes[key]
-        lowest = np.where(code == ELIMINATE, np.minimum(lowest, dose), lowest)
-        nxt = admissible_dose(dose + MOVE[code], dose, lowest)
-        stop = lowest == 0
+        code = flat_codes.take(key)
+        eliminated = code == ELIMINATE
+        stop = None
+        if eliminated.any():
+            lowest = np.where(eliminated, np.minimum(lowest, dose), lowest)
+            stop = lowest == 0
+        nxt = admissible_dose(dose + dose_move(code), dose, lowest)
         why = None
         if at_cap is not None:
             converged = at_cap[key]
             if earlystop_only_when_staying:
                 converged &= nxt == dose
-            why = np.where(stop, TOO_TOXIC, np.where(converged, N_AT_DOSE, MAX_N))
-            stop |= converged
+            if converged.any():
+                toxic = np.zeros(running.size, dtype=bool) if stop is None else stop
+                why = np.where(toxic, TOO_TOXIC, np.where(converged, N_AT_DOSE, MAX_N))
+                stop = toxic | converged
         if stopping is not None and c < n_cohorts - 1:
             view = TrialView(keys // width, keys % width, nxt)
             rule = stopping.codes(view)
-            fired = (rule >= 0) & ~stop
-            if why is None:
-                why = np.where(stop, TOO_TOXIC, MAX_N)
-            why = np.where(fired, len(TABLE_STOP_REASONS) + rule, why)
-            stop |= fired
-        if not stop.any():
+            ended = np.zeros(running.size, dtype=bool) if stop is None else stop
+            fired = (rule >= 0) & ~ended
+            if fired.any():
+                if why is None:
+                    why = np.where(ended, TOO_TOXIC, MAX_N)
+                why = np.where(fired, len(TABLE_STOP_REASONS) + rule, why)
+                stop = ended | fired
+        if stop is None or not stop.any():
             dose = nxt
             continue
         gone = running[stop]
-        final[gone] = keys[stop]
+        final[gone] = np.compress(stop, keys, axis=0)
+        final_lowest[gone] = lowest[stop]
         cohorts_run[gone] = c + 1
         if c < n_cohorts - 1:
             stopped_early[gone] = True
             reason[gone] = (np.where(stop, TOO_TOXIC, MAX_N) if why is None else why)[stop]
         keep = ~stop
         running = running[keep]
-        keys = keys[keep]
+        keys = np.compress(keep, keys, axis=0)
         dose = nxt[keep]
         lowest = lowest[keep]
         rows = np.arange(running.size) * n_doses
         everyone = False
     final[running] = keys
-    n = n_of_key[final]
-    y = y_of_key[final]
-    selected = isotonic_mtd(n, y, target, final_lowest(n, y), bound_mtd_above)
+    final_lowest[running] = lowest
+    n = (final // width).astype(np.int64)  # arithmetic: a 2-D gather costs ten times more
+    y = (final % width).astype(np.int64)
+    selected = isotonic_mtd_from_keys(
+        final, width, codes.size, final_lowest, target, bound_mtd_above
+    )
     duration = cohort_durations(cohort_size, cohorts_run, window_days, accrual)
     outcomes = TrialOutcomes(selected, n, y, stopped_early, duration, reason, labels)
-    paths = paths.T
-    return outcomes, paths
+    return outcomes, None if paths is None else paths.T
