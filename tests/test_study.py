@@ -305,13 +305,13 @@ def test_protocol_refusals_name_the_key() -> None:
     for key, home in (
         ("efficacy_floor: 0.25", "phase1.boin12.efficacy_floor"),
         ("expansion_accrual_per_month: 4.0", "phase2.accrual_per_month"),
-        ("response_window_days: 42", "phase1.boin12.efficacy_window_days"),
+        ("response_window_days: 45", "phase1.boin12.efficacy_window_days"),
     ):
         msg = _refuse("  rose:\n    p: 0.40", f"  {key}\n  rose:\n    p: 0.40")
         assert f"seamless.{key.split(':')[0]}" in msg and home in msg, key
     msg = _refuse(
-        "    efficacy_window_days: 42",
-        "    efficacy_window_days: 42\n    utilities: [100, 40, 50, 0]",
+        "    efficacy_window_days: 45",
+        "    efficacy_window_days: 45\n    utilities: [100, 40, 50, 0]",
     )
     assert "seamless.candidates[1].selection" in msg and "additive utilities" in msg
 
