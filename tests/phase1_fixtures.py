@@ -21,11 +21,13 @@ DONAFENIB = {"L-1": ("100", "QD"), "L1": ("100", "BID"), "L2": ("200", "BID"), "
 class StoredPatient:
     """One subject: days from START to the first dose (None: not dosed), DLT onset day (day 1 =
     first dose; None: no DLT), whether the DLT is the investigator's AEDLT "Y" (else the AE is
-    stored without AEDLT and the protocol's definition judges it)."""
+    stored without AEDLT and the protocol's definition judges it), and the day of an
+    investigator's overall response PR (RS OVRLRESP; None: none recorded)."""
 
     first_dose_day: int | None
     dlt_day: int | None = None
     investigator_flag: bool = True
+    response_day: int | None = None
 
 
 def store_phase1(
@@ -33,7 +35,7 @@ def store_phase1(
 ) -> list[list[str]]:
     """Write the cohorts (level, patients) as cohorts 1.. with their subjects; the USUBJIDs."""
     ids: list[list[str]] = []
-    ex_rows, ae_rows = [], []
+    ex_rows, ae_rows, rs_rows = [], [], []
     with store.transaction(user):
         for number, (level, patients) in enumerate(cohorts, start=1):
             store.add_cohort(number, level, user, slots=max(len(patients), 1))
@@ -86,11 +88,30 @@ def store_phase1(
                             "AEDLT": "Y" if p.investigator_flag else "",
                         }
                     )
+                if p.response_day is not None:
+                    rs_rows.append(
+                        {
+                            "STUDYID": STUDYID,
+                            "DOMAIN": "RS",
+                            "USUBJID": usubjid,
+                            "RSSEQ": "1",
+                            "RSTESTCD": "OVRLRESP",
+                            "RSTEST": "Overall Response",
+                            "RSCAT": "RECIST 1.1",
+                            "RSORRES": "PR",
+                            "RSSTRESC": "PR",
+                            "RSEVAL": "INVESTIGATOR",
+                            "VISITNUM": "2",
+                            "RSDTC": (first + timedelta(days=p.response_day - 1)).isoformat(),
+                        }
+                    )
             ids.append(members)
         if ex_rows:
             store.add_records("EX", pd.DataFrame(ex_rows), user)
         if ae_rows:
             store.add_records("AE", pd.DataFrame(ae_rows), user)
+        if rs_rows:
+            store.add_records("RS", pd.DataFrame(rs_rows), user)
     return ids
 
 

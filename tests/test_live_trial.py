@@ -11,7 +11,6 @@ patients: p0 0.10, p1 0.50, alpha 0.10) keeps the trials small; the rules are th
 from __future__ import annotations
 
 from datetime import date
-from pathlib import Path
 
 import pandas as pd
 import pytest
@@ -19,12 +18,12 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from sqlalchemy import select
 
+from live_fixtures import SHIPPED, play, short_protocol
 from oncotrial.conduct import Study
 from oncotrial.conduct.adopt import adopt_records
 from oncotrial.conduct.phase1 import phase1_snapshot
 from oncotrial.protocol import load_protocol
 from oncotrial.sim.calendar import Calendar
-from oncotrial.sim.live_trial import play_virtual_trial
 from oncotrial.sim.trial_run import SIMON_DESIGN, sdtm_from_store
 from oncotrial.sim.virtual_trial import stage1_responders
 from oncotrial.store import DOMAIN_MODELS, Store
@@ -36,34 +35,6 @@ from oncotrial.store.models import (
     User,
     UserSite,
 )
-
-ROOT = Path(__file__).resolve().parents[1]
-SHIPPED = ROOT / "protocols" / "toripalimab-donafenib-hcc.yaml"
-SEED = 4
-SHORTER = {
-    "followup_months: 18": "followup_months: 4",
-    "p0: 0.20\n  p1: 0.40\n  alpha: 0.05": "p0: 0.10\n  p1: 0.50\n  alpha: 0.10",
-}
-
-
-def short_protocol(folder: Path) -> Path:
-    text = SHIPPED.read_text(encoding="utf-8")
-    for old, new in SHORTER.items():
-        assert text.count(old) == 1
-        text = text.replace(old, new)
-    path = folder / "short.yaml"
-    path.write_text(text, "utf-8")
-    return path
-
-
-def play(folder: Path, name: str, protocol: Path, seed: int = SEED) -> tuple[str, object]:
-    url = f"sqlite:///{folder / name}"
-    study = Study.open(url, protocol)
-    try:
-        trial = play_virtual_trial(study, seed)
-    finally:
-        study.close()
-    return url, trial
 
 
 @pytest.fixture(scope="module")

@@ -302,6 +302,18 @@ def test_protocol_refusals_name_the_key() -> None:
     assert "seamless.candidates[2].backfill" in msg
     msg = _refuse("  rose:\n    p: 0.40", "  rose_x:\n    p: 0.40")
     assert "seamless.rose_x" in msg
+    for key, home in (
+        ("efficacy_floor: 0.25", "phase1.boin12.efficacy_floor"),
+        ("expansion_accrual_per_month: 4.0", "phase2.accrual_per_month"),
+        ("response_window_days: 45", "phase1.boin12.efficacy_window_days"),
+    ):
+        msg = _refuse("  rose:\n    p: 0.40", f"  {key}\n  rose:\n    p: 0.40")
+        assert f"seamless.{key.split(':')[0]}" in msg and home in msg, key
+    msg = _refuse(
+        "    efficacy_window_days: 45",
+        "    efficacy_window_days: 45\n    utilities: [100, 40, 50, 0]",
+    )
+    assert "seamless.candidates[1].selection" in msg and "additive utilities" in msg
 
 
 def test_a_protocol_without_the_block_is_refused_plainly(tmp_path: Path) -> None:

@@ -98,6 +98,13 @@ def signed_in(browser: Any, base: str, username: str) -> Any:
     return page
 
 
+def shows(page: Any, text: str) -> None:
+    """The page, once the navigation a click started has finished, shows ``text`` (reading the
+    content mid-navigation gives an empty page)."""
+    page.wait_for_load_state()
+    page.wait_for_selector(f"text={text}")
+
+
 def test_a_site_journey_from_screening_to_signature(
     served: tuple[str, Study], browser: Any
 ) -> None:
@@ -122,14 +129,14 @@ def test_a_site_journey_from_screening_to_signature(
     crc.click("text=Enrolment")
     crc.fill("#enrol_date", "2025-01-07")
     crc.click("#save")
-    assert "Saved." in crc.content()
+    shows(crc, "Saved.")
     crc.goto(f"{base}/subjects/01-001/forms/EX-DONAFENIB/new")
     crc.fill("#cycle", "1")
     crc.fill("#start", "2025-01-13")
     crc.fill("#dose", "100")
     crc.select_option("#frequency", "BID")
     crc.click("#save")
-    assert "Saved." in crc.content()
+    shows(crc, "Saved.")
     crc.goto(f"{base}/subjects/01-001/forms/AE/new")
     crc.fill("#term", "Platelet count decreased")
     crc.select_option("#grade", "4")
@@ -152,7 +159,7 @@ def test_a_site_journey_from_screening_to_signature(
     crc.select_option("#targets-0-nodal", "N")
     crc.fill("#targets-0-diameter", "52")
     crc.click("#save")
-    assert "Saved." in crc.content()
+    shows(crc, "Saved.")
     shot(crc, "tumour-assessment")
 
     dm = signed_in(browser, base, "dm")
@@ -172,7 +179,7 @@ def test_a_site_journey_from_screening_to_signature(
     crc.fill("#end", "2025-02-08")
     crc.fill("#reason", "end date from the discharge letter")
     crc.click("#save")
-    assert "Saved." in crc.content()
+    shows(crc, "Saved.")
     crc.click("#review-complete")
 
     dm.goto(f"{base}/subjects/01-001/forms/AE/1")
@@ -188,7 +195,7 @@ def test_a_site_journey_from_screening_to_signature(
     inv.goto(f"{base}/subjects/01-001/forms/AE/1")
     inv.fill("#sign-password", "not my password")
     inv.click("#sign")
-    assert "does not match" in inv.content()
+    shows(inv, "does not match")
     inv.fill("#sign-password", PASSWORD)
     inv.click("#sign")
     signature = inv.locator("[data-signature]").first

@@ -209,12 +209,8 @@ def decide(
         elif (patients is None) == (outcomes is None):
             raise CliError('give exactly one of --patients FILE or --outcomes "1NNN 2NTN"')
         if spec.name.lower() in EFFICACY_DESIGNS:
-            if snapshot is not None:
-                raise CliError(
-                    f"--db reads the phase I DLTs only; {spec.name} also needs responses: "
-                    "give --patients FILE (with a response column) or --outcomes"
-                )
-            decision, result = efficacy_decision(spec, proto, patients, outcomes)
+            stored = None if snapshot is None else snapshot.state
+            decision, result = efficacy_decision(spec, proto, patients, outcomes, stored)
         else:
             if snapshot is not None:
                 people = snapshot.state.patients

@@ -427,10 +427,15 @@ def design_extra(
 
 
 def efficacy_decision(
-    spec: DesignSpec, proto: Protocol | None, patients: Path | None, outcomes: str | None
+    spec: DesignSpec,
+    proto: Protocol | None,
+    patients: Path | None,
+    outcomes: str | None,
+    stored: object | None = None,
 ) -> tuple[Decision, DesignResult]:
-    """``decide`` for a toxicity-and-efficacy design: responses from ``--patients`` (a
-    ``response`` column) or ``--outcomes`` letters E/T/B/N; levels named by the protocol."""
+    """``decide`` for a toxicity-and-efficacy design: responses from the stored trial
+    (``stored``, the snapshot's state), ``--patients`` (a ``response`` column) or
+    ``--outcomes`` letters E/T/B/N; levels named by the protocol."""
     from oncotrial.cli.patients import read_efficacy_patients
     from oncotrial.designs.efficacy import EfficacyState, parse_efficacy_outcomes
     from oncotrial.designs.registry import build_design
@@ -439,12 +444,15 @@ def efficacy_decision(
 
     window = spec.window_days
     eff_window = spec.eff_window_days or window
-    if patients is not None:
-        labels = proto.level_labels if proto else None
-        people = read_efficacy_patients(patients, spec.n_doses, labels)
+    if isinstance(stored, EfficacyState):
+        state = stored
     else:
-        people = parse_efficacy_outcomes(outcomes or "", spec.n_doses)
-    state = EfficacyState(spec.n_doses, people, None, window, eff_window)
+        if patients is not None:
+            labels = proto.level_labels if proto else None
+            people = read_efficacy_patients(patients, spec.n_doses, labels)
+        else:
+            people = parse_efficacy_outcomes(outcomes or "", spec.n_doses)
+        state = EfficacyState(spec.n_doses, people, None, window, eff_window)
     names = DoseNames.of(proto, spec.n_doses)
     design = build_design(spec)
     decision = design.decide(state, names)  # type: ignore[call-arg, arg-type]

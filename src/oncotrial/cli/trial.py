@@ -67,7 +67,8 @@ def simulate_trial(
             "db": url,
             "seed": seed,
             "subjects": len(trial.patients),
-            "phase1_cohorts": len(trial.decisions),
+            "phase1_cohorts": len({d.cohort for d in trial.decisions}),
+            "phase1_decisions": len(trial.decisions),
             "recommended_dose": None
             if trial.recommended_dose is None
             else names.short(trial.recommended_dose),
@@ -86,7 +87,8 @@ def simulate_trial(
         rp2d = "none" if trial.recommended_dose is None else names.full(trial.recommended_dose)
         console.print(
             f"virtual trial (seed {seed}) in {url}: {data['subjects']} patients, "
-            f"{data['phase1_cohorts']} phase I cohorts, RP2D {rp2d}, "
+            f"{data['phase1_cohorts']} phase I cohorts ({data['phase1_decisions']} committee "
+            f"decisions), RP2D {rp2d}, "
             f"data cut {data['data_cut']}",
             highlight=False,
         )

@@ -327,16 +327,17 @@ def propose_decision(
         inputs = {
             "n": counts["evaluable"],
             "dlts": counts["dlts"],
+            **({"responses": counts["responses"]} if "responses" in counts else {}),
             "pending": counts["pending"],
             "treated": counts["treated"],
             "current_dose": None if current is None else current + 1,
             **snapshot.content(),
         }
         action = "dose"
-        if recommended is None:
-            action = "stop"
-        elif decision.accrual_suspended:
+        if decision.accrual_suspended:  # waiting, with or without a dose to return to
             action = "pause"
+        elif recommended is None:
+            action = "stop"
         decision_id = txn.store.record_decision(
             latest.number, snapshot.design, inputs, output, recommended, actor.username
         )
@@ -534,13 +535,20 @@ def _finalise(
     txn.session.flush()
 
 
+def rp2d_index(output: dict[str, Any]) -> int | None:
+    """The 0-based dose a final phase I stop selects for phase II: the optimal biological dose
+    of a toxicity-and-efficacy design (its ``obd``; Lin et al. 2020), otherwise the MTD."""
+    chosen = output["obd"] if "obd" in output else output.get("mtd")
+    return None if chosen is None else int(chosen) - 1
+
+
 def _rp2d(study: Study, decision: EscalationDecision) -> str | None:
-    """The expansion's dose when a final phase I stop selected an MTD (the RP2D), if the
-    protocol has an expansion and it has no cohort yet."""
-    mtd = (decision.output or {}).get("mtd")
-    if decision.phase != "I" or mtd is None or study.protocol.phase2 is None:
+    """The expansion's dose when a final phase I stop selected one (the RP2D: :func:`rp2d_index`),
+    if the protocol has an expansion and it has no cohort yet."""
+    index = rp2d_index(decision.output or {})
+    if decision.phase != "I" or index is None or study.protocol.phase2 is None:
         return None
-    return study.dose_names.short(int(mtd) - 1)
+    return study.dose_names.short(index)
 
 
 def __getattr__(name: str) -> Any:

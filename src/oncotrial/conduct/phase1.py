@@ -18,12 +18,21 @@ For each subject in a phase I cohort it reads, in one database snapshot:
   study ended (death, withdrawal, loss to follow-up) inside the window without a DLT is not
   evaluable for DLT and is left out of the design's data (protocol ``dlt.evaluable``).
 
+For a toxicity-and-efficacy design (BOIN12, TITE-BOIN12: Lin et al. 2020, Zhou et al. 2022)
+it also reads each subject's response: an objective response (CR or PR, RECIST 1.1) in an
+investigator's overall response (RS ``OVRLRESP``) dated on a day of the efficacy window
+(``phase1.boin12.efficacy_window_days``, default the DLT window) and no later than ``as_of``.
+Without one the response is pending while the window runs, and "no response" once it is over
+or the subject's follow-up has ended (a subject evaluable for DLT stays in the design's data).
+
 The design's :class:`~oncotrial.designs.base.TrialState` then holds every dosed, evaluable
 subject in cohort order: complete patients, patients with a DLT (with its day) and pending
 patients with their follow-up days — TITE designs weight them, the others wait for them
-(Yuan et al. 2018, TITE-BOIN §2; Cheung & Chappell 2000, TITE-CRM). The snapshot's SHA-256
-hash is computed from its canonical JSON content, so the committee's decision names exactly the
-data it was made on.
+(Yuan et al. 2018, TITE-BOIN §2; Cheung & Chappell 2000, TITE-CRM); for a toxicity-and-
+efficacy design an :class:`~oncotrial.designs.efficacy.EfficacyState` holds them with their
+responses. BF-BOIN, whose backfill patients need slots of their own, is refused here. The
+snapshot's SHA-256 hash is computed from its canonical JSON content, so the committee's decision
+names exactly the data it was made on.
 """
 
 from __future__ import annotations
@@ -42,14 +51,25 @@ from sqlalchemy.orm import Session
 
 from oncotrial.cdisc.dates import date_span
 from oncotrial.conduct.assessments import judge_dlt
+from oncotrial.conduct.errors import InvalidInputError
 from oncotrial.conduct.scope import acting_for
 from oncotrial.designs.base import Decision, Patient, TrialState
+from oncotrial.designs.efficacy import EfficacyPatient, EfficacyState
+from oncotrial.designs.names import EFFICACY_DESIGNS
 from oncotrial.designs.registry import DesignSpec, build_design, spec_from_protocol
 from oncotrial.protocol.model import Protocol
 from oncotrial.protocol.naming import DoseNames
 from oncotrial.store import AuditedSession
 from oncotrial.store.audit import object_values
-from oncotrial.store.models import AdverseEvent, Cohort, CohortSlot, Disposition, Exposure, Subject
+from oncotrial.store.models import (
+    AdverseEvent,
+    Cohort,
+    CohortSlot,
+    DiseaseResponse,
+    Disposition,
+    Exposure,
+    Subject,
+)
 
 #: the statuses of a phase I subject on the board
 NOT_DOSED, PENDING, COMPLETE, DLT, NOT_EVALUABLE = (
@@ -61,6 +81,30 @@ NOT_DOSED, PENDING, COMPLETE, DLT, NOT_EVALUABLE = (
 )
 #: subject statuses that end follow-up (the store's ``subjects.status``)
 ENDED = frozenset({"died", "withdrawn", "lost_to_follow_up"})
+#: a subject's response for a toxicity-and-efficacy design
+RESPONDER, NON_RESPONDER, RESPONSE_PENDING = "responder", "no response", "pending"
+#: RECIST 1.1 overall responses that are an objective response (Eisenhauer et al. 2009, §4.3)
+OBJECTIVE_RESPONSES = frozenset({"CR", "PR"})
+#: designs whose data the committee cannot read from the store yet, and why
+NOT_CONDUCTED = {
+    "bf-boin": "BF-BOIN's backfill patients need cohort slots of their own, which the trial "
+    "store does not open yet: conduct the escalation with boin or boin12",
+}
+
+
+class Phase1DesignError(InvalidInputError):
+    """A design whose phase I data the store cannot give (named with the reason)."""
+
+
+@dataclass(frozen=True)
+class ResponseStatus:
+    """A subject's response as a toxicity-and-efficacy design reads it: ``status`` (responder,
+    no response, pending), the day of the first objective response (day 1 = first dose) and
+    the days followed inside the efficacy window."""
+
+    status: str
+    day: int | None
+    days_followed: int
 
 
 @dataclass(frozen=True)
@@ -94,6 +138,7 @@ class Phase1Row:
     dlt: bool | None
     dlts: tuple[DltEvent, ...] = ()
     notes: tuple[str, ...] = ()
+    response: ResponseStatus | None = None
 
     @property
     def first_dlt(self) -> DltEvent | None:
@@ -103,6 +148,8 @@ class Phase1Row:
         data = asdict(self)
         data["dlts"] = [asdict(e) for e in self.dlts]
         data["notes"] = list(self.notes)
+        if self.response is None:  # a toxicity design: its snapshots' content is unchanged
+            del data["response"]
         first = self.first_dlt
         data.update(
             dlt_term=first.term if first else None,
@@ -122,6 +169,20 @@ class Phase1Row:
             return Patient(self.level_index, False, None, float(self.days_followed or 0))
         return Patient(self.level_index, False)
 
+    def efficacy_patient(self) -> EfficacyPatient | None:
+        """The toxicity-and-efficacy design's view (``None``: not in its data). Follow-up days
+        are given while either outcome is pending (None once both are known)."""
+        if self.status in (NOT_DOSED, NOT_EVALUABLE) or self.response is None:
+            return None
+        waiting = self.status == PENDING or self.response.status == RESPONSE_PENDING
+        followed = max(self.days_followed or 0, self.response.days_followed)
+        return EfficacyPatient(
+            self.level_index,
+            self.first_dlt is not None,
+            self.response.status == RESPONDER,
+            float(followed) if waiting else None,
+        )
+
 
 @dataclass(frozen=True)
 class Phase1Snapshot:
@@ -130,7 +191,7 @@ class Phase1Snapshot:
     as_of: date
     spec: DesignSpec
     rows: tuple[Phase1Row, ...]
-    state: TrialState
+    state: TrialState | EfficacyState
     snapshot_hash: str
     level_names: tuple[str, ...] = field(default=())
 
@@ -138,9 +199,14 @@ class Phase1Snapshot:
     def design(self) -> str:
         return self.spec.name
 
+    @property
+    def efficacy(self) -> bool:
+        """True for a toxicity-and-efficacy design (responses in the state)."""
+        return isinstance(self.state, EfficacyState)
+
     def decide(self) -> Decision:
         """The design's recommendation on this snapshot."""
-        return build_design(self.spec).decide(self.state)
+        return build_design(self.spec).decide(self.state)  # type: ignore[arg-type]
 
     def decision_json(self, decision: Decision | None = None) -> dict[str, Any]:
         """The design's answer as ``oncotrial decide --format json`` prints it."""
@@ -155,34 +221,52 @@ class Phase1Snapshot:
         return _content(self.as_of, self.spec, self.rows)
 
     def counts(self) -> dict[str, list[int]]:
-        """Per dose level (0-based order): evaluable, DLTs, pending, treated."""
-        n, y = self.state.evaluable_counts()
+        """Per dose level (0-based order): evaluable, DLTs, pending, treated (and responses,
+        for a toxicity-and-efficacy design: evaluable = both outcomes known, pending = either
+        outcome pending)."""
+        state = self.state
+        if isinstance(state, EfficacyState):
+            pending = state.pending_any()
+            return {
+                "evaluable": (state.treated() - pending).tolist(),
+                "dlts": state.dlts().tolist(),
+                "responses": state.responses().tolist(),
+                "pending": pending.tolist(),
+                "treated": state.treated().tolist(),
+            }
+        n, y = state.evaluable_counts()
         return {
             "evaluable": n.tolist(),
             "dlts": y.tolist(),
-            "pending": self.state.pending_counts().tolist(),
-            "treated": self.state.enrolled_counts().tolist(),
+            "pending": state.pending_counts().tolist(),
+            "treated": state.enrolled_counts().tolist(),
         }
 
     def patients_csv(self) -> str:
         """The design's patients as the CSV ``oncotrial decide --patients`` reads (``level``
-        by protocol label, ``dlt``, ``dlt_day``, ``followup_days`` blank when complete)."""
+        by protocol label, ``dlt``, ``dlt_day``, ``followup_days`` blank when complete; and
+        ``response`` for a toxicity-and-efficacy design)."""
         out = io.StringIO()
         writer = csv.writer(out, lineterminator="\n")
-        writer.writerow(["usubjid", "level", "dlt", "dlt_day", "followup_days"])
+        header = ["usubjid", "level", "dlt", "dlt_day", "followup_days"]
+        writer.writerow(header + (["response"] if self.efficacy else []))
         for row in self.rows:
             p = row.patient()
             if p is None:
                 continue
-            writer.writerow(
-                [
-                    row.usubjid,
-                    row.level.removeprefix("L"),
-                    "yes" if p.dlt else "no",
-                    "" if p.dlt_day is None else f"{p.dlt_day:g}",
-                    "" if p.followup_days is None else f"{p.followup_days:g}",
-                ]
-            )
+            line = [
+                row.usubjid,
+                row.level.removeprefix("L"),
+                "yes" if p.dlt else "no",
+                "" if p.dlt_day is None else f"{p.dlt_day:g}",
+                "" if p.followup_days is None else f"{p.followup_days:g}",
+            ]
+            if self.efficacy:
+                e = row.efficacy_patient()
+                assert e is not None
+                line[4] = "" if e.followup_days is None else f"{e.followup_days:g}"
+                line.append("yes" if e.response else "no")
+            writer.writerow(line)
         return out.getvalue()
 
     def to_json(self) -> dict[str, Any]:
@@ -238,6 +322,8 @@ def phase1_snapshot(
     """
     as_of = as_of or date.today()
     spec = spec or spec_from_protocol(protocol, design)
+    if spec.name.lower() in NOT_CONDUCTED:
+        raise Phase1DesignError(f"{spec.name}: {NOT_CONDUCTED[spec.name.lower()]}")
     if session is not None:
         raw = _read(session)
     else:
@@ -248,8 +334,18 @@ def phase1_snapshot(
                 own.connection(execution_options={"isolation_level": "REPEATABLE READ"})
             raw = _read(own)
     rows = tuple(_row(protocol, spec, as_of, item) for item in raw)
-    patients = tuple(p for p in (row.patient() for row in rows) if p is not None)
-    state = TrialState(n_doses=spec.n_doses, patients=patients, window_days=spec.window_days)
+    state: TrialState | EfficacyState
+    if spec.name.lower() in EFFICACY_DESIGNS:
+        people = tuple(p for p in (row.efficacy_patient() for row in rows) if p is not None)
+        state = EfficacyState(
+            spec.n_doses,
+            people,
+            tox_window_days=spec.window_days,
+            eff_window_days=efficacy_window(spec),
+        )
+    else:
+        patients = tuple(p for p in (row.patient() for row in rows) if p is not None)
+        state = TrialState(n_doses=spec.n_doses, patients=patients, window_days=spec.window_days)
     names = DoseNames.of(protocol)
     return Phase1Snapshot(
         as_of=as_of,
@@ -261,6 +357,11 @@ def phase1_snapshot(
     )
 
 
+def efficacy_window(spec: DesignSpec) -> float:
+    """Days of the efficacy assessment window (the DLT window unless the protocol sets one)."""
+    return float(spec.eff_window_days or spec.window_days)
+
+
 @dataclass
 class _Stored:
     subject: dict[str, Any]
@@ -270,6 +371,7 @@ class _Stored:
     ex: list[dict[str, str]] = field(default_factory=list)
     ae: list[dict[str, str]] = field(default_factory=list)
     ds: list[dict[str, str]] = field(default_factory=list)
+    rs: list[dict[str, str]] = field(default_factory=list)
 
 
 def _read(session: Session) -> list[_Stored]:
@@ -300,7 +402,12 @@ def _read(session: Session) -> list[_Stored]:
     if not stored:
         return []
     ids = list(stored)
-    for model, attr in ((Exposure, "ex"), (AdverseEvent, "ae"), (Disposition, "ds")):
+    for model, attr in (
+        (Exposure, "ex"),
+        (AdverseEvent, "ae"),
+        (Disposition, "ds"),
+        (DiseaseResponse, "rs"),
+    ):
         records = session.scalars(
             select(model).where(model.usubjid.in_(ids)).order_by(model.id)  # type: ignore[attr-defined]
         ).all()
@@ -378,6 +485,31 @@ def _dlts(
     return events, notes
 
 
+def _response(
+    stored: _Stored, first: date, as_of: date, window: int, ended: date | None
+) -> ResponseStatus:
+    """The subject's response in the efficacy window (module docstring)."""
+    followed = min((as_of - first).days, window)
+    days = []
+    for rs in stored.rs:
+        if (rs.get("RSTESTCD") or "").upper() != "OVRLRESP":
+            continue
+        if (rs.get("RSEVAL") or "INVESTIGATOR").upper() != "INVESTIGATOR":
+            continue
+        when = _complete_day(rs.get("RSDTC"))
+        result = (rs.get("RSSTRESC") or rs.get("RSORRES") or "").strip().upper()
+        if when is None or when > as_of or result not in OBJECTIVE_RESPONSES:
+            continue
+        day = (when - first).days + 1
+        if 1 <= day <= window:
+            days.append(day)
+    if days:
+        return ResponseStatus(RESPONDER, min(days), followed)
+    if followed >= window or (ended is not None and ended <= as_of):
+        return ResponseStatus(NON_RESPONDER, None, followed)
+    return ResponseStatus(RESPONSE_PENDING, None, followed)
+
+
 def _end_of_follow_up(stored: _Stored) -> date | None:
     if stored.subject["status"] not in ENDED:
         return None
@@ -435,6 +567,9 @@ def _row(protocol: Protocol, spec: DesignSpec, as_of: date, stored: _Stored) -> 
         notes.append(f"follow-up ended on {ended.isoformat()}, inside the DLT window")
     else:
         status, dlt = PENDING, None
+    response = None
+    if spec.name.lower() in EFFICACY_DESIGNS:
+        response = _response(stored, first, as_of, int(efficacy_window(spec)), ended)
     return Phase1Row(
         **base,
         first_dose=first.isoformat(),
@@ -445,4 +580,5 @@ def _row(protocol: Protocol, spec: DesignSpec, as_of: date, stored: _Stored) -> 
         dlt=dlt,
         dlts=tuple(sorted(events, key=lambda e: e.onset_day)),
         notes=tuple(notes),
+        response=response,
     )

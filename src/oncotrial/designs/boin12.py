@@ -347,10 +347,11 @@ class BOIN12:
         if not state.is_complete():
             return Decision(
                 None,
-                False,
+                True,
                 eliminated,
                 f"{counts}; {why}: enrolment ends; the OBD is selected when every pending "
                 "outcome is complete",
+                accrual_suspended=True,
                 details=details,
             )
         obd, mtd = obd_selection(

@@ -33,6 +33,10 @@ if TYPE_CHECKING:
     from oncotrial.protocol.model import Protocol
 
 
+#: Patients per 30-day month where the protocol gives no accrual rate (designs that model
+#: arrivals: BF-BOIN, TITE-BOIN12, the seamless study's escalation).
+DEFAULT_ACCRUAL_PER_MONTH = 3.0
+
 #: Half-width of the indifference interval of the default CRM skeleton (Lee & Cheung 2009
 #: recommend roughly 0.04-0.08 for targets 0.2-0.3).
 DEFAULT_SKELETON_HALFWIDTH = 0.05
@@ -201,7 +205,9 @@ def _build_parent(spec: DesignSpec) -> Design:
             n_earlystop=spec.n_earlystop,
             window_days=spec.window_days,
             backfill_cap=spec.backfill_cap,
-            arrivals=Arrivals(spec.accrual_per_month or 3.0, spec.accrual or "uniform"),
+            arrivals=Arrivals(
+                spec.accrual_per_month or DEFAULT_ACCRUAL_PER_MONTH, spec.accrual or "uniform"
+            ),
         )
     if name == "blrm":
         return _build_blrm(spec)
@@ -229,7 +235,9 @@ def _build_boin12(spec: DesignSpec, name: str) -> BOIN12:
     }
     if name == "boin12":
         return BOIN12(**common)
-    arrivals = Arrivals(spec.accrual_per_month or 3.0, spec.accrual or "poisson")
+    arrivals = Arrivals(
+        spec.accrual_per_month or DEFAULT_ACCRUAL_PER_MONTH, spec.accrual or "poisson"
+    )
     return TITEBOIN12(**common, arrivals=arrivals)
 
 

@@ -183,10 +183,11 @@ class TITEBOIN(BOIN):
             if pending_total:
                 return Decision(
                     None,
-                    False,
+                    True,
                     eliminated,
                     f"{counts}; {why}: enrolment ends; the MTD is selected when the "
                     f"{pending_total} pending patient(s) complete the window",
+                    accrual_suspended=True,
                     details=details,
                 )
             mtd = self.select_mtd(state)

@@ -279,10 +279,11 @@ class TITEBOIN12(BOIN12):
         if n.max() >= self.n_earlystop or len(state.patients) >= self.max_patients:
             return Decision(
                 None,
-                False,
+                True,
                 eliminated,
                 f"{counts}; enrolment ends; the OBD is selected when every pending outcome is "
                 "complete",
+                accrual_suspended=True,
                 details=details,
             )
         limit = self.max_pending_fraction * n[dose]

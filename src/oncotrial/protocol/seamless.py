@@ -5,15 +5,15 @@ A candidate reads like the protocol: ``escalation: boin12, selection: obd, expan
 BOIN, BOIN12 or BLRM escalation (BOIN optionally with backfill: BF-BOIN, Zhao et al. 2024),
 selection of the MTD, the OBD (utility, Lin et al. 2020) or two doses, then Simon's two-stage
 design or BOP2 at the selected dose, or ROSE (Wang, Yuan & Liu 2025) randomising the two
-selected doses. The escalation's target, cohort size, maximum sample size, start level and
-BOIN, BOIN12 and BLRM parameters are those of the ``phase1`` block (one source: a ``boin12``
-or ``blrm`` key in this block is refused); Simon's and BOP2's p0/p1 are those of
-``phase2``.
+selected doses. The escalation's target, cohort size, maximum sample size, start level,
+accrual, backfill cap and BOIN, BOIN12 (efficacy floor φ_E, utilities, response window) and
+BLRM parameters are those of the ``phase1`` block, the expansion's accrual that of ``phase2``,
+Simon's and BOP2's p0/p1 too: one source, so a copy of any of them in this block is refused at
+its key, naming where it is set.
 
 Example (YAML)::
 
     seamless:
-      efficacy_floor: 0.20
       scenarios:
         - {name: plateau, dlt_probabilities: [...], response_probabilities: [...]}
       candidates:
@@ -46,20 +46,6 @@ EscalationName = Literal["boin", "boin12", "blrm"]
 SelectionRule = Literal["mtd", "obd", "mtd+below", "obd+mtd"]
 ExpansionName = Literal["simon", "bop2", "rose"]
 TWO_DOSE_RULES = ("mtd+below", "obd+mtd")
-
-
-class UtilityScores(_Strict):
-    """Utility (0–100) of each joint outcome (Lin et al. 2020, Table 1 defaults)."""
-
-    response_no_dlt: float = Field(default=100.0, ge=0, le=100)
-    neither: float = Field(default=40.0, ge=0, le=100)
-    both: float = Field(default=60.0, ge=0, le=100)
-    dlt_no_response: float = Field(default=0.0, ge=0, le=100)
-
-    @property
-    def additive(self) -> bool:
-        """Utility depends on the marginal counts only (u(E,¬T) + u(T,¬E) = u(B) + u(N))."""
-        return self.response_no_dlt + self.dlt_no_response == self.both + self.neither
 
 
 class EfficacyScenario(_Strict):
@@ -134,12 +120,14 @@ class RoseSettings(_Strict):
 
 
 class Candidate(_Strict):
-    """One candidate seamless design: escalation, dose selection and expansion."""
+    """One candidate seamless design: escalation, dose selection and expansion.
+    ``backfill_cap`` (BF-BOIN) is ``phase1.backfill_cap`` unless the candidate sets its own, so
+    caps can be compared side by side."""
 
     name: Text
     escalation: EscalationName
     backfill: bool = False
-    backfill_cap: int = Field(default=12, ge=1)
+    backfill_cap: int | None = Field(default=None, ge=1)
     selection: SelectionRule = "mtd"
     expansion: ExpansionName
 
@@ -178,20 +166,26 @@ class Candidate(_Strict):
         return self
 
 
-class Seamless(_Strict):
-    """The seamless phase I/II study: efficacy settings, scenarios and candidate designs.
+#: Settings a seamless block might repeat, and the one place each is set.
+SET_ELSEWHERE = {
+    "boin12": "phase1.boin12",
+    "blrm": "phase1.blrm",
+    "efficacy_floor": "phase1.boin12.efficacy_floor",
+    "utilities": "phase1.boin12.utilities",
+    "response_window_days": "phase1.boin12.efficacy_window_days",
+    "accrual_per_month": "phase1.accrual_per_month",
+    "expansion_accrual_per_month": "phase2.accrual_per_month",
+}
 
-    ``efficacy_floor`` is φ_E, the lowest acceptable response rate (BOIN12's futility rule and
-    the true OBD); ``response_window_days`` how long after the first dose a response is known
-    (BOIN12's efficacy window and the expansion's analyses); accrual rates are patients per
-    30-day month in the escalation and the expansion.
+
+class Seamless(_Strict):
+    """The seamless phase I/II study: the efficacy scenarios and the candidate designs, with
+    the BOP2 and ROSE settings of the expansions that need them. Everything else is read from
+    ``phase1`` and ``phase2`` (module docstring): φ_E (the efficacy floor: BOIN12's futility
+    rule and the true OBD), the utilities, the response window (BOIN12's efficacy window and
+    the expansion's analyses; the DLT window if not set) and the accrual of each phase.
     """
 
-    efficacy_floor: OpenUnit
-    utilities: UtilityScores = Field(default_factory=UtilityScores)
-    response_window_days: float = Field(default=42.0, gt=0)
-    accrual_per_month: float = Field(default=3.0, gt=0)
-    expansion_accrual_per_month: float = Field(default=4.0, gt=0)
     scenarios: list[EfficacyScenario] = Field(min_length=1)
     candidates: list[Candidate] = Field(min_length=1)
     bop2: Bop2Settings | None = None
@@ -200,16 +194,16 @@ class Seamless(_Strict):
     @model_validator(mode="before")
     @classmethod
     def _one_source(cls, data: object) -> object:
-        """BOIN12's and the BLRM's settings have one source, ``phase1.boin12`` and
-        ``phase1.blrm``: a copy here is refused at its key."""
+        """Settings of the escalation and the expansion have one source (:data:`SET_ELSEWHERE`):
+        a copy here is refused at its key."""
         if isinstance(data, dict):
             issues = _Issues()
-            for key in ("boin12", "blrm"):
+            for key, home in SET_ELSEWHERE.items():
                 if key in data:
                     issues.add(
                         (key,),
-                        f"set in phase1.{key} (the one source of the escalation's settings), "
-                        "not in the seamless block",
+                        f"set in {home} (the one source of this setting), not in the seamless "
+                        "block",
                     )
             issues.raise_any("Seamless")
         return data
@@ -231,14 +225,6 @@ class Seamless(_Strict):
                         f"'{needed}' needs a seamless.{needed} block",
                         needed,
                     )
-            if c.backfill and "obd" in c.selection and not self.utilities.additive:
-                issues.add(
-                    ("candidates", i, "selection"),
-                    "the OBD of BF-BOIN's data needs additive utilities (response_no_dlt + "
-                    "dlt_no_response = both + neither): BF-BOIN reports responses and DLTs per "
-                    "dose, not their joint outcomes",
-                    c.selection,
-                )
         issues.raise_any("Seamless")
         return self
 
@@ -288,7 +274,17 @@ def check_seamless(protocol: Protocol, issues: _Issues) -> None:
                 ("seamless", "candidates", i, "backfill"),
                 "BF-BOIN needs cohorts of at least 3 patients (phase1.cohort_size)",
             )
+    u = protocol.phase1.boin12.utilities  # (response, no DLT), neither, both, (DLT, no response)
+    additive = u[0] + u[3] == u[1] + u[2]
     for i, c in enumerate(block.candidates):
+        if c.backfill and "obd" in c.selection and not additive:
+            issues.add(
+                ("seamless", "candidates", i, "selection"),
+                "the OBD of BF-BOIN's data needs additive utilities in phase1.boin12.utilities "
+                "(response without DLT + DLT without response = both + neither): BF-BOIN "
+                "reports responses and DLTs per dose, not their joint outcomes",
+                c.selection,
+            )
         if c.escalation == "blrm" and protocol.phase1.blrm is None:
             issues.add(
                 ("seamless", "candidates", i, "escalation"),

@@ -39,6 +39,7 @@ from oncotrial.conduct.committee import (
     DecisionInfo,
     propose_decision,
     required_signers,
+    rp2d_index,
     sign_decision,
 )
 from oncotrial.conduct.interim import propose_stage1, simon_plan
@@ -367,8 +368,7 @@ class LiveTrial:
         if final.action == "pause":  # accrual suspended: the committee meets again in a week
             self.calendar.schedule(day + 7, COMMITTEE, lambda d, n=cohort: self._escalation(d, n))
             return
-        mtd = final.output.get("mtd")
-        self.recommended = None if mtd is None else int(mtd) - 1
+        self.recommended = rp2d_index(final.output)
         if self.recommended is not None:
             n1, r1, n_total = simon_plan(self.study)
             self.expansion = {"dose_index": self.recommended, "n1": n1, "r1": r1, "n": n_total}

@@ -25,17 +25,24 @@ from oncotrial.designs.boin12_rules import eliminations_from_counts, obd_selecti
 from oncotrial.designs.efficacy import (
     NONE_ADMISSIBLE,
     TOO_TOXIC,
-    Arrivals,
     EfficacyLatents,
     Utilities,
 )
 from oncotrial.designs.mtd import isotonic_mtd
 from oncotrial.designs.phase2 import Bop2Design, SimonDesign, calibrate_bop2, simon_two_stage
-from oncotrial.designs.registry import DesignSpec, build_design, spec_from_protocol
+from oncotrial.designs.registry import (
+    DEFAULT_ACCRUAL_PER_MONTH,
+    DesignSpec,
+    build_design,
+    spec_from_protocol,
+)
 from oncotrial.designs.rose import RoseDesign, rose_design
 from oncotrial.designs.simulation import AccrualModel
 from oncotrial.protocol.model import Protocol
-from oncotrial.protocol.seamless import TWO_DOSE_RULES, Seamless
+from oncotrial.protocol.seamless import TWO_DOSE_RULES, Candidate, Seamless
+
+#: Expansion patients per 30-day month where ``phase2.accrual_per_month`` is not set.
+DEFAULT_EXPANSION_ACCRUAL = 4.0
 
 Escalation = BOIN | BFBOIN | BOIN12 | BLRM
 Expansion = SimonDesign | Bop2Design | RoseDesign
@@ -145,91 +152,67 @@ def study_scenarios(protocol: Protocol, names: list[str] | None = None) -> list[
     ]
 
 
-def _utilities(block: Seamless) -> Utilities:
-    u = block.utilities
-    return Utilities(u.response_no_dlt, u.neither, u.both, u.dlt_no_response)
+def _protocol_spec(protocol: Protocol, name: str) -> DesignSpec:
+    """The protocol's phase I design called ``name``, as ``oncotrial simulate`` builds it (the
+    registry), without the wrapping behaviours: the study runs the escalations' own rules."""
+    spec = spec_from_protocol(protocol, name)
+    return replace(spec, stop_at_n=None, stop_when_n_at_dose=None, dont_skip=False)
+
+
+def _escalation(protocol: Protocol, candidate: Candidate) -> Escalation:
+    """The candidate's escalation design built by the registry from ``phase1`` (its
+    ``backfill_cap`` overriding ``phase1.backfill_cap``). The BLRM runs without BOIN's
+    extra-safe rule: its own overdose control is its safety rule."""
+    if candidate.escalation == "blrm":
+        spec = replace(_protocol_spec(protocol, "blrm"), extrasafe=False)
+        spec = replace(spec, dont_skip=protocol.phase1.dont_skip)
+    elif candidate.escalation == "boin12":
+        spec = _protocol_spec(protocol, "boin12")
+    elif candidate.backfill:
+        spec = _protocol_spec(protocol, "bf-boin")
+        if candidate.backfill_cap is not None:
+            spec = replace(spec, backfill_cap=candidate.backfill_cap)
+    else:
+        spec = _protocol_spec(protocol, "boin")
+    built = build_design(spec)
+    assert isinstance(built, (BOIN, BOIN12, BLRM))
+    return built
 
 
 def study_designs(protocol: Protocol, names: list[str] | None = None) -> list[StudyDesign]:
     """The protocol's candidate designs (all, or those named, in the order given)."""
     block = _block(protocol)
     chosen = [block.candidate(n) for n in names] if names else block.candidates
-    spec = spec_from_protocol(protocol, "boin")
-    utilities = _utilities(block)
-    boin12 = BOIN12(
-        n_doses=spec.n_doses,
-        target=spec.target,
-        efficacy_floor=block.efficacy_floor,
-        cohort_size=spec.cohort_size,
-        n_cohorts=spec.n_cohorts,
-        start=spec.start,
-        utilities=utilities,
-        n_star=protocol.phase1.boin12.n_star,
-        n_explore=protocol.phase1.boin12.n_explore,
-        cutoff_tox=protocol.phase1.boin12.cutoff_tox,
-        cutoff_eff=protocol.phase1.boin12.cutoff_eff,
-        n_earlystop=spec.n_earlystop,
-        p_saf=spec.p_saf,
-        p_tox=spec.p_tox,
-        window_days=spec.window_days,
-        eff_window_days=block.response_window_days,
-    )
-    accrual = AccrualModel(block.accrual_per_month)
+    obd_rule = build_design(_protocol_spec(protocol, "boin12"))
+    assert isinstance(obd_rule, BOIN12)
+    accrual = AccrualModel(protocol.phase1.accrual_per_month or DEFAULT_ACCRUAL_PER_MONTH)
+    phase2 = protocol.phase2
+    expansion_rate = (phase2.accrual_per_month if phase2 else None) or DEFAULT_EXPANSION_ACCRUAL
     out: list[StudyDesign] = []
     expansions: dict[str, Expansion] = {}
     for c in chosen:
-        escalation: Escalation
-        if c.escalation == "boin12":
-            escalation = boin12
-        elif c.escalation == "blrm":
-            escalation = _blrm(spec)
-        elif c.backfill:
-            escalation = BFBOIN(
-                n_doses=spec.n_doses,
-                target=spec.target,
-                cohort_size=spec.cohort_size,
-                n_cohorts=spec.n_cohorts,
-                start=spec.start,
-                p_saf=spec.p_saf,
-                p_tox=spec.p_tox,
-                cutoff_eli=spec.cutoff_eli,
-                extrasafe=spec.extrasafe,
-                offset=spec.offset,
-                n_earlystop=spec.n_earlystop,
-                window_days=spec.window_days,
-                backfill_cap=c.backfill_cap,
-                arrivals=Arrivals(block.accrual_per_month, "poisson"),
-            )
-        else:
-            built = build_design(spec)
-            assert isinstance(built, BOIN)
-            escalation = built
         if c.expansion not in expansions:
             expansions[c.expansion] = _expansion(protocol, block, c.expansion)
         out.append(
             StudyDesign(
                 name=c.name,
-                escalation=escalation,
+                escalation=_escalation(protocol, c),
                 selection=c.selection,
                 expansion=expansions[c.expansion],
-                obd_rule=boin12,
+                obd_rule=obd_rule,
                 accrual=accrual,
-                expansion_accrual=AccrualModel(block.expansion_accrual_per_month),
-                response_window_days=block.response_window_days,
+                expansion_accrual=AccrualModel(expansion_rate),
+                response_window_days=response_window_days(protocol),
             )
         )
     return out
 
 
-def _blrm(spec: DesignSpec) -> BLRM:
-    """The protocol's BLRM as ``oncotrial simulate --design blrm`` builds it (the registry),
-    with ``phase1.dont_skip``; its own overdose control is its safety rule, so BOIN's
-    extra-safe and the stopping behaviours (which the BOIN candidates do not take here either)
-    are left out."""
-    plain = replace(spec, name="blrm", extrasafe=False, stop_at_n=None, stop_when_n_at_dose=None)
-    built = build_design(plain)
-    assert isinstance(built, BLRM)
-    return built
+def response_window_days(protocol: Protocol) -> float:
+    """Days from the first dose until a response is known: ``phase1.boin12.efficacy_window_days``
+    (BOIN12's efficacy window), else the DLT window."""
+    window = protocol.phase1.boin12.efficacy_window_days
+    return float(protocol.dlt.window_days if window is None else window)
 
 
 def _expansion(protocol: Protocol, block: Seamless, kind: str) -> Expansion:
@@ -359,10 +342,11 @@ def select_doses(design: StudyDesign, esc: EscalationResult) -> tuple[np.ndarray
 
 def study_truths(protocol: Protocol, scenarios: list[StudyScenario]) -> list[TrueDoses]:
     """The true MTD and OBD of each scenario with the protocol's target, φ2, φ_E and utilities."""
-    block = _block(protocol)
     phi2 = protocol.phase1.boin.phi2
     assert phi2 is not None  # the protocol model fills it in
+    b12 = protocol.phase1.boin12
+    utilities = Utilities(*b12.utilities)
     return [
-        true_doses(s, protocol.phase1.target, phi2, block.efficacy_floor, _utilities(block))
+        true_doses(s, protocol.phase1.target, phi2, b12.efficacy_floor, utilities)
         for s in scenarios
     ]
