@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import pickle
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -20,14 +21,16 @@ from typer.testing import CliRunner
 from oncotrial.cli.main import app
 from oncotrial.designs.base import DesignError, TrialState
 from oncotrial.designs.behaviours import (
+    backfill,
     describe,
     dont_skip,
     extra_safe,
+    select_boin_mtd,
     stop_at_n,
     stop_when_n_at_dose,
 )
 from oncotrial.designs.blrm import BLRM
-from oncotrial.designs.boin import BOIN
+from oncotrial.designs.boin import BOIN, boin_select_mtd
 from oncotrial.designs.boin12 import BOIN12
 from oncotrial.designs.crm import CRM
 from oncotrial.designs.interval import MTPI2, I3Plus3, Keyboard
@@ -114,6 +117,55 @@ def test_dont_skip_simulation_never_skips_and_equals_decide() -> None:
     assert design.name == "CRM"
 
 
+SELECT_MTD = json.loads(
+    (Path(__file__).parent / "reference" / "boin" / "select_mtd.json").read_text()
+)
+
+
+def test_boin_mtd_selection_is_select_mtd() -> None:
+    """BOIN::select.mtd (tests/reference/boin/make_select_mtd_reference.R) on 301 count
+    patterns, 18 of them with no acceptable dose."""
+    for target in (0.25, 0.3):
+        cases = [c for c in SELECT_MTD["cases"] if c["target"] == target]
+        n = np.array([c["n"] for c in cases])
+        y = np.array([c["y"] for c in cases])
+        got = boin_select_mtd(n, y, target)
+        assert [None if m < 0 else int(m) + 1 for m in got] == [c["mtd"] for c in cases]
+
+
+def test_select_boin_mtd_as_escalation() -> None:
+    """escalation's test_select_boin_mtd.R: get_boin(5, 0.3) %>% stop_at_n(30) %>%
+    select_boin_mtd() on Yan et al.'s example stops recommending select.mtd's dose 3; while
+    the parent continues the selector does not intervene; a stop with no dose stays one."""
+    outcomes = "1NNN 2NNN 3NNN 3NNN 3NNN 3NNT 3TTT 4NNN 4NNT 4TTT"
+    design = select_boin_mtd(stop_at_n(BOIN(n_doses=5, target=0.3, n_cohorts=12), 30))
+    stop, _ = fit(design, outcomes)
+    assert not stop.continue_trial and stop.mtd == SELECT_MTD["cases"][-1]["mtd"] - 1 == 2
+    go, _ = fit(design, "1NNN 2NTN")
+    assert go == fit(design.parent, "1NNN 2NTN")[0]
+    crm = select_boin_mtd(stop_at_n(dfcrm(), 12))
+    stop, state = fit(crm, "1NNN 2NNN 2NNN 3TTN")
+    assert stop.mtd == crm.select_mtd(state) and stop.details["mtd_selection"] == "boin"
+    assert describe(crm).endswith("→ MTD by BOIN's selection")
+    with pytest.raises(DesignError, match="optimal biological dose"):
+        select_boin_mtd(BOIN12(5, 0.35, 0.25))
+
+
+def test_backfill_wraps_boin_into_bf_boin() -> None:
+    from oncotrial.designs.bfboin import BFBOIN
+    from oncotrial.designs.efficacy import Arrivals
+
+    boin = BOIN(n_doses=5, target=0.25, n_earlystop=9, extrasafe=True, window_days=30.0)
+    assert backfill(boin, 9) == BFBOIN(
+        n_doses=5, target=0.25, n_earlystop=9, extrasafe=True, window_days=30.0, backfill_cap=9
+    )
+    assert backfill(boin, arrivals=Arrivals(2.0, "poisson")).arrivals.kind == "poisson"
+    with pytest.raises(DesignError, match="defined for BOIN"):
+        backfill(Keyboard(n_doses=5, target=0.3))
+    with pytest.raises(DesignError, match="wraps BOIN itself"):
+        backfill(stop_at_n(boin, 24))
+
+
 def test_rules_chain_with_or_and_print_themselves() -> None:
     design = stop_at_n(stop_when_n_at_dose(BOIN(n_doses=5, target=0.3, n_cohorts=12), 12), 36)
     assert repr(design.rule) == "StopWhenNAtDose(12) | StopAtN(36)"
@@ -144,6 +196,10 @@ CASES = [
     stop_when_n_at_dose(Keyboard(n_doses=5, target=0.3, n_cohorts=10), 12, "any"),
     stop_at_n(CRM(skeleton=SKELETON, target=0.25, max_patients=30, cohort_size=3), 21),
     stop_when_n_at_dose(BLRM(doses=(100, 200, 400, 600), reference_dose=400, max_patients=24), 9),
+    select_boin_mtd(
+        stop_at_n(CRM(skeleton=SKELETON, target=0.25, max_patients=30, cohort_size=3), 21)
+    ),
+    stop_at_n(select_boin_mtd(Keyboard(n_doses=5, target=0.3, n_cohorts=10)), 21),
 ]
 
 
@@ -255,6 +311,14 @@ def test_cli_and_protocol_name_the_behaviours_the_same(tmp_path) -> None:
     assert safe.exit_code == 0, safe.output
     reasons = json.loads(safe.stdout)["stop_reason_pct"]
     assert reasons["extra-safe: Pr(DLT rate > 0.25) > 0.9 at the lowest dose"] > 10
+    crm = ["simulate", "--design", "crm", "--target", "0.25", "--truth", "0.05,0.1,0.25,0.4,0.6",
+           "--trials", "3000", "--format", "json"]  # fmt: skip
+    own, boin = (runner.invoke(app, [*crm, *extra]) for extra in ([], ["--mtd-selection", "boin"]))
+    assert own.exit_code == boin.exit_code == 0, boin.output
+    picked = [json.loads(r.stdout)["selected_pct"] for r in (own, boin)]
+    assert picked[0] != picked[1] and sum(picked[1]) == pytest.approx(sum(picked[0]))
+    bad = runner.invoke(app, [*crm, "--mtd-selection", "best"])
+    assert bad.exit_code == 2 and "'design' or 'boin'" in bad.stderr
     args = ["simulate", "--design", "boin", "--truth", "0.05,0.1,0.2,0.3,0.5", "--cohorts", "12",
             "--trials", "2000", "--stop-at-n", "24", "--stop-when-n-at-dose", "9"]  # fmt: skip
     result = runner.invoke(app, [*args, "--format", "json"])

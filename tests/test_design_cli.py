@@ -276,3 +276,15 @@ def test_protocol_names_dont_skip_as_the_cli(tmp_path: Path) -> None:
     one = run_json("simulate", "--protocol", str(free), "--design", "blrm", "--dont-skip",
                    "--trials", "50")  # fmt: skip
     assert {r["design"] for r in one["results"]} == {"blrm"}
+
+
+def test_protocol_names_the_mtd_selection_as_the_cli(tmp_path: Path) -> None:
+    from oncotrial.designs.behaviours import SelectBoinMTD
+    from oncotrial.designs.registry import build_design, spec_from_protocol
+    from oncotrial.protocol import load_protocol
+
+    path = _protocol_with(tmp_path, {"design": "crm", "mtd_selection": "boin"})
+    assert isinstance(build_design(spec_from_protocol(load_protocol(path))), SelectBoinMTD)
+    bad = _protocol_with(tmp_path, {"mtd_selection": "best"})
+    err = refused("simulate", "--protocol", str(bad))
+    assert "phase1.mtd_selection" in err

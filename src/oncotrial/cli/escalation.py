@@ -26,6 +26,7 @@ from oncotrial.cli.patients import read_patients
 from oncotrial.cli.simulation import (
     DontSkipOption,
     ExtraSafeOption,
+    MtdSelectionOption,
     StopAtNOption,
     StopWhenNAtDoseOption,
 )
@@ -133,6 +134,7 @@ def decide(
     stop_at_n: int | None = StopAtNOption,
     stop_when_n_at_dose: int | None = StopWhenNAtDoseOption,
     dont_skip: bool | None = DontSkipOption,
+    mtd_selection: str | None = MtdSelectionOption,
     extrasafe: bool | None = ExtraSafeOption,
     db: str | None = typer.Option(
         None,
@@ -185,6 +187,7 @@ def decide(
             stop_at_n=stop_at_n,
             stop_when_n_at_dose=stop_when_n_at_dose,
             dont_skip=dont_skip,
+            mtd_selection=mtd_selection,
         )
         spec = design_spec(
             proto,

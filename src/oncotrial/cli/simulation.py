@@ -49,6 +49,12 @@ DontSkipOption = typer.Option(
     help="Never escalate more than one level at a time (dont_skip_doses; the protocol's "
     "phase1.dont_skip). BOIN-type designs never skip; this constrains the CRM and the BLRM.",
 )
+MtdSelectionOption = typer.Option(
+    None,
+    "--mtd-selection",
+    help="How the final MTD is chosen: design (the design's own rule) or boin (BOIN's "
+    "isotonic selection, BOIN::select.mtd; escalation's select_boin_mtd).",
+)
 ExtraSafeOption = typer.Option(
     None,
     "--extrasafe/--no-extrasafe",
@@ -305,6 +311,7 @@ def simulate(
     stop_at_n: int | None = StopAtNOption,
     stop_when_n_at_dose: int | None = StopWhenNAtDoseOption,
     dont_skip: bool | None = DontSkipOption,
+    mtd_selection: str | None = MtdSelectionOption,
     late_fraction: float | None = typer.Option(
         None, "--dlt-late-fraction", help="Share of DLTs in the window's second half (0.5)."
     ),
@@ -340,6 +347,7 @@ def simulate(
             stop_at_n=stop_at_n,
             stop_when_n_at_dose=stop_when_n_at_dose,
             dont_skip=dont_skip,
+            mtd_selection=mtd_selection,
         )
         names = design or [proto.phase1.design if proto else "boin"]
         specs = [

@@ -10,6 +10,10 @@ selected is the parent's ``select_mtd`` on the same data and the decision's
 size) come first. Eliminations and admissibility stay the parent's, applied once by
 :func:`~oncotrial.designs.admissibility.admissible_dose`: a behaviour never edits a dose.
 
+Other behaviours: :func:`extra_safe` (a no-dose stopping rule), :func:`dont_skip` (the
+admissibility's no-skip flag), :func:`select_boin_mtd` (the final dose by BOIN's selection,
+escalation's ``select_boin_mtd``) and :func:`backfill` (BOIN into BF-BOIN).
+
 The vectorised simulators honour the same rule (their ``stopping`` argument), so a wrapped
 design's ``simulate`` gives, trial by trial, what its ``decide`` gives on the same latent
 patients; a parent whose simulator does not take a stopping rule is refused with a clear error.
@@ -32,6 +36,7 @@ import numpy as np
 
 from oncotrial.designs.base import Decision, Design, DesignError, TrialState
 from oncotrial.designs.efficacy import TOO_TOXIC
+from oncotrial.designs.names import EFFICACY_DESIGNS
 from oncotrial.designs.stopping import (
     LowestDoseTooToxic,
     StopAtN,
@@ -44,26 +49,14 @@ from oncotrial.designs.stopping import (
 SUPPORTED = ("boin", "keyboard", "mtpi2", "i3+3", "crm", "blrm")
 
 
-@dataclass(frozen=True)
-class WithStopping:
-    """``parent`` with a stopping rule (module docstring). Other attributes are the parent's."""
+class Behaviour:
+    """What every behaviour shares: a ``parent`` design whose other attributes it shows."""
 
     parent: Any
-    rule: StoppingRule
-
-    def __post_init__(self) -> None:
-        if not isinstance(self.rule, StoppingRule):
-            raise DesignError(f"not a stopping rule: {self.rule!r}")
-        simulate = getattr(self.parent, "simulate", None)
-        if simulate is None or "stopping" not in inspect.signature(simulate).parameters:
-            raise DesignError(
-                f"{self.parent.name} does not take stopping behaviours yet ({self.rule!r}); "
-                f"they wrap: {', '.join(SUPPORTED)}"
-            )
 
     def __getattr__(self, name: str) -> Any:
         # only reached for attributes the wrapper lacks; guard pickling's early look-ups
-        if name.startswith("__") or name in ("parent", "rule"):
+        if name.startswith("__") or name == "parent":
             raise AttributeError(name)
         return getattr(self.parent, name)
 
@@ -74,6 +67,42 @@ class WithStopping:
     @property
     def n_doses(self) -> int:
         return int(self.parent.n_doses)
+
+
+def innermost(design: Any) -> Any:
+    """The design under all its behaviours."""
+    while isinstance(design, Behaviour):
+        design = design.parent
+    return design
+
+
+def _takes_stopping(design: Any) -> bool:
+    simulate = getattr(innermost(design), "simulate", None)
+    return simulate is not None and "stopping" in inspect.signature(simulate).parameters
+
+
+def _simulator_kwargs(design: Any, kwargs: dict[str, Any]) -> dict[str, Any]:
+    """The keyword arguments the innermost simulator takes (models it does not use are
+    dropped), without ``stopping``, which each behaviour hands down itself."""
+    params = inspect.signature(innermost(design).simulate).parameters
+    return {k: v for k, v in kwargs.items() if k in params and k != "stopping"}
+
+
+@dataclass(frozen=True)
+class WithStopping(Behaviour):
+    """``parent`` with a stopping rule (module docstring). Other attributes are the parent's."""
+
+    parent: Any
+    rule: StoppingRule
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.rule, StoppingRule):
+            raise DesignError(f"not a stopping rule: {self.rule!r}")
+        if not _takes_stopping(self.parent):
+            raise DesignError(
+                f"{self.parent.name} does not take stopping behaviours yet ({self.rule!r}); "
+                f"they wrap: {', '.join(SUPPORTED)}"
+            )
 
     def select_mtd(self, state: TrialState) -> int | None:
         """The parent's MTD, or none where a no-dose rule (extra-safe) holds on the data."""
@@ -130,8 +159,7 @@ class WithStopping:
         (not for the parent's own safety stop) the rule is its reason — the order in which
         ``decide`` asks them.
         """
-        params = inspect.signature(self.parent.simulate).parameters
-        accepted = {k: v for k, v in kwargs.items() if k in params and k != "stopping"}
+        accepted = _simulator_kwargs(self.parent, kwargs)
         outer = kwargs.get("stopping")
         rule = self.rule if outer is None else outer | self.rule
         outcomes = self.parent.simulate(truth, latent, *args, stopping=rule, **accepted)
@@ -154,6 +182,105 @@ class WithStopping:
 
     def __repr__(self) -> str:
         return self.describe()
+
+
+@dataclass(frozen=True)
+class SelectBoinMTD(Behaviour):
+    """``parent`` whose final dose is chosen by BOIN's MTD selection (escalation's
+    ``select_boin_mtd(when = "finally")``): while the parent continues nothing changes; when it
+    stops recommending a dose, that dose is replaced by ``BOIN::select.mtd``'s on all evaluated
+    patients (:func:`~oncotrial.designs.boin.boin_select_mtd`: elimination at
+    Pr(p > target) > ``cutoff_eli``, isotonic estimate closest to the target); a stop with no
+    dose stays one. ``target`` is the parent's unless given (a BLRM has an interval)."""
+
+    parent: Any
+    target: float | None = None
+    cutoff_eli: float = 0.95
+
+    def __post_init__(self) -> None:
+        if self.name.lower() in EFFICACY_DESIGNS:
+            raise DesignError(
+                f"{self.name} selects an optimal biological dose, not an MTD: BOIN's MTD "
+                "selection does not apply"
+            )
+        target = self.target if self.target is not None else getattr(self.parent, "target", None)
+        if target is None:
+            raise DesignError(f"BOIN's MTD selection needs a target DLT rate for {self.name}")
+        object.__setattr__(self, "target", float(target))
+
+    def _chosen(self, n: np.ndarray, y: np.ndarray) -> np.ndarray:
+        from oncotrial.designs.boin import boin_select_mtd  # boin.py builds on this module
+
+        assert self.target is not None
+        return boin_select_mtd(n, y, self.target, self.cutoff_eli)
+
+    def select_mtd(self, state: TrialState) -> int | None:
+        n, y = state.evaluable_counts()
+        mtd = int(self._chosen(n[None, :], y[None, :])[0])
+        return None if mtd < 0 else mtd
+
+    def decide(self, state: TrialState, *args: Any) -> Decision:
+        """The parent's decision; at a stop that recommends a dose, BOIN's choice instead."""
+        decision = self.parent.decide(state, *args)
+        if decision.continue_trial or decision.mtd is None:
+            return decision
+        mtd = self.select_mtd(state)
+        chosen = "none" if mtd is None else f"dose {mtd + 1}"
+        return replace(
+            decision,
+            mtd=mtd,
+            reason=f"{decision.reason}; MTD by BOIN's selection (isotonic): {chosen}",
+            details={**decision.details, "mtd_selection": "boin"},
+        )
+
+    def simulate(
+        self,
+        truth: Any,
+        latent: Any,
+        *args: Any,
+        stopping: StoppingRule | None = None,
+        **kwargs: Any,
+    ) -> Any:
+        """The parent's simulator; each trial that selected a dose selects BOIN's instead."""
+        if stopping is not None:
+            kwargs["stopping"] = stopping
+        outcomes = self.parent.simulate(truth, latent, *args, **kwargs)
+        chosen = self._chosen(outcomes.n_per_dose, outcomes.dlt_per_dose)
+        outcomes.selected = np.where(outcomes.selected >= 0, chosen, -1)
+        return outcomes
+
+    def describe(self) -> str:
+        return f"{describe(self.parent)} → MTD by BOIN's selection"
+
+    def __repr__(self) -> str:
+        return self.describe()
+
+
+def select_boin_mtd(design: Design, cutoff_eli: float = 0.95) -> SelectBoinMTD:
+    """Choose the final dose by BOIN's MTD selection (escalation's ``select_boin_mtd``)."""
+    return SelectBoinMTD(design, None, cutoff_eli)
+
+
+def backfill(design: Any, cap: int = 12, arrivals: Any = None) -> Any:
+    """BOIN that backfills patients to cleared doses with a response (BF-BOIN; Zhao, Yuan, Korn
+    & Freidlin 2024): the BOIN's own settings, at most ``cap`` patients a dose, and the
+    arrivals its simulator draws (``Arrivals()``: 3 a month, uniform gaps, as ``get.oc.bf``).
+    Backfilling changes the trial's data, so it wraps BOIN itself, before other behaviours."""
+    from oncotrial.designs.boin import BOIN  # boin.py builds on this module
+
+    if isinstance(design, Behaviour):
+        raise DesignError(
+            "backfill wraps BOIN itself (BF-BOIN's simulator takes no other behaviour yet)"
+        )
+    if type(design) is not BOIN:
+        raise DesignError(
+            f"backfilling is defined for BOIN (BF-BOIN, Zhao et al. 2024), not for {design.name}"
+        )
+    from oncotrial.designs.bfboin import BFBOIN  # numba compiles its kernel on import
+    from oncotrial.designs.efficacy import Arrivals
+
+    settings = {f.name: getattr(design, f.name) for f in fields(BOIN) if f.name != "name"}
+    return BFBOIN(**settings, backfill_cap=cap, arrivals=arrivals or Arrivals())
 
 
 def with_stopping(design: Design, rule: StoppingRule) -> WithStopping:
@@ -209,8 +336,8 @@ def dont_skip(design: Any) -> Any:
     ``decide`` and its simulator honour it alike; the designs of :data:`ONE_STEP_DESIGNS`
     never skip and come back unchanged; wrapped behaviours are kept.
     """
-    if isinstance(design, WithStopping):
-        return WithStopping(dont_skip(design.parent), design.rule)
+    if isinstance(design, Behaviour):
+        return replace(design, parent=dont_skip(design.parent))  # type: ignore[type-var]
     if design.name.lower() in ONE_STEP_DESIGNS:
         return design
     if "no_skip" in {f.name for f in fields(design)}:
@@ -220,8 +347,8 @@ def dont_skip(design: Any) -> Any:
 
 def describe(design: Any) -> str:
     """One line a statistician reads: the design, its main settings and its behaviours."""
-    if hasattr(design, "describe") and isinstance(design, WithStopping):
-        return design.describe()
+    if isinstance(design, Behaviour):
+        return design.describe()  # type: ignore[attr-defined]
     parts = [f"{getattr(design, 'n_doses', '?')} doses"]
     if getattr(design, "target", None) is not None:
         parts.append(f"target {design.target:g}")

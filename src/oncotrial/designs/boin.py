@@ -222,6 +222,20 @@ def _lowest_eliminated(
     return lowest_eliminated_from_mask(over)
 
 
+def boin_select_mtd(
+    n: np.ndarray, y: np.ndarray, target: float, cutoff_eli: float = 0.95
+) -> np.ndarray:
+    """BOIN's MTD selection (``BOIN::select.mtd`` with its defaults) for rows of (trials, doses)
+    counts, -1 where no dose is acceptable: doses eliminated by Pr(p > target | data) >
+    ``cutoff_eli`` with n ≥ 3 (and all above) are excluded, then the isotonic estimate closest
+    to the target is chosen (Liu & Yuan 2015, sections 2.3-2.4). Any design's final choice can
+    be made this way (the ``select_boin_mtd`` behaviour)."""
+    n = np.atleast_2d(np.asarray(n, dtype=np.int64))
+    y = np.atleast_2d(np.asarray(y, dtype=np.int64))
+    tables = _boundaries(target, max(int(n.max(initial=0)), 1), None, None, cutoff_eli)
+    return isotonic_mtd(n, y, target, _lowest_eliminated(n, y, tables, None))
+
+
 @dataclass(frozen=True)
 class BOIN:
     """The BOIN design for one drug (Liu & Yuan 2015), with the R package's conventions.

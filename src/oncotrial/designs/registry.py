@@ -11,9 +11,11 @@ from typing import TYPE_CHECKING
 
 from oncotrial.designs.base import Design, DesignError
 from oncotrial.designs.behaviours import (
-    WithStopping,
+    backfill,
     dont_skip,
     extra_safe,
+    innermost,
+    select_boin_mtd,
     stop_at_n,
     stop_when_n_at_dose,
 )
@@ -91,6 +93,7 @@ class DesignSpec:
     dose_names: tuple[str, ...] | None = None
     # behaviours wrapping the design (escalation's names; behaviours.py)
     dont_skip: bool = False
+    mtd_selection: str = "design"
     stop_at_n: int | None = None
     stop_when_n_at_dose: int | None = None
     extra: dict = field(default_factory=dict)
@@ -110,8 +113,9 @@ NATIVE_EXTRA_SAFE = ("boin", "tite-boin", "bf-boin")
 
 def build_design(spec: DesignSpec) -> Design:
     """The design object for ``spec.name`` (one of :data:`DESIGN_NAMES`), wrapped in the
-    behaviours the spec asks for (don't skip, extra-safe, ``stop_when_n_at_dose``, then
-    ``stop_at_n``)."""
+    behaviours the spec asks for (don't skip, extra-safe, ``stop_when_n_at_dose``,
+    ``stop_at_n``, then the MTD selection: ``mtd_selection`` "design" keeps the design's own,
+    "boin" chooses by BOIN's)."""
     design = _build_parent(spec)
     if spec.dont_skip:
         design = dont_skip(design)
@@ -121,6 +125,10 @@ def build_design(spec: DesignSpec) -> Design:
         design = stop_when_n_at_dose(design, spec.stop_when_n_at_dose)
     if spec.stop_at_n is not None:
         design = stop_at_n(design, spec.stop_at_n)
+    if spec.mtd_selection == "boin":
+        design = select_boin_mtd(design, spec.cutoff_eli)
+    elif spec.mtd_selection != "design":
+        raise DesignError(f"MTD selection '{spec.mtd_selection}' is not 'design' or 'boin'")
     return design
 
 
@@ -189,26 +197,9 @@ def _build_parent(spec: DesignSpec) -> Design:
     if name in ("boin12", "tite-boin12"):
         return _build_boin12(spec, name)
     if name == "bf-boin":
-        from oncotrial.designs.bfboin import BFBOIN  # numba compiles on import: only when asked
-
-        return BFBOIN(
-            n_doses=spec.n_doses,
-            target=spec.target,
-            cohort_size=spec.cohort_size,
-            n_cohorts=spec.n_cohorts,
-            start=spec.start,
-            p_saf=spec.p_saf,
-            p_tox=spec.p_tox,
-            cutoff_eli=spec.cutoff_eli,
-            extrasafe=spec.extrasafe,
-            offset=spec.offset,
-            n_earlystop=spec.n_earlystop,
-            window_days=spec.window_days,
-            backfill_cap=spec.backfill_cap,
-            arrivals=Arrivals(
-                spec.accrual_per_month or DEFAULT_ACCRUAL_PER_MONTH, spec.accrual or "uniform"
-            ),
-        )
+        boin = _build_parent(replace(spec, name="boin"))
+        per_month = spec.accrual_per_month or DEFAULT_ACCRUAL_PER_MONTH
+        return backfill(boin, spec.backfill_cap, Arrivals(per_month, spec.accrual or "uniform"))
     if name == "blrm":
         return _build_blrm(spec)
     raise DesignError(f"unknown design '{spec.name}' (known: {', '.join(DESIGN_NAMES)})")
@@ -290,8 +281,7 @@ def default_skeleton(spec: DesignSpec) -> tuple[float, ...]:
 
 def latent_patients_needed(design: Design) -> int:
     """How many latent patients per trial the design's simulator may consume."""
-    while isinstance(design, WithStopping):
-        design = design.parent
+    design = innermost(design)
     if isinstance(design, ThreePlusThree):
         return design.max_cohorts * design.cohort_size
     if hasattr(design, "latent_width"):  # BF-BOIN: arrivals, enrolled or not
@@ -345,6 +335,7 @@ def spec_from_protocol(protocol: Protocol, design: str | None = None) -> DesignS
         ewoc=blrm.ewoc if blrm else 0.25,
         max_step_ratio=blrm.max_step_ratio if blrm else None,
         dont_skip=phase1.dont_skip,
+        mtd_selection=phase1.mtd_selection,
         dose_names=tuple(DoseNames.of(protocol).all_full()),
         stop_at_n=phase1.stopping.stop_at_n,
         stop_when_n_at_dose=phase1.stopping.stop_when_n_at_dose,

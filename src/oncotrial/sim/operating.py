@@ -15,7 +15,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from oncotrial.designs.base import Design
-from oncotrial.designs.behaviours import WithStopping
+from oncotrial.designs.behaviours import innermost
 from oncotrial.designs.names import EFFICACY_DESIGNS
 from oncotrial.designs.registry import latent_patients_needed
 from oncotrial.designs.simulation import (
@@ -64,8 +64,7 @@ def _simulate(
 ) -> TrialOutcomes:
     """Call the design's simulator with the models it takes (TITE designs take DLT times,
     toxicity-and-efficacy designs the response truth)."""
-    inner = design.parent if isinstance(design, WithStopping) else design
-    params = inspect.signature(inner.simulate).parameters  # type: ignore[attr-defined]
+    params = inspect.signature(innermost(design).simulate).parameters
     kwargs: dict = {}
     if "accrual" in params:
         kwargs["accrual"] = accrual
