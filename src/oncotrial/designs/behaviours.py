@@ -36,7 +36,7 @@ import numpy as np
 
 from oncotrial.designs.base import Decision, Design, DesignError, TrialState
 from oncotrial.designs.efficacy import TOO_TOXIC
-from oncotrial.designs.names import EFFICACY_DESIGNS
+from oncotrial.designs.names import EFFICACY_DESIGNS, ONE_STEP_DESIGNS
 from oncotrial.designs.stopping import (
     LowestDoseTooToxic,
     StopAtN,
@@ -311,20 +311,6 @@ def extra_safe(
     if target is None:
         raise DesignError(f"extra-safe needs a target DLT rate for {design.name}")
     return with_stopping(design, LowestDoseTooToxic(float(target), cutoff - offset))
-
-
-#: Designs whose rule moves at most one level per decision: no skipping is already theirs.
-ONE_STEP_DESIGNS = (
-    "3+3",
-    "boin",
-    "tite-boin",
-    "keyboard",
-    "mtpi2",
-    "i3+3",
-    "boin12",
-    "tite-boin12",
-    "bf-boin",
-)
 
 
 def dont_skip(design: Any) -> Any:
