@@ -102,6 +102,25 @@ def test_dont_skip_as_escalation() -> None:
     assert blrm.no_skip
 
 
+def test_dont_skip_when_deescalating_as_escalation() -> None:
+    """escalation's test_dont_skip_doses.R: get_dfcrm fit to '1NNN 2N 3TTT' advocates dose 1;
+    with dont_skip_doses(when_deescalating = TRUE) dose 2. Followed by
+    stop_when_n_at_dose(n = 3, dose = "any"), '1TTT 2N 3TTT' stops: escalation then recommends
+    the constrained next dose (2); we select the design's MTD (dose 1, the CRM's closest to the
+    target), as every stopping behaviour here does — no-skipping governs the next patient's
+    dose, not the final selection (a deliberate difference)."""
+    assert fit(dfcrm(), "1NNN 2N 3TTT")[0].next_dose == 0
+    go = fit(dont_skip(dfcrm(), when_deescalating=True), "1NNN 2N 3TTT")[0]
+    assert go.continue_trial and go.next_dose == 1
+    both = stop_when_n_at_dose(dont_skip(dfcrm(), when_deescalating=True), 3, "any")
+    stop, state = fit(both, "1TTT 2N 3TTT")
+    assert not stop.continue_trial and stop.mtd == dfcrm().select_mtd(state) == 0
+    assert fit(dont_skip(dfcrm(), True), "1TTT 2N 3TTT")[0].next_dose == 1
+    with pytest.raises(DesignError, match="when de-escalating"):
+        dont_skip(BLRM(doses=(100, 200, 400), reference_dose=200, max_patients=12), True)
+    assert dont_skip(BOIN(n_doses=4, target=0.3), True) == BOIN(n_doses=4, target=0.3)
+
+
 def test_dont_skip_simulation_never_skips_and_equals_decide() -> None:
     design = dont_skip(dfcrm())
     truth = np.array([0.02, 0.05, 0.1, 0.2, 0.4])
@@ -110,6 +129,10 @@ def test_dont_skip_simulation_never_skips_and_equals_decide() -> None:
     out, paths = dont_skip(dfcrm(cohort_size=3)).simulate_paths(truth, latent)
     step = lambda p: np.diff(np.where(p >= 0, p, np.nan), axis=1)  # noqa: E731
     assert np.nanmax(step(paths[:, ::3])) <= 1 < np.nanmax(step(free_paths[:, ::3]))
+    toxic = np.array([0.3, 0.5, 0.6, 0.7, 0.8])
+    _, down = dont_skip(dfcrm(cohort_size=3, start=4), True).simulate_paths(toxic, latent)
+    _, free_down = dfcrm(cohort_size=3, start=4).simulate_paths(toxic, latent)
+    assert np.nanmin(step(down[:, ::3])) >= -1 > np.nanmin(step(free_down[:, ::3]))
     for i in range(10):
         doses, mtd, state = replay_trial(dont_skip(dfcrm(cohort_size=3)), truth, latent.tox[i], 3)
         assert np.array_equal(state.enrolled_counts(), out.n_per_dose[i]), i

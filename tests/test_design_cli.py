@@ -273,6 +273,12 @@ def test_protocol_names_dont_skip_as_the_cli(tmp_path: Path) -> None:
     old.write_text(yaml.safe_dump(data, sort_keys=False))
     err = refused("simulate", "--protocol", str(old))
     assert "phase1.blrm.no_skip" in err and "phase1.dont_skip" in err
+    (tmp_path / "down").mkdir()
+    down = _protocol_with(tmp_path / "down", {"design": "crm", "dont_skip_down": True})
+    crm = build_design(spec_from_protocol(load_protocol(down)))
+    assert crm.no_skip_down and crm.no_skipping  # type: ignore[attr-defined]
+    err = refused("simulate", "--protocol", str(down), "--design", "blrm")
+    assert "when de-escalating" in err
     one = run_json("simulate", "--protocol", str(free), "--design", "blrm", "--dont-skip",
                    "--trials", "50")  # fmt: skip
     assert {r["design"] for r in one["results"]} == {"blrm"}

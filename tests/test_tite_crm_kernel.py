@@ -16,8 +16,14 @@ TRUTH = np.array([0.02, 0.06, 0.12, 0.20, 0.30, 0.45])
 
 @pytest.mark.parametrize(
     "options",
-    [{}, {"safety_stop": 0.8}, {"restrict": False}, {"model": "logistic", "start": 1}],
-    ids=["restrict", "safety", "free", "logistic"],
+    [
+        {},
+        {"safety_stop": 0.8},
+        {"restrict": False},
+        {"model": "logistic", "start": 1},
+        {"restrict": False, "no_skip": True, "no_skip_down": True},
+    ],
+    ids=["restrict", "safety", "free", "logistic", "no-skip-either-way"],
 )
 def test_compiled_simulator_equals_numpy_path(options: dict) -> None:
     design = TITECRM(skeleton=SKELETON, target=0.2, max_patients=18, **options)

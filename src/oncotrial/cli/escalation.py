@@ -24,6 +24,7 @@ from oncotrial.cli.common import (
 )
 from oncotrial.cli.patients import read_patients
 from oncotrial.cli.simulation import (
+    DontSkipDownOption,
     DontSkipOption,
     ExtraSafeOption,
     MtdSelectionOption,
@@ -134,6 +135,7 @@ def decide(
     stop_at_n: int | None = StopAtNOption,
     stop_when_n_at_dose: int | None = StopWhenNAtDoseOption,
     dont_skip: bool | None = DontSkipOption,
+    dont_skip_down: bool | None = DontSkipDownOption,
     mtd_selection: str | None = MtdSelectionOption,
     extrasafe: bool | None = ExtraSafeOption,
     db: str | None = typer.Option(
@@ -187,6 +189,7 @@ def decide(
             stop_at_n=stop_at_n,
             stop_when_n_at_dose=stop_when_n_at_dose,
             dont_skip=dont_skip,
+            dont_skip_down=dont_skip_down,
             mtd_selection=mtd_selection,
         )
         spec = design_spec(

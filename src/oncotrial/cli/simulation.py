@@ -49,6 +49,12 @@ DontSkipOption = typer.Option(
     help="Never escalate more than one level at a time (dont_skip_doses; the protocol's "
     "phase1.dont_skip). BOIN-type designs never skip; this constrains the CRM and the BLRM.",
 )
+DontSkipDownOption = typer.Option(
+    None,
+    "--dont-skip-down",
+    help="Never de-escalate more than one level at a time either (dont_skip_doses("
+    "when_deescalating = TRUE); the protocol's phase1.dont_skip_down; CRM).",
+)
 MtdSelectionOption = typer.Option(
     None,
     "--mtd-selection",
@@ -311,6 +317,7 @@ def simulate(
     stop_at_n: int | None = StopAtNOption,
     stop_when_n_at_dose: int | None = StopWhenNAtDoseOption,
     dont_skip: bool | None = DontSkipOption,
+    dont_skip_down: bool | None = DontSkipDownOption,
     mtd_selection: str | None = MtdSelectionOption,
     late_fraction: float | None = typer.Option(
         None, "--dlt-late-fraction", help="Share of DLTs in the window's second half (0.5)."
@@ -347,6 +354,7 @@ def simulate(
             stop_at_n=stop_at_n,
             stop_when_n_at_dose=stop_when_n_at_dose,
             dont_skip=dont_skip,
+            dont_skip_down=dont_skip_down,
             mtd_selection=mtd_selection,
         )
         names = design or [proto.phase1.design if proto else "boin"]

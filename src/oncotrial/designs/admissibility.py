@@ -9,6 +9,9 @@ Rules (applied elementwise, so the scalar ``decide`` and the vectorised simulato
   ``no_skip=False``;
 * where ``escalation_allowed`` is false (coherence: e.g. CRM after a cohort whose DLT rate is at
   or above the target, Cheung 2005), the next dose is not above the current one;
+* with ``no_skip_down``, de-escalation never skips a level either: the next dose is at least
+  one below the current dose (escalation's ``dont_skip_doses(when_deescalating = TRUE)``),
+  unless that dose is eliminated;
 * the next dose is never below the lowest level (0).
 
 ``lowest_eliminated`` is the index of the lowest eliminated dose, or ``n_doses`` when none is.
@@ -34,6 +37,7 @@ def admissible_dose(
     lowest_eliminated: ArrayLike,
     escalation_allowed: ArrayLike = True,
     no_skip: ArrayLike = True,
+    no_skip_down: ArrayLike = False,
 ) -> np.ndarray:
     """Clip a design's proposed next dose to what is admissible (the module's rules).
 
@@ -42,6 +46,9 @@ def admissible_dose(
     proposed = np.asarray(proposed)
     current = np.asarray(current)
     lowest = np.asarray(lowest_eliminated)
+    if no_skip_down is not False:
+        floor = np.where(np.asarray(no_skip_down, dtype=bool), current - 1, proposed)
+        proposed = np.maximum(proposed, floor)
     if escalation_allowed is True and no_skip is True:  # the common case, fewer passes
         nxt = np.minimum(proposed, np.minimum(current + 1, lowest - 1))
         nxt = np.maximum(nxt, 0)

@@ -36,7 +36,7 @@ import numpy as np
 
 from oncotrial.designs.base import Decision, Design, DesignError, TrialState
 from oncotrial.designs.efficacy import TOO_TOXIC
-from oncotrial.designs.names import EFFICACY_DESIGNS
+from oncotrial.designs.names import EFFICACY_DESIGNS, ONE_STEP_DESIGNS
 from oncotrial.designs.stopping import (
     LowestDoseTooToxic,
     StopAtN,
@@ -313,36 +313,28 @@ def extra_safe(
     return with_stopping(design, LowestDoseTooToxic(float(target), cutoff - offset))
 
 
-#: Designs whose rule moves at most one level per decision: no skipping is already theirs.
-ONE_STEP_DESIGNS = (
-    "3+3",
-    "boin",
-    "tite-boin",
-    "keyboard",
-    "mtpi2",
-    "i3+3",
-    "boin12",
-    "tite-boin12",
-    "bf-boin",
-)
-
-
-def dont_skip(design: Any) -> Any:
-    """Never escalate more than one level above the current dose (escalation's
-    ``dont_skip_doses(when_escalating = TRUE)``; Cheung 2011, section 3.2).
+def dont_skip(design: Any, when_deescalating: bool = False) -> Any:
+    """Never escalate more than one level above the current dose, and with
+    ``when_deescalating`` never de-escalate more than one below it (escalation's
+    ``dont_skip_doses(when_escalating = TRUE, when_deescalating)``; Cheung 2011, section 3.2).
 
     The rule lives where admissibility is decided (:func:`~oncotrial.designs.admissibility.
-    admissible_dose`'s ``no_skip`` flag): a CRM or BLRM gets its ``no_skip`` set, so its
-    ``decide`` and its simulator honour it alike; the designs of :data:`ONE_STEP_DESIGNS`
-    never skip and come back unchanged; wrapped behaviours are kept.
+    admissible_dose`'s ``no_skip`` and ``no_skip_down`` flags): a CRM gets them set (a BLRM its
+    ``no_skip``: no untried level skipped), so its ``decide`` and its simulator honour them
+    alike; the designs of :data:`~oncotrial.designs.names.ONE_STEP_DESIGNS` never skip and come
+    back unchanged; wrapped behaviours are kept.
     """
     if isinstance(design, Behaviour):
-        return replace(design, parent=dont_skip(design.parent))  # type: ignore[type-var]
+        return replace(design, parent=dont_skip(design.parent, when_deescalating))  # type: ignore[type-var]
     if design.name.lower() in ONE_STEP_DESIGNS:
         return design
-    if "no_skip" in {f.name for f in fields(design)}:
-        return replace(design, no_skip=True)
-    raise DesignError(f"{design.name} has no no-skipping rule to set")
+    names = {f.name for f in fields(design)}
+    if when_deescalating and "no_skip_down" not in names:
+        raise DesignError(f"{design.name} has no rule against skipping levels when de-escalating")
+    if "no_skip" not in names:
+        raise DesignError(f"{design.name} has no no-skipping rule to set")
+    extra = {"no_skip_down": True} if when_deescalating else {}
+    return replace(design, no_skip=True, **extra)
 
 
 def describe(design: Any) -> str:

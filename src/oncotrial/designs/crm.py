@@ -397,6 +397,7 @@ class _CRMBase:
     restrict: bool = True
     window_days: float = 28.0
     no_skip: bool | None = None
+    no_skip_down: bool = False
     n_doses: int = field(init=False)
 
     def __post_init__(self) -> None:
@@ -547,7 +548,11 @@ class _CRMBase:
             return self._stop_for_safety(post, details)
         best = int(_closest(post.ptox, self.target))
         allowed = escalation_allowed or not self.restrict
-        nxt = int(admissible_dose(best, current, self.n_doses, allowed, no_skip=self.no_skipping))
+        nxt = int(
+            admissible_dose(
+                best, current, self.n_doses, allowed, self.no_skipping, self.no_skip_down
+            )
+        )
         reason = (
             f"{_dose(best).capitalize()} has the estimated DLT probability closest to the target "
             f"{self.target:g} ({post.ptox[best]:.3f})"
@@ -577,7 +582,8 @@ class CRM(_CRMBase):
     ``restrict`` (as ``dfcrm::crmsim(restrict = TRUE)``) escalation never skips a level and there
     is no escalation right after a cohort whose observed DLT rate is at or above the target
     (coherence, Cheung 2005, Biometrika 92); ``no_skip`` sets the first alone (the
-    ``dont_skip`` behaviour on an unrestricted CRM). The optional safety stop ends the trial when
+    ``dont_skip`` behaviour on an unrestricted CRM), ``no_skip_down`` forbids skipping a level
+    when de-escalating too. The optional safety stop ends the trial when
     ``Pr(p_1 > target | data) > safety_stop``. At the end the MTD is the dose closest to the
     target.
     """
@@ -702,7 +708,7 @@ class CRM(_CRMBase):
                 break
             lowest = np.where(too_toxic, 0, d)
             coherent = (k_tox / m < self.target) if self.restrict else True
-            nxt = admissible_dose(best, dose, lowest, coherent, no_skip=self.no_skipping)
+            nxt = admissible_dose(best, dose, lowest, coherent, self.no_skipping, self.no_skip_down)
             stop = nxt < 0
             reason[idx[stop]] = CRM_STOP_REASONS.index("lowest dose too toxic")
             if stopping is not None:
@@ -875,7 +881,9 @@ class TITECRM(_CRMBase):
             if self.restrict:
                 new_dlt = (seen & (event[idx, :j] > entry[idx, j - 1][:, None])).any(axis=1)
                 coherent = ~new_dlt
-            nxt = admissible_dose(best, x[:, -1], lowest, coherent, no_skip=self.no_skipping)
+            nxt = admissible_dose(
+                best, x[:, -1], lowest, coherent, self.no_skipping, self.no_skip_down
+            )
             stop = nxt < 0
             stopped[idx[stop]] = True
             duration[idx[stop]] = entry[idx[stop], j]

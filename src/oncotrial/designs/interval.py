@@ -407,16 +407,8 @@ class _TableDesign(ABC):
         ``codes[n, y]`` table (the shape of the BOIN package's simFastBOIN loop). ``stopping``
         is a wrapping behaviour's rule (:mod:`oncotrial.designs.behaviours`).
         """
-        return _simulate_table_design(
-            self,
-            np.asarray(truth, dtype=float),
-            latent,
-            self.n_cohorts if n_cohorts is None else n_cohorts,
-            self.cohort_size if cohort_size is None else cohort_size,
-            accrual,
-            stopping,
-            record_paths=False,
-        )[0]
+        plan = (truth, latent, n_cohorts, cohort_size, accrual, stopping)
+        return _simulate_table_design(self, *plan, record_paths=False)[0]
 
     def simulate_with_paths(
         self,
@@ -428,15 +420,8 @@ class _TableDesign(ABC):
         stopping: StoppingRule | None = None,
     ) -> tuple[TrialOutcomes, np.ndarray]:
         """:meth:`simulate` and the dose of each cohort ((trials, cohorts), -1 after a stop)."""
-        outcomes, paths = _simulate_table_design(
-            self,
-            np.asarray(truth, dtype=float),
-            latent,
-            self.n_cohorts if n_cohorts is None else n_cohorts,
-            self.cohort_size if cohort_size is None else cohort_size,
-            accrual,
-            stopping,
-        )
+        plan = (truth, latent, n_cohorts, cohort_size, accrual, stopping)
+        outcomes, paths = _simulate_table_design(self, *plan)
         assert paths is not None
         return outcomes, paths
 
@@ -527,16 +512,20 @@ def _elimination_by_n(design: _TableDesign, n_max: int) -> np.ndarray:
 
 def _simulate_table_design(
     design: _TableDesign,
-    truth: np.ndarray,
+    truth_values: np.ndarray | Sequence[float],
     latent: LatentPatients,
-    n_cohorts: int,
-    cohort_size: int,
+    n_cohorts: int | None,
+    cohort_size: int | None,
     accrual: AccrualModel | None,
     stopping: StoppingRule | None = None,
     record_paths: bool = True,
 ) -> tuple[TrialOutcomes, np.ndarray | None]:
     """Keyboard, mTPI-2 and i3+3 through the shared table simulator (n.earlystop: stop once
-    the current dose has that many patients, as ``Keyboard::get.oc.kb``)."""
+    the current dose has that many patients, as ``Keyboard::get.oc.kb``); the cohort plan is
+    the design's unless given."""
+    truth = np.asarray(truth_values, dtype=float)
+    n_cohorts = design.n_cohorts if n_cohorts is None else n_cohorts
+    cohort_size = design.cohort_size if cohort_size is None else cohort_size
     if truth.shape != (design.n_doses,) or np.any((truth < 0) | (truth > 1)):
         raise IntervalDesignError(f"truth needs {design.n_doses} probabilities in [0, 1]")
     if n_cohorts < 1 or cohort_size < 1:

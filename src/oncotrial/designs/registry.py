@@ -93,6 +93,7 @@ class DesignSpec:
     dose_names: tuple[str, ...] | None = None
     # behaviours wrapping the design (escalation's names; behaviours.py)
     dont_skip: bool = False
+    dont_skip_down: bool = False
     mtd_selection: str = "design"
     stop_at_n: int | None = None
     stop_when_n_at_dose: int | None = None
@@ -117,8 +118,8 @@ def build_design(spec: DesignSpec) -> Design:
     ``stop_at_n``, then the MTD selection: ``mtd_selection`` "design" keeps the design's own,
     "boin" chooses by BOIN's)."""
     design = _build_parent(spec)
-    if spec.dont_skip:
-        design = dont_skip(design)
+    if spec.dont_skip or spec.dont_skip_down:
+        design = dont_skip(design, when_deescalating=spec.dont_skip_down)
     if spec.extrasafe and spec.name.lower() not in NATIVE_EXTRA_SAFE:
         design = extra_safe(design, spec.cutoff_eli, spec.offset, spec.target)
     if spec.stop_when_n_at_dose is not None:
@@ -335,6 +336,7 @@ def spec_from_protocol(protocol: Protocol, design: str | None = None) -> DesignS
         ewoc=blrm.ewoc if blrm else 0.25,
         max_step_ratio=blrm.max_step_ratio if blrm else None,
         dont_skip=phase1.dont_skip,
+        dont_skip_down=phase1.dont_skip_down,
         mtd_selection=phase1.mtd_selection,
         dose_names=tuple(DoseNames.of(protocol).all_full()),
         stop_at_n=phase1.stopping.stop_at_n,

@@ -103,6 +103,7 @@ def simulate_tite_crm_kernel(
     start,
     coherent,
     no_skip,
+    no_skip_down,
     safety_stop,
     doses,
     tox,
@@ -178,6 +179,8 @@ def simulate_tite_crm_kernel(
                 ceiling = current + 1
             if coherent and new_dlt:
                 ceiling = current
+            if no_skip_down and best < current - 1:
+                best = current - 1
             nxt = min(best, ceiling, d - 1)
             if nxt < 0:
                 nxt = 0
@@ -240,6 +243,7 @@ def simulate_tite_crm(
         int(design.start),  # type: ignore[attr-defined]
         bool(design.restrict),  # type: ignore[attr-defined]
         bool(design.no_skipping),  # type: ignore[attr-defined]
+        bool(design.no_skip_down),  # type: ignore[attr-defined]
         safety,
         doses,
         tox,

@@ -433,7 +433,8 @@ class Phase1(_Strict):
     ``dlt_late_fraction`` (share of DLTs in the second half of the window) feed the simulator of
     the time-to-event designs. ``backfill_cap`` is BF-BOIN's most patients a dose may hold.
     ``dont_skip``: escalation never skips a level (the ``--dont-skip`` behaviour; BOIN-type
-    designs never do, a CRM with dfcrm's ``restrict`` neither; it constrains the BLRM).
+    designs never do, a CRM with dfcrm's ``restrict`` neither; it constrains the BLRM);
+    ``dont_skip_down`` also never de-escalates more than one level (``--dont-skip-down``; CRM).
     ``mtd_selection``: ``design`` (the design's own rule) or ``boin`` (BOIN's isotonic
     selection, ``BOIN::select.mtd``, for any toxicity design: the ``--mtd-selection`` behaviour).
     """
@@ -450,6 +451,7 @@ class Phase1(_Strict):
     blrm: BlrmParams | None = None
     backfill_cap: int = Field(default=12, ge=1)
     dont_skip: bool = False
+    dont_skip_down: bool = False
     mtd_selection: Literal["design", "boin"] = "design"
     stopping: StoppingParams = Field(default_factory=StoppingParams)
     scenarios: list[Scenario] = Field(default_factory=list)

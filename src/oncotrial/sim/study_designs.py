@@ -156,7 +156,9 @@ def _protocol_spec(protocol: Protocol, name: str) -> DesignSpec:
     """The protocol's phase I design called ``name``, as ``oncotrial simulate`` builds it (the
     registry), without the wrapping behaviours: the study runs the escalations' own rules."""
     spec = spec_from_protocol(protocol, name)
-    return replace(spec, stop_at_n=None, stop_when_n_at_dose=None, dont_skip=False)
+    return replace(
+        spec, stop_at_n=None, stop_when_n_at_dose=None, dont_skip=False, dont_skip_down=False
+    )
 
 
 def _escalation(protocol: Protocol, candidate: Candidate) -> Escalation:
