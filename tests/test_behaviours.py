@@ -172,6 +172,10 @@ def test_select_boin_mtd_as_escalation() -> None:
     assert describe(crm).endswith("→ MTD by BOIN's selection")
     with pytest.raises(DesignError, match="optimal biological dose"):
         select_boin_mtd(BOIN12(5, 0.35, 0.25))
+    blrm = BLRM(doses=(100, 200, 400, 600), reference_dose=400, max_patients=24)
+    with pytest.raises(DesignError, match="needs a target DLT rate"):
+        select_boin_mtd(blrm)
+    assert select_boin_mtd(blrm, target=0.25).target == 0.25
 
 
 def test_backfill_wraps_boin_into_bf_boin() -> None:

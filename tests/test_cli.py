@@ -165,3 +165,20 @@ def test_errors_are_plain_unwrapped_lines_at_a_narrow_terminal(tmp_path: Path) -
     assert result.exit_code == 2
     lines = [line for line in result.output.splitlines() if line.startswith("error:")]
     assert len(lines) == 1 and "[site1]" in lines[0] and "dose_index" in lines[0]
+
+
+def test_help_keeps_option_names_whole_at_a_narrow_terminal() -> None:
+    """At 40 columns rich's panels would cut option names ("--des…"): the command prints
+    click's plain help instead (wrapped at click's minimum of 50 columns), every option whole."""
+    import os
+    import subprocess
+    import sys
+
+    script = Path(sys.executable).with_name("oncotrial")
+    env = {**os.environ, "COLUMNS": "40"}
+    env.pop("TYPER_USE_RICH", None)
+    out = subprocess.run(
+        [str(script), "simulate", "--help"], capture_output=True, text=True, env=env, check=True
+    ).stdout
+    assert "--dont-skip / --allow-skip" in out and "--mtd-selection" in out
+    assert "…" not in out and max(len(line) for line in out.splitlines()) <= 50

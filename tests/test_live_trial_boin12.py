@@ -29,7 +29,13 @@ def played(tmp_path_factory: pytest.TempPathFactory) -> dict:
         decisions = [d for d in store.decisions() if d["status"] == "final"]
     finally:
         store.close()
-    return {"url": url, "trial": trial, "protocol": load_protocol(protocol), "decisions": decisions}
+    return {
+        "url": url,
+        "trial": trial,
+        "protocol": load_protocol(protocol),
+        "protocol_path": protocol,
+        "decisions": decisions,
+    }
 
 
 def test_every_decision_replays_from_the_store_alone(played: dict) -> None:
@@ -80,3 +86,24 @@ def test_the_expansion_opens_at_the_selected_obd(played: dict) -> None:
         store.close()
     label = DoseNames.of(played["protocol"]).short(chosen)
     assert set(dm[dm.PHASE == "II"].ARMCD) == {label.replace("-", "M")}
+
+
+def test_the_board_and_the_decision_pages_show_the_responses(played: dict) -> None:
+    from conduct_fixtures import PASSWORD
+    from oncotrial.conduct import Study, accounts
+    from web_helpers import client, login
+
+    study = Study.open(played["url"], played["protocol_path"], migrate=False)
+    try:
+        admin = study.system_actor("test-setup")
+        accounts.add_user(study, admin, "stat2", "statistician", PASSWORD, full_name="Reviewer")
+        web = client(study)
+        login(web, "stat2")
+        paused = [d for d in played["decisions"] if d["action"] == "pause"]
+        board = web.get(f"/board?as_of={paused[0]['inputs']['as_of']}")
+        assert board.status_code == 200 and "with a response" in board.text
+        assert "evaluable (both outcomes known)" in board.text
+        page = web.get(f"/meeting/{paused[-1]['id']}")
+        assert page.status_code == 200 and "wait for the pending patients" in page.text
+    finally:
+        study.close()

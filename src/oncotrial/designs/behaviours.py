@@ -256,9 +256,12 @@ class SelectBoinMTD(Behaviour):
         return self.describe()
 
 
-def select_boin_mtd(design: Design, cutoff_eli: float = 0.95) -> SelectBoinMTD:
-    """Choose the final dose by BOIN's MTD selection (escalation's ``select_boin_mtd``)."""
-    return SelectBoinMTD(design, None, cutoff_eli)
+def select_boin_mtd(
+    design: Design, cutoff_eli: float = 0.95, target: float | None = None
+) -> SelectBoinMTD:
+    """Choose the final dose by BOIN's MTD selection (escalation's ``select_boin_mtd``);
+    ``target``: the design's own unless given (a BLRM has a target interval)."""
+    return SelectBoinMTD(design, target, cutoff_eli)
 
 
 def backfill(design: Any, cap: int = 12, arrivals: Any = None) -> Any:

@@ -127,7 +127,7 @@ def build_design(spec: DesignSpec) -> Design:
     if spec.stop_at_n is not None:
         design = stop_at_n(design, spec.stop_at_n)
     if spec.mtd_selection == "boin":
-        design = select_boin_mtd(design, spec.cutoff_eli)
+        design = select_boin_mtd(design, spec.cutoff_eli, spec.target)
     elif spec.mtd_selection != "design":
         raise DesignError(f"MTD selection '{spec.mtd_selection}' is not 'design' or 'boin'")
     return design
