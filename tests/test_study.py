@@ -480,3 +480,26 @@ def test_utility_sums_from_marginal_counts_equal_the_joint_ones(data) -> None:
         joint[0, dose] += u.score(np.array(float(dlt)), np.array(float(resp)))
     out = SimpleNamespace(n_per_dose=n, dlt_per_dose=y, response_per_dose=r)
     assert np.allclose(_additive_utility_sums(u, out), joint)
+
+
+def test_expected_dlts_agree_with_the_drawn_ones() -> None:
+    """The study's expected DLTs (Σ patients × true DLT probability) against the DLTs BOIN's
+    own simulator draws on the same patients (Wald's identity: equal means), and in the
+    expansion: the patients at each selected dose × its DLT probability, at most the N."""
+    p_tox, n = (0.05, 0.12, 0.30, 0.48), 4000
+    scen = StudyScenario("s", p_tox, (0.15, 0.30, 0.33, 0.35))
+    boin, rose = _run(["boin-mtd-simon", "boin12-rose"], scen, n, 11)
+    alone = operating_characteristics(
+        [DESIGNS["boin-mtd-simon"].escalation], [Scenario("s", p_tox)], n, 11,
+        accrual=DESIGNS["boin-mtd-simon"].accrual,
+    )[0][0]  # fmt: skip
+    latent = LatentPatients.draw(n, DESIGNS["boin-mtd-simon"].escalation.max_patients, 11, 0)
+    drawn = DESIGNS["boin-mtd-simon"].escalation.simulate(np.array(p_tox), latent)
+    per_trial = drawn.dlt_per_dose.sum(axis=1)
+    se = per_trial.std() / np.sqrt(n)
+    assert abs(boin.mean_dlts_escalation - sum(alone.mean_dlts)) < 4 * se
+    for oc in (boin, rose):
+        assert 0 < oc.mean_dlts_expansion <= max(p_tox) * oc.mean_n_expansion
+        assert oc.to_json()["mean_dlts"] == pytest.approx(
+            oc.mean_dlts_escalation + oc.mean_dlts_expansion
+        )

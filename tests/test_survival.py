@@ -706,8 +706,8 @@ def test_cox_strata_of_copies(data) -> None:
         one = cox_ph(t, e, x)
     except ValueError:
         return
-    if not one.converged or any(one.possibly_infinite):
-        return
+    if not one.converged or any(one.possibly_infinite) or not np.all(one.se < 1e4):
+        return  # no finite, well-determined estimate (the likelihood is flat to rounding)
     two = cox_ph(np.tile(t, 2), np.tile(e, 2), np.tile(x, 2), strata=np.repeat([0, 1], t.size))
     np.testing.assert_allclose(two.coef, one.coef, rtol=1e-6, atol=1e-9)
     np.testing.assert_allclose(two.loglik, 2 * np.array(one.loglik), rtol=1e-9)

@@ -70,10 +70,11 @@ def _print_table(
         title=title,
         caption="right MTD / OBD, positive, final dose: % of simulated studies (Monte-Carlo "
         f"standard error at most {50.0 / results[0][0].n_trials ** 0.5:.1f} points); N: mean "
-        "patients (escalation + expansion); N>MTD: mean patients treated above the true MTD",
+        "patients (escalation + expansion); N>MTD: mean patients treated above the true MTD; "
+        "DLTs: expected patients with a DLT (escalation + expansion)",
     )
     table.add_column("design", no_wrap=True)
-    for header in ("right MTD", "right OBD", "positive", "N", "months", "N>MTD"):
+    for header in ("right MTD", "right OBD", "positive", "N", "months", "N>MTD", "DLTs"):
         table.add_column(header, justify="right")
     for lab in [*levels, "none"]:
         table.add_column(f"final {lab}", justify="right")
@@ -92,6 +93,7 @@ def _print_table(
                 f"{oc.mean_n:.1f}",
                 f"{oc.mean_duration_months:.1f}",
                 f"{oc.mean_above_mtd:.1f}",
+                f"{oc.mean_dlts_escalation + oc.mean_dlts_expansion:.1f}",
                 *[f"{p:.1f}" for p in oc.final_selected_pct],
                 f"{oc.final_none_pct:.1f}",
                 end_section=i == len(designs) - 1,

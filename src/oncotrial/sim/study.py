@@ -58,6 +58,8 @@ class StudyTally:
     duration_days: float = 0.0
     duration_escalation_days: float = 0.0
     above_mtd: float = 0.0
+    dlts_escalation: float = 0.0
+    dlts_expansion: float = 0.0
 
     def __post_init__(self) -> None:
         if self.mtd_counts.size == 0:
@@ -79,6 +81,8 @@ class StudyTally:
             "duration_days",
             "duration_escalation_days",
             "above_mtd",
+            "dlts_escalation",
+            "dlts_expansion",
         ):
             setattr(self, key, getattr(self, key) + getattr(other, key))
 
@@ -115,6 +119,8 @@ class StudyCharacteristics:
     mean_duration_months: float
     mean_duration_escalation_months: float
     mean_above_mtd: float
+    mean_dlts_escalation: float = 0.0
+    mean_dlts_expansion: float = 0.0
 
     def to_json(self) -> dict:
         """Machine form; dose indices 1-based in fields whose names say so."""
@@ -140,6 +146,9 @@ class StudyCharacteristics:
             "mean_duration_months": self.mean_duration_months,
             "mean_duration_escalation_months": self.mean_duration_escalation_months,
             "mean_above_mtd": self.mean_above_mtd,
+            "mean_dlts_escalation": self.mean_dlts_escalation,
+            "mean_dlts_expansion": self.mean_dlts_expansion,
+            "mean_dlts": self.mean_dlts_escalation + self.mean_dlts_expansion,
         }
 
 
@@ -175,6 +184,8 @@ def summarise(
         mean_duration_months=tally.duration_days / n / DAYS_PER_MONTH,
         mean_duration_escalation_months=tally.duration_escalation_days / n / DAYS_PER_MONTH,
         mean_above_mtd=tally.above_mtd / n,
+        mean_dlts_escalation=tally.dlts_escalation / n,
+        mean_dlts_expansion=tally.dlts_expansion / n,
     )
 
 
@@ -229,6 +240,11 @@ def simulate_block(
     tally.duration_days = float((esc.duration_days + exp.duration_days).sum())
     tally.duration_escalation_days = float(esc.duration_days.sum())
     tally.above_mtd = float((above_esc + above_exp).sum())
+    p_tox = np.asarray(scenario.p_tox, dtype=float)
+    tally.dlts_escalation = float((esc.n_per_dose @ p_tox).sum())
+    at_low = np.where(low >= 0, p_tox[np.maximum(low, 0)], 0.0)
+    at_high = np.where(high >= 0, p_tox[np.maximum(high, 0)], 0.0)
+    tally.dlts_expansion = float((exp.n_low * at_low + exp.n_high * at_high).sum())
     return tally
 
 

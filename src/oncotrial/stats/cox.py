@@ -186,7 +186,9 @@ def cox_ph(
     The score test is at β = 0; the Wald test and standard errors use the information at β̂.
     ``converged`` is False when ``max_iter`` ran out (R warns and keeps the last step);
     ``possibly_infinite`` flags coefficients whose likelihood still rises when it stops
-    (monotone likelihood, e.g. no events in one group), as R's other warning does.
+    (monotone likelihood, e.g. no events in one group), as R's other warning does, and those
+    whose variance at the estimate is not positive (an information matrix that the monotone
+    likelihood has left singular to rounding).
 
     Parameters
     ----------
@@ -246,7 +248,8 @@ def cox_ph(
     while iterations < max_iter:
         iterations += 1
         new_loglik, new_u, new_info = _cox_derivatives(new_beta, risk_sets)
-        converged = not halving and abs(1 - loglik / new_loglik) <= eps
+        # R's |1 - loglik / new_loglik| <= eps, without dividing by a log-likelihood of 0
+        converged = not halving and abs(new_loglik - loglik) <= eps * abs(new_loglik)
         if converged or iterations == max_iter:
             # done, or out of iterations: R keeps this last proposal (and warns)
             beta, loglik, info, u = new_beta, new_loglik, new_info, new_u
@@ -260,7 +263,8 @@ def cox_ph(
             new_beta = beta + _solve(info, new_u)
 
     var = np.linalg.inv(info)
-    se = np.sqrt(np.diag(var))
+    with np.errstate(invalid="ignore"):  # a non-positive variance: flagged just below
+        se = np.sqrt(np.diag(var))
     z = beta / se
     zc = normal_quantile(conf_level)
     wald = float(beta @ np.linalg.solve(var, beta))
@@ -268,6 +272,9 @@ def cox_ph(
     # R coxph.fit: "Loglik converged before variable ...; coefficient may be infinite"
     remaining = np.abs(u @ var)
     infinite = (remaining > eps) & (remaining > np.sqrt(eps) * np.abs(beta))
+    # a monotone likelihood can also stop with an information matrix that rounding has left
+    # singular or indefinite: its variance is then not positive, and the coefficient not finite
+    infinite |= ~(np.diag(var) > 0)
     with np.errstate(over="ignore"):
         hr, lower, upper = np.exp(beta), np.exp(beta - zc * se), np.exp(beta + zc * se)
     return CoxFit(
