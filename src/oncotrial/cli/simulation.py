@@ -25,6 +25,7 @@ from oncotrial.designs.names import DESIGN_NAMES
 
 if TYPE_CHECKING:
     from oncotrial.designs.base import Decision
+    from oncotrial.designs.efficacy import EfficacyState
     from oncotrial.designs.registry import DesignSpec
     from oncotrial.designs.result import DesignResult
     from oncotrial.designs.simulation import AccrualModel, DltTimeModel, OperatingCharacteristics
@@ -447,7 +448,7 @@ def efficacy_decision(
     proto: Protocol | None,
     patients: Path | None,
     outcomes: str | None,
-    stored: object | None = None,
+    stored: EfficacyState | None = None,
 ) -> tuple[Decision, DesignResult]:
     """``decide`` for a toxicity-and-efficacy design: responses from the stored trial
     (``stored``, the snapshot's state), ``--patients`` (a ``response`` column) or
@@ -458,17 +459,18 @@ def efficacy_decision(
     from oncotrial.designs.result import result_of
     from oncotrial.protocol.naming import DoseNames
 
-    window = spec.window_days
-    eff_window = spec.eff_window_days or window
-    if isinstance(stored, EfficacyState):
+    if stored is not None:
         state = stored
     else:
-        if patients is not None:
-            labels = proto.level_labels if proto else None
-            people = read_efficacy_patients(patients, spec.n_doses, labels)
-        else:
-            people = parse_efficacy_outcomes(outcomes or "", spec.n_doses)
-        state = EfficacyState(spec.n_doses, people, None, window, eff_window)
+        labels = proto.level_labels if proto else None
+        people = (
+            read_efficacy_patients(patients, spec.n_doses, labels)
+            if patients is not None
+            else parse_efficacy_outcomes(outcomes or "", spec.n_doses)
+        )
+        state = EfficacyState(
+            spec.n_doses, people, None, spec.window_days, spec.efficacy_window_days
+        )
     names = DoseNames.of(proto, spec.n_doses)
     design = build_design(spec)
     decision = design.decide(state, names)  # type: ignore[call-arg, arg-type]

@@ -254,19 +254,16 @@ class Phase1Snapshot:
             p = row.patient()
             if p is None:
                 continue
+            e = row.efficacy_patient() if self.efficacy else None
+            followup = p.followup_days if e is None else e.followup_days  # either outcome's
             line = [
                 row.usubjid,
                 row.level.removeprefix("L"),
                 "yes" if p.dlt else "no",
                 "" if p.dlt_day is None else f"{p.dlt_day:g}",
-                "" if p.followup_days is None else f"{p.followup_days:g}",
+                "" if followup is None else f"{followup:g}",
             ]
-            if self.efficacy:
-                e = row.efficacy_patient()
-                assert e is not None
-                line[4] = "" if e.followup_days is None else f"{e.followup_days:g}"
-                line.append("yes" if e.response else "no")
-            writer.writerow(line)
+            writer.writerow(line + ([] if e is None else ["yes" if e.response else "no"]))
         return out.getvalue()
 
     def to_json(self) -> dict[str, Any]:
@@ -324,24 +321,25 @@ def phase1_snapshot(
     spec = spec or spec_from_protocol(protocol, design)
     if spec.name.lower() in NOT_CONDUCTED:
         raise Phase1DesignError(f"{spec.name}: {NOT_CONDUCTED[spec.name.lower()]}")
+    efficacy = spec.name.lower() in EFFICACY_DESIGNS
     if session is not None:
-        raw = _read(session)
+        raw = _read(session, efficacy)
     else:
         engine = _engine_of(source)
         # the committee reads every site (PostgreSQL row-level security: central scope)
         with acting_for("*"), AuditedSession(bind=engine) as own:
             if engine.dialect.name == "postgresql":
                 own.connection(execution_options={"isolation_level": "REPEATABLE READ"})
-            raw = _read(own)
+            raw = _read(own, efficacy)
     rows = tuple(_row(protocol, spec, as_of, item) for item in raw)
     state: TrialState | EfficacyState
-    if spec.name.lower() in EFFICACY_DESIGNS:
+    if efficacy:
         people = tuple(p for p in (row.efficacy_patient() for row in rows) if p is not None)
         state = EfficacyState(
             spec.n_doses,
             people,
             tox_window_days=spec.window_days,
-            eff_window_days=efficacy_window(spec),
+            eff_window_days=spec.efficacy_window_days,
         )
     else:
         patients = tuple(p for p in (row.patient() for row in rows) if p is not None)
@@ -357,11 +355,6 @@ def phase1_snapshot(
     )
 
 
-def efficacy_window(spec: DesignSpec) -> float:
-    """Days of the efficacy assessment window (the DLT window unless the protocol sets one)."""
-    return float(spec.eff_window_days or spec.window_days)
-
-
 @dataclass
 class _Stored:
     subject: dict[str, Any]
@@ -374,8 +367,9 @@ class _Stored:
     rs: list[dict[str, str]] = field(default_factory=list)
 
 
-def _read(session: Session) -> list[_Stored]:
-    """Every subject of a phase I cohort with its EX, AE and DS records (cohort, slot order)."""
+def _read(session: Session, responses: bool) -> list[_Stored]:
+    """Every subject of a phase I cohort with its EX, AE and DS records, and with
+    ``responses`` its RS records (cohort, slot order)."""
     rows = session.execute(
         select(Subject, Cohort.number, Cohort.dose_level, CohortSlot.slot)
         .join(Cohort, Cohort.id == Subject.cohort_id)
@@ -402,12 +396,10 @@ def _read(session: Session) -> list[_Stored]:
     if not stored:
         return []
     ids = list(stored)
-    for model, attr in (
-        (Exposure, "ex"),
-        (AdverseEvent, "ae"),
-        (Disposition, "ds"),
-        (DiseaseResponse, "rs"),
-    ):
+    domains: list[tuple[Any, str]] = [(Exposure, "ex"), (AdverseEvent, "ae"), (Disposition, "ds")]
+    if responses:
+        domains.append((DiseaseResponse, "rs"))
+    for model, attr in domains:
         records = session.scalars(
             select(model).where(model.usubjid.in_(ids)).order_by(model.id)  # type: ignore[attr-defined]
         ).all()
@@ -569,7 +561,7 @@ def _row(protocol: Protocol, spec: DesignSpec, as_of: date, stored: _Stored) -> 
         status, dlt = PENDING, None
     response = None
     if spec.name.lower() in EFFICACY_DESIGNS:
-        response = _response(stored, first, as_of, int(efficacy_window(spec)), ended)
+        response = _response(stored, first, as_of, int(spec.efficacy_window_days), ended)
     return Phase1Row(
         **base,
         first_dose=first.isoformat(),

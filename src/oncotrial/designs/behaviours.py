@@ -76,6 +76,14 @@ def innermost(design: Any) -> Any:
     return design
 
 
+def _target_of(design: Any, target: float | None, behaviour: str) -> float:
+    """``target``, else the design's own target DLT rate (a BLRM has an interval, not one)."""
+    chosen = getattr(design, "target", None) if target is None else target
+    if chosen is None:
+        raise DesignError(f"{behaviour} needs a target DLT rate for {design.name}")
+    return float(chosen)
+
+
 def _takes_stopping(design: Any) -> bool:
     simulate = getattr(innermost(design), "simulate", None)
     return simulate is not None and "stopping" in inspect.signature(simulate).parameters
@@ -167,7 +175,7 @@ class WithStopping(Behaviour):
             return outcomes
         final = TrialView(outcomes.n_per_dose, outcomes.dlt_per_dose, outcomes.selected)
         codes = rule.codes(final)
-        no_dose = rule.no_dose_fired(final)
+        no_dose = rule.no_dose_of(codes)
         outcomes.selected = np.where(no_dose, -1, outcomes.selected)
         if outcomes.stop_labels:
             first = len(outcomes.stop_labels) - len(rule.labels())
@@ -203,10 +211,8 @@ class SelectBoinMTD(Behaviour):
                 f"{self.name} selects an optimal biological dose, not an MTD: BOIN's MTD "
                 "selection does not apply"
             )
-        target = self.target if self.target is not None else getattr(self.parent, "target", None)
-        if target is None:
-            raise DesignError(f"BOIN's MTD selection needs a target DLT rate for {self.name}")
-        object.__setattr__(self, "target", float(target))
+        target = _target_of(self.parent, self.target, "BOIN's MTD selection")
+        object.__setattr__(self, "target", target)
 
     def _chosen(self, n: np.ndarray, y: np.ndarray) -> np.ndarray:
         from oncotrial.designs.boin import boin_select_mtd  # boin.py builds on this module
@@ -310,10 +316,8 @@ def extra_safe(
     """Stop, selecting no dose, when the lowest dose is too toxic: at least 3 patients there
     and Pr(p₁ > target | data) > ``cutoff - offset`` (BOIN's ``extrasafe``). ``target`` is the
     design's own unless given (a BLRM has a target interval, not a target rate)."""
-    target = getattr(design, "target", None) if target is None else target
-    if target is None:
-        raise DesignError(f"extra-safe needs a target DLT rate for {design.name}")
-    return with_stopping(design, LowestDoseTooToxic(float(target), cutoff - offset))
+    rule = LowestDoseTooToxic(_target_of(design, target, "extra-safe"), cutoff - offset)
+    return with_stopping(design, rule)
 
 
 def dont_skip(design: Any, when_deescalating: bool = False) -> Any:

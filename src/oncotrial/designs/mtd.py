@@ -105,16 +105,11 @@ def isotonic_mtd_from_keys(
     if n_trials < 64 or bits > 62:
         n, y = keys // width, keys % width
         return isotonic_mtd(n, y, target, lowest_eliminated, bound_mtd_above)
-    packed = np.asarray(lowest_eliminated, dtype=np.int64)
-    for d in range(n_doses):
-        packed = packed * radix + keys[:, d]
+    packed = _pack(np.column_stack([lowest_eliminated, keys]), radix)
 
     def unpack(new: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        rows = np.empty((new.size, n_doses), dtype=np.int64)
-        rest = new.copy()
-        for d in range(n_doses - 1, -1, -1):
-            rest, rows[:, d] = np.divmod(rest, radix)
-        return rows // width, rows % width, rest
+        rows = _unpack(new, radix, n_doses + 1)
+        return rows[:, 1:] // width, rows[:, 1:] % width, rows[:, 0]
 
     memo = ("keys", target, bound_mtd_above, n_doses, radix, width)
     return _remembered(packed, memo, unpack, target, bound_mtd_above)
@@ -125,18 +120,30 @@ def _remembered_mtd(
 ) -> np.ndarray:
     """:func:`isotonic_mtd_rows` of each row of ``[n, y, lowest]`` (packed base ``radix``),
     fitting only the patterns not fitted before."""
-    packed = np.zeros(keys.shape[0], dtype=np.int64)
-    for column in keys.T:
-        packed = packed * radix + column
+    packed = _pack(keys, radix)
 
     def unpack(new: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        rows = np.empty((new.size, keys.shape[1]), dtype=np.int64)
-        rest = new.copy()
-        for k in range(keys.shape[1] - 1, -1, -1):
-            rest, rows[:, k] = np.divmod(rest, radix)
+        rows = _unpack(new, radix, keys.shape[1])
         return rows[:, :n_doses], rows[:, n_doses : 2 * n_doses], rows[:, -1]
 
     return _remembered(packed, (target, bound, n_doses, radix), unpack, target, bound)
+
+
+def _pack(columns: np.ndarray, radix: int) -> np.ndarray:
+    """One int64 key per row of non-negative integers below ``radix`` (first column highest)."""
+    packed = np.zeros(columns.shape[0], dtype=np.int64)
+    for column in columns.T:
+        packed = packed * radix + column
+    return packed
+
+
+def _unpack(packed: np.ndarray, radix: int, n_columns: int) -> np.ndarray:
+    """The rows :func:`_pack` packed."""
+    rows = np.empty((packed.size, n_columns), dtype=np.int64)
+    rest = packed.copy()
+    for k in range(n_columns - 1, -1, -1):
+        rest, rows[:, k] = np.divmod(rest, radix)
+    return rows
 
 
 def _remembered(

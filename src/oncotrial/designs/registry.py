@@ -103,6 +103,12 @@ class DesignSpec:
     def max_patients(self) -> int:
         return self.n_cohorts * self.cohort_size
 
+    @property
+    def efficacy_window_days(self) -> float:
+        """Days after the first dose a response is assessed: ``eff_window_days``, else the DLT
+        window (BOIN12's default)."""
+        return float(self.eff_window_days or self.window_days)
+
     def with_name(self, name: str) -> DesignSpec:
         return replace(self, name=name)
 
@@ -199,8 +205,7 @@ def _build_parent(spec: DesignSpec) -> Design:
         return _build_boin12(spec, name)
     if name == "bf-boin":
         boin = _build_parent(replace(spec, name="boin"))
-        per_month = spec.accrual_per_month or DEFAULT_ACCRUAL_PER_MONTH
-        return backfill(boin, spec.backfill_cap, Arrivals(per_month, spec.accrual or "uniform"))
+        return backfill(boin, spec.backfill_cap, _arrivals(spec, "uniform"))
     if name == "blrm":
         return _build_blrm(spec)
     raise DesignError(f"unknown design '{spec.name}' (known: {', '.join(DESIGN_NAMES)})")
@@ -223,14 +228,17 @@ def _build_boin12(spec: DesignSpec, name: str) -> BOIN12:
         "p_saf": spec.p_saf,
         "p_tox": spec.p_tox,
         "window_days": spec.window_days,
-        "eff_window_days": spec.eff_window_days or spec.window_days,
+        "eff_window_days": spec.efficacy_window_days,
     }
     if name == "boin12":
         return BOIN12(**common)
-    arrivals = Arrivals(
-        spec.accrual_per_month or DEFAULT_ACCRUAL_PER_MONTH, spec.accrual or "poisson"
-    )
-    return TITEBOIN12(**common, arrivals=arrivals)
+    return TITEBOIN12(**common, arrivals=_arrivals(spec, "poisson"))
+
+
+def _arrivals(spec: DesignSpec, kind: str) -> Arrivals:
+    """The arrivals a design's simulator draws: the spec's rate and kind, else the defaults
+    (``kind``: uniform gaps for BF-BOIN as ``get.oc.bf``, Poisson for TITE-BOIN12)."""
+    return Arrivals(spec.accrual_per_month or DEFAULT_ACCRUAL_PER_MONTH, spec.accrual or kind)
 
 
 def _build_blrm(spec: DesignSpec) -> BLRM:

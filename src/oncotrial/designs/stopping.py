@@ -80,8 +80,11 @@ class StoppingRule(ABC):
 
     def no_dose_fired(self, view: TrialView) -> np.ndarray:
         """True where a no-dose reason fires (the trial stops and selects no dose)."""
-        flags = np.array(self.no_dose() + (False,))
-        return flags[self.codes(view)]
+        return self.no_dose_of(self.codes(view))
+
+    def no_dose_of(self, codes: np.ndarray) -> np.ndarray:
+        """True where the reason ``codes`` (from :meth:`codes`; -1: none) is a no-dose one."""
+        return np.array(self.no_dose() + (False,))[codes]
 
     def __or__(self, other: StoppingRule) -> StoppingRule:
         return AnyOf(_parts(self, AnyOf) + _parts(other, AnyOf))
@@ -207,7 +210,6 @@ class AnyOf(StoppingRule):
 
     def codes(self, view: TrialView) -> np.ndarray:
         out = np.full(np.shape(view.next_dose), -1, dtype=np.int64)
-        flags = np.array(self.no_dose() + (False,))
         parts, offset = [], 0
         for r in self.rules:
             c = r.codes(view)
@@ -215,7 +217,7 @@ class AnyOf(StoppingRule):
             offset += len(r.labels())
         for wanted in (True, False):
             for c in parts:
-                out = np.where((out < 0) & (c >= 0) & (flags[c] == wanted), c, out)
+                out = np.where((out < 0) & (c >= 0) & (self.no_dose_of(c) == wanted), c, out)
         return out
 
     def reason(self) -> str:

@@ -255,10 +255,9 @@ def simulate_from_table(
         keys.reshape(-1)[flat] = key
         code = flat_codes.take(key)
         eliminated = code == ELIMINATE
-        stop = None
         if eliminated.any():
             lowest = np.where(eliminated, np.minimum(lowest, dose), lowest)
-            stop = lowest == 0
+        stop = lowest == 0
         nxt = admissible_dose(dose + dose_move(code), dose, lowest)
         why = None
         if at_cap is not None:
@@ -266,20 +265,17 @@ def simulate_from_table(
             if earlystop_only_when_staying:
                 converged &= nxt == dose
             if converged.any():
-                toxic = np.zeros(running.size, dtype=bool) if stop is None else stop
-                why = np.where(toxic, TOO_TOXIC, np.where(converged, N_AT_DOSE, MAX_N))
-                stop = toxic | converged
+                why = np.where(stop, TOO_TOXIC, np.where(converged, N_AT_DOSE, MAX_N))
+                stop |= converged
         if stopping is not None and c < n_cohorts - 1:
-            view = TrialView(keys // width, keys % width, nxt)
-            rule = stopping.codes(view)
-            ended = np.zeros(running.size, dtype=bool) if stop is None else stop
-            fired = (rule >= 0) & ~ended
+            rule = stopping.codes(TrialView(keys // width, keys % width, nxt))
+            fired = (rule >= 0) & ~stop
             if fired.any():
                 if why is None:
-                    why = np.where(ended, TOO_TOXIC, MAX_N)
+                    why = np.where(stop, TOO_TOXIC, MAX_N)
                 why = np.where(fired, len(TABLE_STOP_REASONS) + rule, why)
-                stop = ended | fired
-        if stop is None or not stop.any():
+                stop |= fired
+        if not stop.any():
             dose = nxt
             continue
         gone = running[stop]

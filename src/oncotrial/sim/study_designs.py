@@ -154,20 +154,19 @@ def study_scenarios(protocol: Protocol, names: list[str] | None = None) -> list[
 
 def _protocol_spec(protocol: Protocol, name: str) -> DesignSpec:
     """The protocol's phase I design called ``name``, as ``oncotrial simulate`` builds it (the
-    registry), without the wrapping behaviours: the study runs the escalations' own rules."""
+    registry), without the stopping behaviours and the MTD selection: the study runs the
+    escalations' own rules and selects by its candidates' ``selection``."""
     spec = spec_from_protocol(protocol, name)
-    return replace(
-        spec, stop_at_n=None, stop_when_n_at_dose=None, dont_skip=False, dont_skip_down=False
-    )
+    return replace(spec, stop_at_n=None, stop_when_n_at_dose=None, mtd_selection="design")
 
 
 def _escalation(protocol: Protocol, candidate: Candidate) -> Escalation:
     """The candidate's escalation design built by the registry from ``phase1`` (its
     ``backfill_cap`` overriding ``phase1.backfill_cap``). The BLRM runs without BOIN's
-    extra-safe rule: its own overdose control is its safety rule."""
+    extra-safe rule (its own overdose control is its safety rule) and with no rule against
+    skipping down (it has none)."""
     if candidate.escalation == "blrm":
-        spec = replace(_protocol_spec(protocol, "blrm"), extrasafe=False)
-        spec = replace(spec, dont_skip=protocol.phase1.dont_skip)
+        spec = replace(_protocol_spec(protocol, "blrm"), extrasafe=False, dont_skip_down=False)
     elif candidate.escalation == "boin12":
         spec = _protocol_spec(protocol, "boin12")
     elif candidate.backfill:
@@ -204,17 +203,10 @@ def study_designs(protocol: Protocol, names: list[str] | None = None) -> list[St
                 obd_rule=obd_rule,
                 accrual=accrual,
                 expansion_accrual=AccrualModel(expansion_rate),
-                response_window_days=response_window_days(protocol),
+                response_window_days=obd_rule.eff_window_days,
             )
         )
     return out
-
-
-def response_window_days(protocol: Protocol) -> float:
-    """Days from the first dose until a response is known: ``phase1.boin12.efficacy_window_days``
-    (BOIN12's efficacy window), else the DLT window."""
-    window = protocol.phase1.boin12.efficacy_window_days
-    return float(protocol.dlt.window_days if window is None else window)
 
 
 def _expansion(protocol: Protocol, block: Seamless, kind: str) -> Expansion:
